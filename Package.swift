@@ -1,0 +1,37 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+let package = Package(
+    name: "svmfuzz",
+    products: [
+        .library(name: "SVMModel", targets: ["SVMModel"]),
+        .library(name: "SVMFuzzKit", targets: ["SVMFuzzKit"]),
+        .executable(name: "svmfuzz", targets: ["svmfuzz"]),
+        .executable(name: "FuzzSVM", targets: ["FuzzSVM"]),
+        .executable(name: "FuzzEmpty", targets: ["FuzzEmpty"]),
+        .executable(name: "svm-bench", targets: ["svm-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The emulated vCPU core: KVM's nested SVM logic, no I/O, no randomness.
+        .target(name: "SVMModel"),
+        // Programs, the .svm language, the byte codec, the executor, invariants, minimizer, mutator.
+        .target(name: "SVMFuzzKit", dependencies: ["SVMModel"]),
+        // Weak declaration of LLVMFuzzerMutate so plain `swift build` links.
+        .target(name: "CFuzzSupport"),
+        // libFuzzer entry point; build with scripts/build-fuzz.sh (SwiftPM --sanitize=fuzzer).
+        .executableTarget(name: "FuzzSVM", dependencies: ["SVMFuzzKit", "CFuzzSupport"]),
+        // An empty libFuzzer target built with the same flags: the benchmark's speed reference.
+        .executableTarget(name: "FuzzEmpty"),
+        .executableTarget(name: "svmfuzz", dependencies: [
+            "SVMFuzzKit",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "svm-bench", dependencies: ["SVMFuzzKit"]),
+        .testTarget(name: "SVMModelTests", dependencies: ["SVMModel"]),
+        .testTarget(name: "SVMFuzzKitTests", dependencies: ["SVMFuzzKit"]),
+        .testTarget(name: "svmfuzzTests", dependencies: ["SVMFuzzKit"]),
+    ]
+)

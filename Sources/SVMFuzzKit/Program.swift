@@ -1,0 +1,193 @@
+// A program: the operations the fuzzer and users run against the vCPU model.
+// Its text form is the .svm language (Language/), its byte form the codec (Codec/).
+
+import SVMModel
+
+/// A snapshot slot (`snapshot A`, `restore A`).
+public enum Slot: UInt8, CaseIterable, Hashable, Sendable, CustomStringConvertible {
+    case a, b, c, d
+    public var description: String { ["A", "B", "C", "D"][Int(rawValue)] }
+}
+
+/// One KVM_SET_* ioctl of a restore.
+public enum RestoreStep: UInt8, CaseIterable, Hashable, Sendable, CustomStringConvertible {
+    case sregs, nested, regs, msrs, events
+    public var description: String { ["sregs", "nested", "regs", "msrs", "events"][Int(rawValue)] }
+}
+
+/// The order in which a restore issues its ioctls: a sequence of distinct steps, packed so that
+/// an Operation carries no heap storage.
+public struct RestoreOrder: Hashable, Sendable, CustomStringConvertible {
+    /// count in bits 0-2, step i in bits 3+3i ..< 6+3i.
+    public private(set) var packed: UInt16
+
+    public init?(_ steps: [RestoreStep]) {
+        guard !steps.isEmpty, steps.count <= 5, Set(steps).count == steps.count else { return nil }
+        var p = UInt16(steps.count)
+        for (i, s) in steps.enumerated() { p |= UInt16(s.rawValue) << (3 + 3 * i) }
+        packed = p
+    }
+
+    public var count: Int { Int(packed & 7) }
+    public func step(_ i: Int) -> RestoreStep { RestoreStep(rawValue: UInt8((packed >> (3 + 3 * i)) & 7))! }
+    public var steps: [RestoreStep] { (0..<count).map(step) }
+
+    /// QEMU's kvm_arch_put_registers (target/i386/kvm/kvm.c): SREGS first "so that EFER.SVME is set"
+    /// before the nested state, then REGS, MSRS, VCPU_EVENTS.
+    public static let qemu = RestoreOrder([.sregs, .nested, .regs, .msrs, .events])!
+
+    public var description: String { self == .qemu ? "qemu" : steps.map(\.description).joined(separator: ",") }
+}
+
+/// Fields of KVM_SET_SREGS; nil keeps the current value.
+public struct SregsPatch: Hashable, Sendable {
+    public var efer: UInt64?, cr0: UInt64?, cr2: UInt64?, cr3: UInt64?, cr4: UInt64?
+    public init(efer: UInt64? = nil, cr0: UInt64? = nil, cr2: UInt64? = nil, cr3: UInt64? = nil, cr4: UInt64? = nil) {
+        self.efer = efer; self.cr0 = cr0; self.cr2 = cr2; self.cr3 = cr3; self.cr4 = cr4
+    }
+}
+
+/// Fields of KVM_SET_REGS; nil keeps the current value.
+public struct RegsPatch: Hashable, Sendable {
+    public var rip: UInt64?, rsp: UInt64?, rax: UInt64?, rflags: UInt64?
+    public init(rip: UInt64? = nil, rsp: UInt64? = nil, rax: UInt64? = nil, rflags: UInt64? = nil) {
+        self.rip = rip; self.rsp = rsp; self.rax = rax; self.rflags = rflags
+    }
+}
+
+/// Entries of KVM_SET_MSRS, issued in the order efer, hsave_pa, vm_cr; nil entries are left out.
+public struct MsrsPatch: Hashable, Sendable {
+    public var efer: UInt64?, hsavePa: UInt64?, vmCr: UInt64?
+    public init(efer: UInt64? = nil, hsavePa: UInt64? = nil, vmCr: UInt64? = nil) {
+        self.efer = efer; self.hsavePa = hsavePa; self.vmCr = vmCr
+    }
+}
+
+/// Fields of KVM_SET_VCPU_EVENTS; nil fields are not marked valid.
+/// smi_pending and latched_init ride on the SMM block (KVM_VCPUEVENT_VALID_SMM), as in KVM.
+public struct EventsPatch: Hashable, Sendable {
+    public var smm: Bool?, smiPending: Bool?, latchedInit: Bool?, tripleFault: Bool?
+    public init(smm: Bool? = nil, smiPending: Bool? = nil, latchedInit: Bool? = nil, tripleFault: Bool? = nil) {
+        self.smm = smm; self.smiPending = smiPending; self.latchedInit = latchedInit; self.tripleFault = tripleFault
+    }
+}
+
+/// Fields of the SMRAM state-save image a program writes; nil keeps the current value.
+public struct SmramPatch: Hashable, Sendable {
+    public var efer: UInt64?, cr0: UInt64?, cr3: UInt64?, cr4: UInt64?
+    public var rip: UInt64?, rsp: UInt64?, rax: UInt64?, rflags: UInt64?
+    public var svmGuest: Bool?, vmcb: UInt64?
+    public init(efer: UInt64? = nil, cr0: UInt64? = nil, cr3: UInt64? = nil, cr4: UInt64? = nil,
+                rip: UInt64? = nil, rsp: UInt64? = nil, rax: UInt64? = nil, rflags: UInt64? = nil,
+                svmGuest: Bool? = nil, vmcb: UInt64? = nil) {
+        self.efer = efer; self.cr0 = cr0; self.cr3 = cr3; self.cr4 = cr4
+        self.rip = rip; self.rsp = rsp; self.rax = rax; self.rflags = rflags
+        self.svmGuest = svmGuest; self.vmcb = vmcb
+    }
+}
+
+/// An `expect` line: every non-nil field must hold after the previous operation.
+public struct Expectation: Hashable, Sendable {
+    public var exit: ExitReason?
+    public var mode: Mode?
+    public var gif: Bool?
+    public var efer: UInt64?
+    /// `violation=none` is "", otherwise an invariant id such as `l1-runs-l2-state`.
+    public var violation: String?
+    public var ioctl: Errno?
+    public var tripleFault: Bool?
+    public init(exit: ExitReason? = nil, mode: Mode? = nil, gif: Bool? = nil, efer: UInt64? = nil,
+                violation: String? = nil, ioctl: Errno? = nil, tripleFault: Bool? = nil) {
+        self.exit = exit; self.mode = mode; self.gif = gif; self.efer = efer
+        self.violation = violation; self.ioctl = ioctl; self.tripleFault = tripleFault
+    }
+}
+
+public enum Operation: Hashable, Sendable {
+    // Guest instructions, executed inside KVM_RUN by whichever level is running.
+    case guest(GuestInstruction)
+    // Guest memory.
+    case vmcb(gpa: UInt64, Vmcb)
+    case msrpm(gpa: UInt64, MsrpmImage)
+    case smram(SmramPatch)
+    // Platform events.
+    case smi
+    case initSignal
+    // Userspace, between KVM_RUN calls.
+    case run
+    case setSregs(SregsPatch)
+    case setRegs(RegsPatch)
+    case setMsrs(MsrsPatch)
+    /// KVM_SET_NESTED_STATE with the blob from a snapshot slot, optionally overriding flags / vmcb_pa.
+    case setNestedState(Slot, flags: UInt32?, vmcbPa: UInt64?)
+    case setVcpuEvents(EventsPatch)
+    case snapshot(Slot)
+    case restore(Slot, RestoreOrder)
+    /// The VMM's system reset: the reset state put with QEMU's order.
+    case reset
+    /// An assertion for hand-written scenarios (the fuzzer never generates it).
+    case expect(Expectation)
+
+    /// Whether the operation is a guest instruction (skipped after a shutdown until the VMM resets).
+    public var isGuestInstruction: Bool {
+        if case .guest = self { return true }
+        return false
+    }
+}
+
+/// The optional `config` line.
+public struct ProgramConfig: Hashable, Sendable {
+    public var variant: Variant?
+    public var nested: Bool?, npt: Bool?, vgif: Bool?, svm: Bool?, lm: Bool?
+    public init(variant: Variant? = nil, nested: Bool? = nil, npt: Bool? = nil, vgif: Bool? = nil,
+                svm: Bool? = nil, lm: Bool? = nil) {
+        self.variant = variant; self.nested = nested; self.npt = npt; self.vgif = vgif; self.svm = svm; self.lm = lm
+    }
+
+    public var isEmpty: Bool { self == ProgramConfig() }
+
+    /// The vCPU configuration, with `variant` (e.g. from the command line) overriding the file's.
+    public func vcpuConfig(variant override: Variant? = nil) -> VcpuConfig {
+        VcpuConfig(variant: override ?? variant ?? .default, nested: nested ?? true, npt: npt ?? true,
+                   vgif: vgif ?? true, guestSvm: svm ?? true, guestLm: lm ?? true)
+    }
+}
+
+public struct Program: Hashable, Sendable {
+    public var config: ProgramConfig
+    public var operations: [Operation]
+    /// The source line of each operation (0 when the program did not come from text).
+    public var lines: [Int]
+
+    public init(config: ProgramConfig = ProgramConfig(), operations: [Operation] = [], lines: [Int]? = nil) {
+        self.config = config
+        self.operations = operations
+        self.lines = lines ?? Array(repeating: 0, count: operations.count)
+    }
+
+    public static func == (a: Program, b: Program) -> Bool {
+        a.config == b.config && a.operations == b.operations
+    }
+    public func hash(into h: inout Hasher) {
+        h.combine(config)
+        h.combine(operations)
+    }
+}
+
+/// The vmcb12 a `vmcb` operation starts from: one that passes every consistency check, intercepting
+/// VMRUN and VMMCALL only (like the selftests' generic_svm_setup), entering 64-bit L2.
+public enum DefaultVmcb12 {
+    public static let value: Vmcb = {
+        var v = Vmcb()
+        v.control.intercepts = [.vmrun, .vmmcall]
+        v.control.asid = 1
+        v.save.efer = EFER.sce | EFER.lme | EFER.lma | EFER.nx | EFER.svme
+        v.save.cr0 = 0x8005_0033
+        v.save.cr3 = 0x3000
+        v.save.cr4 = CR4.pae
+        v.save.rip = 0x4000
+        v.save.rsp = 0x8000
+        v.save.rflags = RFLAGS.fixed
+        return v
+    }()
+}

@@ -1,0 +1,74 @@
+// CR0/CR3/CR4 writes: the vendor hooks (no checks) and KVM's checked versions used by the emulator (RSM).
+
+extension Vcpu {
+    /// svm_set_cr0 (arch/x86/kvm/svm/svm.c): also flips EFER.LMA when paging toggles with LME set.
+    mutating func svmSetCr0(_ value: UInt64, owner: Owner) {
+        var hwCr0 = value
+        if efer & EFER.lme != 0 {
+            if !isPaging && value & CR0.pg != 0 {
+                efer |= EFER.lma
+                owners.efer = owner
+                vmcb.save.efer |= EFER.lma | EFER.lme
+            }
+            if isPaging && value & CR0.pg == 0 {
+                efer &= ~EFER.lma
+                owners.efer = owner
+                vmcb.save.efer &= ~(EFER.lma | EFER.lme)
+            }
+        }
+        cr0 = value
+        owners.cr0 = owner
+        if !config.npt { hwCr0 |= CR0.pg | CR0.wp }
+        // KVM_X86_QUIRK_CD_NW_CLEARED
+        hwCr0 &= ~(CR0.cd | CR0.nw)
+        vmcb.save.cr0 = hwCr0
+    }
+
+    /// svm_set_cr4 (arch/x86/kvm/svm/svm.c)
+    mutating func svmSetCr4(_ value: UInt64, owner: Owner) {
+        cr4 = value
+        owners.cr4 = owner
+        vmcb.save.cr4 = config.npt ? value : value | CR4.pae
+    }
+
+    /// kvm_is_valid_cr0 (arch/x86/kvm/x86.c)
+    static func kvmIsValidCr0(_ value: UInt64) -> Bool {
+        if value >> 32 != 0 { return false }
+        if value & CR0.nw != 0 && value & CR0.cd == 0 { return false }
+        if value & CR0.pg != 0 && value & CR0.pe == 0 { return false }
+        return true
+    }
+
+    /// __kvm_is_valid_cr4 (arch/x86/kvm/x86.c)
+    static func kvmIsValidCr4(_ value: UInt64) -> Bool { value & ~CR4.supported == 0 }
+
+    /// kvm_vcpu_is_legal_cr3
+    static func kvmIsLegalCr3(_ value: UInt64) -> Bool { GuestPhys.isLegal(value) }
+
+    /// kvm_set_cr0 (arch/x86/kvm/x86.c), the checked write the emulator uses. Returns false for #GP.
+    mutating func kvmSetCr0(_ requested: UInt64, owner: Owner) -> Bool {
+        let value = requested | CR0.et
+        guard Vcpu.kvmIsValidCr0(value) else { return false }
+        // Enabling paging with LME needs PAE.
+        if efer & EFER.lme != 0 && !isPaging && value & CR0.pg != 0 && cr4 & CR4.pae == 0 { return false }
+        if value & CR0.pg == 0 && cr4 & CR4.pcide != 0 { return false }
+        svmSetCr0(value, owner: owner)
+        return true
+    }
+
+    /// kvm_set_cr4 (arch/x86/kvm/x86.c). Returns false for #GP.
+    mutating func kvmSetCr4(_ value: UInt64, owner: Owner) -> Bool {
+        guard Vcpu.kvmIsValidCr4(value) else { return false }
+        if isLongMode && value & CR4.pae == 0 { return false }
+        svmSetCr4(value, owner: owner)
+        return true
+    }
+
+    /// kvm_set_cr3 (arch/x86/kvm/x86.c). Returns false for #GP.
+    mutating func kvmSetCr3(_ value: UInt64, owner: Owner) -> Bool {
+        guard Vcpu.kvmIsLegalCr3(value) else { return false }
+        cr3 = value
+        owners.cr3 = owner
+        return true
+    }
+}

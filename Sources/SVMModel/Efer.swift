@@ -1,0 +1,93 @@
+// EFER writes: svm_set_efer with the EFER.SVME toggle, and the generic set_efer in front of it.
+// The 2026 series differs only here (and in msr_interception for msr-hook).
+
+/// The result of an MSR write handler: 0, 1 (inject #GP) or a negative errno (KVM_RUN fails).
+public enum MsrResult: Equatable, Sendable {
+    case ok
+    case fault
+    case error(Errno)
+}
+
+extension Vcpu {
+    /// __kvm_valid_efer (arch/x86/kvm/msrs.c): bits that need a guest CPUID capability.
+    func kvmValidEferGuestCaps(_ value: UInt64) -> Bool {
+        if value & EFER.svme != 0 && !config.guestSvm { return false }
+        if value & (EFER.lme | EFER.lma) != 0 && !config.guestLm { return false }
+        return true
+    }
+
+    /// kvm_valid_efer (arch/x86/kvm/msrs.c): KVM's supported bits and the guest's CPUID.
+    func kvmValidEfer(_ value: UInt64) -> Bool {
+        value & ~config.supportedEferBits == 0 && kvmValidEferGuestCaps(value)
+    }
+
+    /// set_efer (arch/x86/kvm/msrs.c): the MSR_EFER case of kvm_set_msr_common, for guest WRMSR,
+    /// RSM and KVM_SET_MSRS.
+    mutating func setEfer(_ requested: UInt64, hostInitiated: Bool, owner: Owner) -> MsrResult {
+        if requested & ~config.supportedEferBits != 0 { return .fault }
+        if !hostInitiated {
+            if !kvmValidEferGuestCaps(requested) { return .fault }
+            // Toggling long mode with paging on is a #GP.
+            if isPaging && (efer ^ requested) & EFER.lme != 0 { return .fault }
+        }
+        // LMA is the CPU's to compute: keep the current value.
+        let value = (requested & ~EFER.lma) | (efer & EFER.lma)
+        let r = svmSetEfer(value, owner: owner)
+        if r != .ok { return .error(r) }
+        return .ok
+    }
+
+    /// svm_set_efer (arch/x86/kvm/svm/svm.c)
+    @discardableResult
+    mutating func svmSetEfer(_ value: UInt64, owner: Owner) -> Errno {
+        let oldEfer = efer
+        efer = value
+        owners.efer = owner
+
+        var hwEfer = value
+        if !config.npt {
+            // Shadow paging needs NX, and LME only together with LMA.
+            hwEfer |= EFER.nx
+            if hwEfer & EFER.lma == 0 { hwEfer &= ~EFER.lme }
+        }
+
+        if (oldEfer ^ value) & EFER.svme != 0 {
+            let r = svmEferSvmeToggled(clearing: value & EFER.svme == 0, oldEfer: oldEfer)
+            if r != .ok { return r }
+        }
+
+        vmcb.save.efer = hwEfer | EFER.svme
+        return .ok
+    }
+
+    /// The SVME-toggle block of svm_set_efer (v1 moved it into svm_set_efer_svme()).
+    private mutating func svmEferSvmeToggled(clearing: Bool, oldEfer: UInt64) -> Errno {
+        // v1 2/3: toggles made while in guest mode are not tracked at all.
+        if config.variant == .v1IgnoreInGuest && guestMode { return .ok }
+
+        if clearing {
+            // Architecturally undefined while L2 runs; the series decides who gets shut down.
+            if svmEferClearShouldTripleFault() { makeRequest(.tripleFault) }
+            svmLeaveNested()
+            // SMM keeps vmcb02: RSM may re-enter L2.
+            if !smm { svmFreeNested() }
+        } else {
+            let r = svmAllocateNested()
+            if r != .ok {
+                efer = oldEfer
+                return r
+            }
+        }
+        makeRequest(.recalcIntercepts)
+        return .ok
+    }
+
+    /// The triple-fault condition each variant adds before svm_leave_nested.
+    @inline(__always) private func svmEferClearShouldTripleFault() -> Bool {
+        switch config.variant {
+        case .merged: return guestMode && wantsToRun      // cdc69269b18a
+        case .v2SetEfer: return guestMode                 // v2 1/2
+        case .prefix, .v1IgnoreInGuest, .msrHook: return false
+        }
+    }
+}

@@ -1,0 +1,134 @@
+// The guest instructions a program can execute, and how KVM handles each one's exit (reference §5).
+
+public enum GuestInstruction: Hashable, Sendable {
+    case wrmsr(msr: UInt32, value: UInt64)
+    case vmrun(gpa: UInt64)
+    case vmmcall
+    case stgi
+    case clgi
+    case vmload(gpa: UInt64)
+    case vmsave(gpa: UInt64)
+    /// The running level triple-faults (a hardware SHUTDOWN).
+    case tripleFault
+    case rsm
+
+    /// The SVM exit code the instruction causes.
+    var exitCode: UInt64 {
+        switch self {
+        case .wrmsr: return SVMExit.msr
+        case .vmrun: return SVMExit.vmrun
+        case .vmmcall: return SVMExit.vmmcall
+        case .stgi: return SVMExit.stgi
+        case .clgi: return SVMExit.clgi
+        case .vmload: return SVMExit.vmload
+        case .vmsave: return SVMExit.vmsave
+        case .tripleFault: return SVMExit.shutdown
+        case .rsm: return SVMExit.exceptionBase + UInt64(Vector.ud)
+        }
+    }
+}
+
+extension Vcpu {
+    /// Executes one guest instruction in the running context and handles the exit it causes,
+    /// as svm_handle_exit would (arch/x86/kvm/svm/svm.c).
+    mutating func executeGuestInstruction(_ insn: GuestInstruction) -> ExitHandling {
+        lastInjected = nil
+        lastVmexitCode = nil
+        // Operands go into the registers the instruction reads.
+        switch insn {
+        case .vmrun(let gpa), .vmload(let gpa), .vmsave(let gpa):
+            rax = gpa; owners.rax = runningOwner
+        case .wrmsr(_, let value):
+            rax = value & 0xffff_ffff; owners.rax = runningOwner
+        default:
+            break
+        }
+        if guestMode { return svmHandleL2Exit(insn) }
+        return svmInvokeExitHandler(insn)
+    }
+
+    /// svm_handle_exit in guest mode: nested_svm_exit_special, then nested_svm_exit_handled.
+    private mutating func svmHandleL2Exit(_ insn: GuestInstruction) -> ExitHandling {
+        vmcb02.control.exitCode = insn.exitCode
+        vmcb02.control.exitInfo2 = 0
+        switch insn {
+        case .wrmsr(let msr, let value):
+            vmcb02.control.exitInfo1 = 1
+            if nestedSvmExitHandledMsr(msr: msr, write: true) {
+                nestedSvmVmexit()
+                return .resume
+            }
+            return msrInterceptionWrite(msr, value)
+        case .rsm:
+            // RSM outside SMM is #UD, reflected if L1 intercepts #UD.
+            kvmQueueException(Vector.ud)
+            return .resume
+        case .stgi, .clgi:
+            vmcb02.control.exitInfo1 = 0
+            if nested.ctl.intercepts.intercepts(exitCode: insn.exitCode) {
+                nestedSvmVmexit()
+                return .resume
+            }
+            // vGIF lets the CPU execute STGI/CLGI for L2 without an exit to L0.
+            if !vmcb02.control.intercepts.intercepts(exitCode: insn.exitCode) {
+                svmSetGif(insn == .stgi)
+                rip &+= 3
+                return .resume
+            }
+            return svmInvokeExitHandler(insn)
+        default:
+            vmcb02.control.exitInfo1 = 0
+            if nested.ctl.intercepts.intercepts(exitCode: insn.exitCode) {
+                nestedSvmVmexit()
+                return .resume
+            }
+            return svmInvokeExitHandler(insn)
+        }
+    }
+
+    /// svm_invoke_exit_handler: L0's own handling of the exit.
+    private mutating func svmInvokeExitHandler(_ insn: GuestInstruction) -> ExitHandling {
+        switch insn {
+        case .wrmsr(let msr, let value):
+            return msrInterceptionWrite(msr, value)
+        case .vmrun:
+            return nestedSvmVmrun()
+        case .vmmcall:
+            // kvm_emulate_hypercall: unknown hypercall, -KVM_ENOSYS in RAX.
+            rax = UInt64(bitPattern: -1000); owners.rax = runningOwner
+            rip &+= 3
+            return .resume
+        case .stgi, .clgi:
+            if !guestMode && config.vgif && efer & EFER.svme != 0 {
+                // Not intercepted in vmcb01: the CPU does it.
+                svmSetGif(insn == .stgi)
+                rip &+= 3
+                return .resume
+            }
+            // stgi_interception / clgi_interception
+            guard nestedSvmCheckPermissions() else { return .resume }
+            rip &+= 3
+            svmSetGif(insn == .stgi)
+            return .resume
+        case .vmload, .vmsave:
+            // vmload_vmsave_interception
+            guard nestedSvmCheckPermissions() else { return .resume }
+            if !GuestPhys.pageAddressValid(rax) || !GuestPhys.isMappable(rax) {
+                kvmQueueException(Vector.gp)
+                return .resume
+            }
+            rip &+= 3
+            return .resume
+        case .tripleFault:
+            return shutdownInterception()
+        case .rsm:
+            guard smm else {
+                kvmQueueException(Vector.ud)
+                return .resume
+            }
+            // em_rsm: a failed RSM triple-faults.
+            if !emulatorLeaveSmm() { makeRequest(.tripleFault) }
+            return .resume
+        }
+    }
+}

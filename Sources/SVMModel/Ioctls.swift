@@ -1,0 +1,160 @@
+// The vCPU ioctls userspace uses to read and stuff state (reference §7.1-7.3, §7.5).
+
+/// struct kvm_regs, reduced.
+public struct KvmRegs: Hashable, Sendable {
+    public var rip: UInt64, rsp: UInt64, rax: UInt64, rflags: UInt64
+    public init(rip: UInt64, rsp: UInt64, rax: UInt64, rflags: UInt64) {
+        self.rip = rip; self.rsp = rsp; self.rax = rax; self.rflags = rflags
+    }
+}
+
+/// struct kvm_sregs, reduced.
+public struct KvmSregs: Hashable, Sendable {
+    public var efer: UInt64, cr0: UInt64, cr2: UInt64, cr3: UInt64, cr4: UInt64
+    public init(efer: UInt64, cr0: UInt64, cr2: UInt64, cr3: UInt64, cr4: UInt64) {
+        self.efer = efer; self.cr0 = cr0; self.cr2 = cr2; self.cr3 = cr3; self.cr4 = cr4
+    }
+}
+
+/// The MSRs QEMU saves and restores that matter here (kvm_put_msrs: MSR_VM_HSAVE_PA).
+public struct KvmMsrs: Hashable, Sendable {
+    public var hsavePa: UInt64
+    public init(hsavePa: UInt64) { self.hsavePa = hsavePa }
+}
+
+/// struct kvm_vcpu_events, the SMM and triple-fault parts.
+public struct KvmVcpuEvents: Hashable, Sendable {
+    public var smm: Bool, smmInsideNmi: Bool, smiPending: Bool, latchedInit: Bool, tripleFault: Bool
+    public init(smm: Bool, smmInsideNmi: Bool = false, smiPending: Bool = false, latchedInit: Bool = false,
+                tripleFault: Bool = false) {
+        self.smm = smm; self.smmInsideNmi = smmInsideNmi; self.smiPending = smiPending
+        self.latchedInit = latchedInit; self.tripleFault = tripleFault
+    }
+}
+
+extension Vcpu {
+    /// KVM_GET_REGS
+    public func getRegs() -> KvmRegs { KvmRegs(rip: rip, rsp: rsp, rax: rax, rflags: rflags) }
+
+    /// KVM_SET_REGS → __set_regs (arch/x86/kvm/regs.c)
+    public mutating func setRegs(_ r: KvmRegs) -> Errno {
+        if vmDead { return .eio }
+        rax = r.rax; owners.rax = .host
+        rsp = r.rsp; owners.rsp = .host
+        rip = r.rip; owners.rip = .host
+        kvmSetRflags(r.rflags, owner: .host)
+        pendingException = nil
+        makeRequest(.event)
+        return .ok
+    }
+
+    /// KVM_GET_SREGS
+    public func getSregs() -> KvmSregs { KvmSregs(efer: efer, cr0: cr0, cr2: cr2, cr3: cr3, cr4: cr4) }
+
+    /// kvm_is_valid_sregs (arch/x86/kvm/regs.c), including P5's kvm_valid_efer.
+    func kvmIsValidSregs(_ s: KvmSregs) -> Bool {
+        if s.efer & EFER.lme != 0 && s.cr0 & CR0.pg != 0 {
+            if s.cr4 & CR4.pae == 0 || s.efer & EFER.lma == 0 { return false }
+            if !Vcpu.kvmIsLegalCr3(s.cr3) { return false }
+        } else if s.efer & EFER.lma != 0 {
+            return false
+        }
+        if !Vcpu.kvmIsValidCr4(s.cr4) || !Vcpu.kvmIsValidCr0(s.cr0) { return false }
+        return kvmValidEfer(s.efer)
+    }
+
+    /// KVM_SET_SREGS → __set_sregs_common (arch/x86/kvm/regs.c). The vendor hooks are called directly:
+    /// no LMA preservation, no host_initiated, and svm_set_efer's result is ignored.
+    public mutating func setSregs(_ s: KvmSregs) -> Errno {
+        if vmDead { return .eio }
+        guard kvmIsValidSregs(s) else { return .einval }
+        cr2 = s.cr2
+        if cr3 != s.cr3 { makeRequest(.tlbFlushGuest) }
+        cr3 = s.cr3; owners.cr3 = .host
+        svmSetEfer(s.efer, owner: .host)
+        svmSetCr0(s.cr0, owner: .host)
+        svmSetCr4(s.cr4, owner: .host)
+        makeRequest(.event)
+        return .ok
+    }
+
+    /// KVM_GET_MSRS
+    public func getMsrs() -> KvmMsrs { KvmMsrs(hsavePa: nested.hsaveMsr) }
+
+    /// KVM_SET_MSRS → kvm_set_msrs → do_set_msr (arch/x86/kvm/msrs.c): host-initiated writes, in
+    /// order, stopping at the first failure. A short count is reported as -EINVAL (QEMU treats it so).
+    public mutating func setMsrs(_ entries: [(msr: UInt32, value: UInt64)]) -> Errno {
+        if vmDead { return .eio }
+        for e in entries {
+            switch svmSetMsr(e.msr, e.value, hostInitiated: true, owner: .host) {
+            case .ok: continue
+            case .fault: return .einval
+            case .error(let err): return err
+            }
+        }
+        return .ok
+    }
+
+    /// KVM_SET_MSRS with one entry, without allocating.
+    public mutating func setMsr(_ msr: UInt32, _ value: UInt64) -> Errno {
+        if vmDead { return .eio }
+        switch svmSetMsr(msr, value, hostInitiated: true, owner: .host) {
+        case .ok: return .ok
+        case .fault: return .einval
+        case .error(let err): return err
+        }
+    }
+
+    /// KVM_GET_VCPU_EVENTS
+    public func getVcpuEvents() -> KvmVcpuEvents {
+        KvmVcpuEvents(smm: smm, smmInsideNmi: smmInsideNmi, smiPending: smiPending, latchedInit: initPending,
+                      tripleFault: requests.contains(.tripleFault))
+    }
+
+    /// KVM_SET_VCPU_EVENTS (kvm_vcpu_ioctl_x86_set_vcpu_events, arch/x86/kvm/x86.c). nil fields are
+    /// not marked valid and keep their values.
+    public mutating func setVcpuEvents(smm newSmm: Bool?, smmInsideNmi: Bool? = nil, smiPending newSmi: Bool? = nil,
+                                       latchedInit: Bool? = nil, tripleFault: Bool? = nil) -> Errno {
+        if vmDead { return .eio }
+        if let s = newSmm {
+            // f7e570780efc: toggling SMM from userspace forces the vCPU out of L2 first.
+            if s != smm {
+                kvmLeaveNested()
+                kvmSmmChanged(s)
+            }
+            if let n = smmInsideNmi { self.smmInsideNmi = n }
+            if let p = newSmi { smiPending = p }
+            if let l = latchedInit { initPending = l }
+        }
+        if let tf = tripleFault {
+            if tf { makeRequest(.tripleFault) } else { clearRequest(.tripleFault) }
+        }
+        return .ok
+    }
+
+    public mutating func setVcpuEvents(_ e: KvmVcpuEvents) -> Errno {
+        setVcpuEvents(smm: e.smm, smmInsideNmi: e.smmInsideNmi, smiPending: e.smiPending,
+                      latchedInit: e.latchedInit, tripleFault: e.tripleFault)
+    }
+
+    /// A platform SMI (KVM_SMI or an APIC SMI): latched until KVM can deliver it.
+    public mutating func raiseSmi() {
+        smiPending = true
+        makeRequest(.event)
+    }
+
+    /// A platform INIT (KVM_APIC_INIT): latched until KVM can deliver it.
+    public mutating func raiseInit() {
+        initPending = true
+        makeRequest(.event)
+    }
+
+    /// Writes guest memory, as the VMM or L1 writing a page would.
+    public mutating func writeGuestVmcb(_ gpa: UInt64, _ vmcb: Vmcb) -> Bool { memory.writeVmcb(gpa, vmcb) }
+    public mutating func writeGuestMsrpm(_ gpa: UInt64, _ image: MsrpmImage) -> Bool { memory.writeMsrpm(gpa, image) }
+    public mutating func writeSmram(_ smram: Smram) { memory.smram = smram }
+    public func readGuestVmcb(_ gpa: UInt64) -> Vmcb? { memory.readVmcb(gpa) }
+
+    /// Copies another vCPU's guest memory (migration copies RAM along with the vCPU state).
+    public mutating func adoptMemory(of other: Vcpu) { memory = other.memory }
+}

@@ -1,0 +1,106 @@
+// KVM_RUN: entry bookkeeping, the request/event servicing of vcpu_enter_guest, and the hardware
+// entry (reference §6.1, §8.2, §9.1, §12.2 items 6-7).
+
+/// How an attempt to enter the guest ended.
+public enum EntryResult: Equatable, Sendable {
+    /// The CPU is running guest code at this level.
+    case entered(Mode)
+    /// vcpu_enter_guest returned 0: KVM_RUN returns to userspace.
+    case exit(ExitReason)
+}
+
+extension Vcpu {
+    /// kvm_arch_vcpu_ioctl_run entry, with kvm_x86_vcpu_pre_run (arch/x86/kvm/x86.c).
+    public mutating func kvmRunBegin() {
+        wantsToRun = true
+        // Userspace had control since VMRUN/RSM emulation: the pending run is no longer trusted.
+        if nestedRunPending == 1 { nestedRunPending = 2 }
+        lastExit = .none
+    }
+
+    /// KVM_RUN returns to userspace (post_kvm_run_save).
+    public mutating func kvmRunEnd(_ reason: ExitReason) {
+        wantsToRun = false
+        lastExit = reason
+    }
+
+    /// Executes one guest instruction at the running level and handles its exit.
+    public mutating func runGuestInstruction(_ insn: GuestInstruction) -> ExitHandling {
+        executeGuestInstruction(insn)
+    }
+
+    /// vcpu_enter_guest (arch/x86/kvm/x86.c): service requests and events, then enter the guest.
+    public mutating func vcpuEnterGuest() -> EntryResult {
+        var round = 0
+        while true {
+            round += 1
+            if requests.contains(.getNestedStatePages) {
+                clearRequest(.getNestedStatePages)
+                if let failure = svmGetNestedStatePages() { return .exit(failure) }
+            }
+            if requests.contains(.tripleFault) {
+                if guestMode { nestedSvmTripleFault() }
+                if requests.contains(.tripleFault) {
+                    clearRequest(.tripleFault)
+                    return .exit(.shutdown)
+                }
+            }
+            let unblocked = kvmApicAcceptEvents() && kvmCheckAndInjectEvents()
+            if vmDead { return .exit(.vmDead) }
+            // A request raised while injecting cancels this entry (kvm_vcpu_exit_request).
+            if round < 4 && !requests.intersection([.tripleFault, .getNestedStatePages]).isEmpty { continue }
+            svmVcpuRun()
+            // Blocked events asked for an immediate exit: service them before the guest runs.
+            if !unblocked && round < 4 { continue }
+            return .entered(mode)
+        }
+    }
+
+    /// svm_vcpu_run (arch/x86/kvm/svm/svm.c): sync the register caches into the VMCB and VMRUN.
+    mutating func svmVcpuRun() {
+        vmcb.save.rax = rax
+        vmcb.save.rsp = rsp
+        vmcb.save.rip = rip
+        pendingException = nil                     // delivered by this entry
+        if guestMode { nestedRunPending = 0 }
+    }
+
+    /// svm_get_nested_state_pages (arch/x86/kvm/svm/nested.c): nil on success, else the exit reason.
+    mutating func svmGetNestedStatePages() -> ExitReason? {
+        if !guestMode {
+            warn(.getNestedStatePagesNotGuest)
+            return nil
+        }
+        let paePaging = isPaging && cr4 & CR4.pae != 0 && !isLongMode
+        if paePaging && !nestedNptEnabled && !GuestPhys.isMappable(cr3) { return .unknown }
+        if !nestedSvmMergeMsrpm() { return .internalError }
+        return nil
+    }
+
+    /// kvm_check_and_inject_events with kvm_check_nested_events / svm_check_nested_events
+    /// (arch/x86/kvm/x86.c, arch/x86/kvm/svm/nested.c). False when nested_run_pending blocks events.
+    mutating func kvmCheckAndInjectEvents() -> Bool {
+        if guestMode {
+            let blockNested = nestedRunPending != 0
+            if let v = pendingException, nested.ctl.intercepts.intercepts(exitCode: SVMExit.exceptionBase + UInt64(v)) {
+                if blockNested { return false }
+                // nested_svm_inject_exception_vmexit
+                pendingException = nil
+                vmcb02.control.exitCode = SVMExit.exceptionBase + UInt64(v)
+                vmcb02.control.exitInfo1 = 0
+                vmcb02.control.exitInfo2 = 0
+                nestedSvmVmexit()
+            } else if smiPending && gif && !smm {
+                if blockNested { return false }
+                if nested.ctl.intercepts.contains(.smi) { nestedSvmSimpleVmexit(SVMExit.smi) }
+            }
+        }
+        // An SMI waits for GIF and for the nested run to reach L2 (svm_smi_allowed).
+        if smiPending && gif && !smm {
+            if guestMode && nestedRunPending != 0 { return false }
+            smiPending = false
+            enterSmm()
+        }
+        return true
+    }
+}

@@ -1,0 +1,64 @@
+// Guest WRMSR handling: the L2 routing through L1's MSR permission map (reference §5) and
+// KVM's own emulation of the write.
+
+extension Vcpu {
+    /// nested_svm_exit_handled_msr (arch/x86/kvm/svm/nested.c): true = reflect to L1 (DONE).
+    func nestedSvmExitHandledMsr(msr: UInt32, write: Bool) -> Bool {
+        // Without MSR_PROT, L0 handles every MSR exit of L2.
+        guard nested.ctl.intercepts.contains(.msrProt) else { return false }
+        guard let bitNr = svmMsrpmBitNr(msr) else { return true }
+        guard let byte = memory.readMsrpmByte(base: nested.ctl.msrpmBasePa, offset: bitNr / 8) else { return true }
+        let mask: UInt8 = (write ? 2 : 1) << UInt8(bitNr & 7)
+        return byte & mask != 0
+    }
+
+    /// svm_set_vm_cr (arch/x86/kvm/svm/svm.c). The value is stored before the SVM_DIS check.
+    mutating func svmSetVmCr(_ data: UInt64) -> MsrResult {
+        if data & ~VMCR.validMask != 0 { return .fault }
+        var chgMask = VMCR.validMask
+        if nested.vmCrMsr & VMCR.svmDis != 0 { chgMask &= ~(VMCR.lock | VMCR.svmDis) }
+        nested.vmCrMsr = (nested.vmCrMsr & ~chgMask) | (data & chgMask)
+        if nested.vmCrMsr & VMCR.svmDis != 0 && efer & EFER.svme != 0 { return .fault }
+        return .ok
+    }
+
+    /// svm_set_msr (arch/x86/kvm/svm/svm.c) and kvm_set_msr_common for the MSRs the model knows.
+    mutating func svmSetMsr(_ msr: UInt32, _ data: UInt64, hostInitiated: Bool, owner: Owner) -> MsrResult {
+        switch msr {
+        case MSR.efer:
+            return setEfer(data, hostInitiated: hostInitiated, owner: owner)
+        case MSR.vmHsavePa:
+            // Only the guest's write is checked; userspace may restore anything.
+            if !hostInitiated && !GuestPhys.pageAddressValid(data) { return .fault }
+            nested.hsaveMsr = data & GuestPhys.pageMask
+            return .ok
+        case MSR.vmCr:
+            return svmSetVmCr(data)
+        case MSR.star, MSR.lstar:
+            return .ok
+        default:
+            return .fault                          // KVM_MSR_RET_UNSUPPORTED
+        }
+    }
+
+    /// msr_interception → kvm_emulate_wrmsr (arch/x86/kvm/svm/svm.c, arch/x86/kvm/msrs.c).
+    mutating func msrInterceptionWrite(_ msr: UInt32, _ data: UInt64) -> ExitHandling {
+        let eferFromL2 = guestMode && msr == MSR.efer
+        let owner = runningOwner
+        let r: ExitHandling
+        switch svmSetMsr(msr, data, hostInitiated: false, owner: owner) {
+        case .ok:
+            rip &+= 2                              // kvm_complete_insn_gp: skip the WRMSR
+            r = .resume
+        case .fault:
+            kvmQueueException(Vector.gp)
+            r = .resume
+        case .error(let e):
+            if e == .einval { warn(.setEferPositive) }
+            r = .error(e)
+        }
+        // msr-hook: a guest WRMSR(EFER) from L2 that ended outside guest mode shuts L1 down.
+        if config.variant == .msrHook && eferFromL2 && !guestMode { makeRequest(.tripleFault) }
+        return r
+    }
+}

@@ -1,0 +1,111 @@
+// KVM_GET_NESTED_STATE / KVM_SET_NESTED_STATE (reference §7.4).
+
+/// struct kvm_nested_state with the SVM header and data, reduced.
+public struct KvmNestedState: Hashable, Sendable {
+    public var flags: UInt32
+    /// kvm_svm_nested_state_hdr.vmcb_pa
+    public var vmcbPa: UInt64
+    /// Whether the 4 KiB data area is present (size covers it).
+    public var hasData: Bool
+    /// The vmcb12 control area at offset 0 of the data.
+    public var control: VmcbControl
+    /// L1's saved state (vmcb01.save) at offset 0x400 of the data.
+    public var save: VmcbSave
+
+    public init(flags: UInt32, vmcbPa: UInt64 = 0, hasData: Bool = false, control: VmcbControl = VmcbControl(),
+                save: VmcbSave = VmcbSave()) {
+        self.flags = flags; self.vmcbPa = vmcbPa; self.hasData = hasData
+        self.control = control; self.save = save
+    }
+}
+
+extension Vcpu {
+    /// KVM_GET_NESTED_STATE → svm_get_nested_state (arch/x86/kvm/svm/nested.c)
+    public func getNestedState() -> KvmNestedState {
+        var s = KvmNestedState(flags: 0)
+        if guestMode {
+            s.flags |= NestedFlag.guestMode
+            if nestedRunPending != 0 { s.flags |= NestedFlag.runPending }
+            s.vmcbPa = nested.vmcb12Gpa
+            s.hasData = true
+            s.control = nested.ctl
+            s.control.exitCode = 0
+            s.control.exitInfo1 = 0
+            s.control.exitInfo2 = 0
+            s.save = vmcb01.save
+        }
+        if gif { s.flags |= NestedFlag.gifSet }
+        return s
+    }
+
+    /// KVM_SET_NESTED_STATE: kvm_arch_vcpu_ioctl's checks (arch/x86/kvm/x86.c), then svm_set_nested_state.
+    public mutating func setNestedState(_ st: KvmNestedState) -> Errno {
+        if vmDead { return .eio }
+        guard config.nested else { return .einval }
+        let generic = NestedFlag.runPending | NestedFlag.guestMode | NestedFlag.evmcs | NestedFlag.mtfPending
+            | NestedFlag.gifSet
+        if st.flags & ~generic != 0 { return .einval }
+        if st.flags & NestedFlag.runPending != 0 && st.flags & NestedFlag.guestMode == 0 { return .einval }
+        return svmSetNestedState(st)
+    }
+
+    /// svm_set_nested_state (arch/x86/kvm/svm/nested.c): every check before any state change, except
+    /// the final CR3 load, which fails with the vCPU already in guest mode.
+    mutating func svmSetNestedState(_ st: KvmNestedState) -> Errno {
+        if st.flags & ~(NestedFlag.guestMode | NestedFlag.runPending | NestedFlag.gifSet) != 0 { return .einval }
+        // GUEST_MODE needs EFER.SVME, set beforehand through SET_SREGS or SET_MSRS.
+        if efer & EFER.svme == 0 && st.flags != 0 && st.flags != NestedFlag.gifSet { return .einval }
+        if smm && st.flags & NestedFlag.guestMode != 0 { return .einval }
+
+        if st.flags & NestedFlag.guestMode == 0 {
+            svmLeaveNested()
+            svmSetGif(st.flags & NestedFlag.gifSet != 0)
+            return .ok
+        }
+
+        guard GuestPhys.pageAddressValid(st.vmcbPa) else { return .einval }
+        guard st.hasData else { return .einval }
+        let ctl = Vcpu.nestedCopyVmcbControlToCache(st.control, guestNpt: config.npt)
+        guard Vcpu.nestedVmcbCheckControls(ctl) else { return .einval }
+        // The current (L2) CR0 must not have NW without CD.
+        if cr0 & CR0.cd == 0 && cr0 & CR0.nw != 0 { return .einval }
+        let save = st.save
+        guard save.cr0 & CR0.pg != 0, save.cr0 & CR0.pe != 0, save.rflags & RFLAGS.vm == 0,
+              nestedVmcbCheckSave(save) else { return .einval }
+
+        // Commit.
+        if guestMode {
+            svmLeaveNested()
+        } else {
+            // The L2 registers userspace put in the current VMCB become vmcb02's.
+            vmcb02.save = vmcb01.save
+            owners.rflags02 = owners.rflags01
+        }
+        svmSetGif(st.flags & NestedFlag.gifSet != 0)
+        nestedRunPending = st.flags & NestedFlag.runPending != 0 ? 2 : 0
+        nested.vmcb12Gpa = st.vmcbPa
+        svmCopyVmrunState(from: save)
+        nested.ctl = ctl
+        svmSwitchVmcb(.vmcb02)
+        nestedVmcb02PrepareControl()
+        if !nestedSvmLoadCr3(cr3, nestedNpt: nestedNptEnabled, reloadPdptrs: false, owner: owners.cr3) {
+            return .einval
+        }
+        nested.forceMsrBitmapRecalc = true
+        makeRequest([.apicvUpdate, .getNestedStatePages])
+        return .ok
+    }
+
+    /// svm_copy_vmrun_state (arch/x86/kvm/svm/nested.c): userspace's L1 state into vmcb01.save.
+    mutating func svmCopyVmrunState(from s: VmcbSave) {
+        vmcb01.save.efer = s.efer
+        vmcb01.save.cr0 = s.cr0
+        vmcb01.save.cr3 = s.cr3
+        vmcb01.save.cr4 = s.cr4
+        vmcb01.save.rflags = s.rflags | RFLAGS.fixed
+        vmcb01.save.rax = s.rax
+        vmcb01.save.rsp = s.rsp
+        vmcb01.save.rip = s.rip
+        vmcb01.save.cpl = 0
+    }
+}

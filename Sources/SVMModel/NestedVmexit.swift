@@ -1,0 +1,68 @@
+// The emulated architectural #VMEXIT from L2 to L1 (reference §3.2).
+
+extension Vcpu {
+    /// nested_svm_simple_vmexit (arch/x86/kvm/svm/svm.h)
+    mutating func nestedSvmSimpleVmexit(_ exitCode: UInt64) {
+        vmcb02.control.exitCode = exitCode
+        vmcb02.control.exitInfo1 = 0
+        vmcb02.control.exitInfo2 = 0
+        nestedSvmVmexit()
+    }
+
+    /// nested_svm_vmexit (arch/x86/kvm/svm/nested.c): write vmcb12, switch to vmcb01, restore L1, GIF=0.
+    mutating func nestedSvmVmexit() {
+        // nested_svm_vmexit_update_vmcb12: a vmcb12 that cannot be mapped shuts L1 down (P3).
+        if var vmcb12 = memory.readVmcb(nested.vmcb12Gpa) {
+            vmcb12.save.efer = efer
+            vmcb12.save.cr0 = cr0
+            vmcb12.save.cr3 = cr3
+            vmcb12.save.cr2 = cr2
+            vmcb12.save.cr4 = cr4
+            vmcb12.save.rflags = vmcb02.save.rflags
+            vmcb12.save.rip = rip
+            vmcb12.save.rsp = rsp
+            vmcb12.save.rax = rax
+            vmcb12.save.cpl = vmcb02.save.cpl
+            vmcb12.control.exitCode = vmcb02.control.exitCode
+            vmcb12.control.exitInfo1 = vmcb02.control.exitInfo1
+            vmcb12.control.exitInfo2 = vmcb02.control.exitInfo2
+            vmcb12.control.nextRip = vmcb02.control.nextRip
+            vmcb12.control.intCtl = nested.ctl.intCtl
+            memory.writeVmcb(nested.vmcb12Gpa, vmcb12)
+        } else {
+            makeRequest(.tripleFault)
+        }
+        lastVmexitCode = vmcb02.control.exitCode
+
+        guestMode = false                          // leave_guest_mode
+        nested.vmcb12Gpa = 0
+        // kvm_warn_on_nested_run_pending: no #VMEXIT between VMRUN/RSM emulation and the entry to L2.
+        if nestedRunPending == 1 { warn(.nestedRunPendingOnVmexit) }
+        clearRequest(.getNestedStatePages)
+
+        svmSwitchVmcb(.vmcb01)
+        if !nested.ctl.intercepts.contains(.intr) { makeRequest(.event) }
+        svmSetGif(false)
+        nested.ctl.nestedCr3 = 0
+
+        // Restore L1's state from vmcb01.save: every restored register is L1's again.
+        let l1 = vmcb01.save
+        kvmSetRflags(l1.rflags, owner: .l1)
+        svmSetEfer(l1.efer, owner: .l1)
+        svmSetCr0(l1.cr0 | CR0.pe, owner: .l1)
+        svmSetCr4(l1.cr4, owner: .l1)
+        rax = l1.rax; owners.rax = .l1
+        rsp = l1.rsp; owners.rsp = .l1
+        rip = l1.rip; owners.rip = .l1
+
+        makeRequest([.mmuSync, .tlbFlushCurrent])   // nested_svm_transition_tlb_flush
+        // nested_svm_load_cr3: an illegal L1 CR3 shuts L1 down (P3).
+        if Vcpu.kvmIsLegalCr3(l1.cr3) {
+            cr3 = l1.cr3
+            owners.cr3 = .l1
+        } else {
+            makeRequest(.tripleFault)
+        }
+        pendingException = nil                     // kvm_clear_exception_queue
+    }
+}

@@ -1,0 +1,115 @@
+// One vCPU of one VM: struct kvm_vcpu_arch + struct vcpu_svm, reduced to nested SVM state
+// (reference §1 and §12.1). A value type: copying a vCPU is a snapshot of everything.
+
+/// struct svm_nested_state (arch/x86/kvm/svm/svm.h)
+public struct SvmNested: Hashable, Sendable {
+    public var initialized = false
+    public var hsaveMsr: UInt64 = 0
+    public var vmCrMsr: UInt64 = 0
+    public var vmcb12Gpa: UInt64 = GuestPhys.invalidGpa
+    public var lastVmcb12Gpa: UInt64 = GuestPhys.invalidGpa
+    /// Sanitised copy of the vmcb12 control area (vmcb_ctrl_area_cached).
+    public var ctl = VmcbControl()
+    /// Copy of the vmcb12 save area (vmcb_save_area_cached).
+    public var save = VmcbSave()
+    public var forceMsrBitmapRecalc = false
+    public init() {}
+}
+
+public struct Vcpu: Equatable, Sendable {
+    public let config: VcpuConfig
+
+    // vcpu->arch register caches. RFLAGS lives in the current VMCB.
+    public internal(set) var efer: UInt64 = 0
+    public internal(set) var cr0: UInt64 = 0
+    public internal(set) var cr2: UInt64 = 0
+    public internal(set) var cr3: UInt64 = 0
+    public internal(set) var cr4: UInt64 = 0
+    public internal(set) var rip: UInt64 = 0
+    public internal(set) var rsp: UInt64 = 0
+    public internal(set) var rax: UInt64 = 0
+
+    // hflags
+    public internal(set) var guestMode = false
+    public internal(set) var smm = false
+    public internal(set) var smmInsideNmi = false
+
+    /// vcpu->arch.nested_run_pending: 0, KVM_NESTED_RUN_PENDING (1) or _UNTRUSTED (2).
+    public internal(set) var nestedRunPending: UInt8 = 0
+    public internal(set) var requests = Requests()
+    /// A queued exception vector (kvm_queue_exception), delivered at the next entry.
+    public internal(set) var pendingException: UInt8? = nil
+    public internal(set) var smiPending = false
+    /// KVM_APIC_INIT in apic->pending_events.
+    public internal(set) var initPending = false
+    /// vcpu->wants_to_run: true only inside KVM_RUN.
+    public internal(set) var wantsToRun = false
+    /// kvm_vm_dead was called.
+    public internal(set) var vmDead = false
+
+    // struct vcpu_svm
+    public internal(set) var vmcb01 = Vmcb()
+    public internal(set) var vmcb02 = Vmcb()
+    public internal(set) var current: VmcbSlot = .vmcb01
+    /// GIF, wherever vGIF keeps it (one boolean, reference §1.3 model note).
+    public internal(set) var gif = true
+    public internal(set) var nested = SvmNested()
+    public internal(set) var smbase: UInt64 = 0x30000
+
+    public internal(set) var memory = GuestMemory()
+    public internal(set) var owners = RegisterOwners()
+    public internal(set) var warnings = WarnSet()
+
+    // Observables of the last operation.
+    public internal(set) var lastExit: ExitReason = .none
+    /// The last exception KVM injected into the running level (nil: none since the last entry).
+    public internal(set) var lastInjected: UInt8? = nil
+    /// The exit code of the last emulated #VMEXIT to L1.
+    public internal(set) var lastVmexitCode: UInt64? = nil
+
+    public init(config: VcpuConfig) {
+        self.config = config
+    }
+
+    /// The level whose code runs next.
+    @inline(__always) public var mode: Mode { smm ? .smm : (guestMode ? .l2 : .l1) }
+
+    @inline(__always) public var rflags: UInt64 {
+        current == .vmcb01 ? vmcb01.save.rflags : vmcb02.save.rflags
+    }
+
+    /// svm->vmcb
+    @inline(__always) var vmcb: Vmcb {
+        get { current == .vmcb01 ? vmcb01 : vmcb02 }
+        set { if current == .vmcb01 { vmcb01 = newValue } else { vmcb02 = newValue } }
+    }
+
+    @inline(__always) var isPaging: Bool { cr0 & CR0.pg != 0 }
+    @inline(__always) var isLongMode: Bool { efer & EFER.lma != 0 }
+    @inline(__always) var runningOwner: Owner { guestMode ? .l2 : .l1 }
+
+    @inline(__always) mutating func warn(_ site: WarnSite) { warnings.insert(site) }
+    @inline(__always) mutating func makeRequest(_ r: Requests) { requests.insert(r) }
+    @inline(__always) mutating func clearRequest(_ r: Requests) { requests.remove(r) }
+
+    /// kvm_set_rflags (arch/x86/kvm/x86.c): RFLAGS goes into the current VMCB and raises KVM_REQ_EVENT.
+    mutating func kvmSetRflags(_ value: UInt64, owner: Owner) {
+        if current == .vmcb01 {
+            vmcb01.save.rflags = value | RFLAGS.fixed
+            owners.rflags01 = owner
+        } else {
+            vmcb02.save.rflags = value | RFLAGS.fixed
+            owners.rflags02 = owner
+        }
+        makeRequest(.event)
+    }
+
+    /// svm_switch_vmcb (arch/x86/kvm/svm/svm.c): only repoints svm->vmcb.
+    @inline(__always) mutating func svmSwitchVmcb(_ slot: VmcbSlot) { current = slot }
+
+    /// kvm_queue_exception / kvm_inject_gp: the exception is delivered at the next entry.
+    @inline(__always) mutating func kvmQueueException(_ vector: UInt8) {
+        pendingException = vector
+        lastInjected = vector
+    }
+}

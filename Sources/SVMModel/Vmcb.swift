@@ -1,0 +1,54 @@
+// struct vmcb (asm/svm.h), reduced to the fields KVM's nested state handling reads or writes.
+
+/// int_ctl bits (asm/svm.h).
+public enum IntCtl {
+    public static let vGif: UInt32 = 1 << 9
+    public static let vGifEnable: UInt32 = 1 << 25
+}
+
+/// misc_ctl bits (SVM_MISC_ENABLE_NP, formerly SVM_NESTED_CTL_NP_ENABLE).
+public enum MiscCtl {
+    public static let enableNp: UInt64 = 1 << 0
+}
+
+public struct VmcbControl: Hashable, Sendable {
+    public var intercepts = InterceptSet()
+    public var asid: UInt32 = 0
+    public var msrpmBasePa: UInt64 = 0
+    public var iopmBasePa: UInt64 = 0
+    public var intCtl: UInt32 = 0
+    public var miscCtl: UInt64 = 0
+    public var nestedCr3: UInt64 = 0
+    public var exitCode: UInt64 = 0
+    public var exitInfo1: UInt64 = 0
+    public var exitInfo2: UInt64 = 0
+    public var nextRip: UInt64 = 0
+    public init() {}
+}
+
+public struct VmcbSave: Hashable, Sendable {
+    public var efer: UInt64 = 0
+    public var cr0: UInt64 = 0
+    public var cr2: UInt64 = 0
+    public var cr3: UInt64 = 0
+    public var cr4: UInt64 = 0
+    public var rflags: UInt64 = RFLAGS.fixed
+    public var rip: UInt64 = 0
+    public var rsp: UInt64 = 0
+    public var rax: UInt64 = 0
+    public var cpl: UInt8 = 0
+    public init() {}
+}
+
+public struct Vmcb: Hashable, Sendable {
+    public var control = VmcbControl()
+    public var save = VmcbSave()
+    public init() {}
+    public init(control: VmcbControl, save: VmcbSave) {
+        self.control = control
+        self.save = save
+    }
+}
+
+/// Which of the vCPU's two VMCBs `svm->vmcb` points at.
+public enum VmcbSlot: UInt8, Sendable { case vmcb01, vmcb02 }

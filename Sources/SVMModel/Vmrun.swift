@@ -1,0 +1,213 @@
+// VMRUN: permission checks, vmcb12 consistency checks, and entry into guest mode (reference §4).
+
+/// What a guest instruction's emulation asks the run loop to do next.
+public enum ExitHandling: Equatable, Sendable {
+    /// Resume the guest (the handler returned 1).
+    case resume
+    /// Return to userspace with this exit reason (the handler returned 0).
+    case exitToUserspace(ExitReason)
+    /// KVM_RUN fails with an errno (the handler returned a negative value).
+    case error(Errno)
+}
+
+extension Vcpu {
+    /// nested_svm_check_permissions (arch/x86/kvm/svm/nested.c): #UD without SVME or paging, #GP at CPL>0.
+    mutating func nestedSvmCheckPermissions() -> Bool {
+        if efer & EFER.svme == 0 || !isPaging {
+            kvmQueueException(Vector.ud)
+            return false
+        }
+        if vmcb.save.cpl != 0 {
+            kvmQueueException(Vector.gp)
+            return false
+        }
+        return true
+    }
+
+    /// __nested_copy_vmcb_control_to_cache (arch/x86/kvm/svm/nested.c): sanitise what L1 controls.
+    static func nestedCopyVmcbControlToCache(_ from: VmcbControl, guestNpt: Bool) -> VmcbControl {
+        var c = VmcbControl()
+        c.intercepts = from.intercepts
+        c.asid = from.asid
+        c.msrpmBasePa = from.msrpmBasePa & GuestPhys.pageMask
+        c.iopmBasePa = from.iopmBasePa & GuestPhys.pageMask
+        c.intCtl = from.intCtl
+        // NP is dropped when the guest has no nested paging.
+        c.miscCtl = guestNpt ? from.miscCtl & MiscCtl.enableNp : 0
+        c.nestedCr3 = from.nestedCr3
+        c.nextRip = from.nextRip
+        return c
+    }
+
+    /// nested_vmcb_check_controls (arch/x86/kvm/svm/nested.c)
+    static func nestedVmcbCheckControls(_ c: VmcbControl) -> Bool {
+        if !c.intercepts.contains(.vmrun) { return false }
+        if c.asid == 0 { return false }
+        if c.miscCtl & MiscCtl.enableNp != 0 && !GuestPhys.isLegal(c.nestedCr3) { return false }
+        let msrpm = (c.msrpmBasePa &+ GuestPhys.pageSize &- 1) & GuestPhys.pageMask
+        if !GuestPhys.isLegal(msrpm) || !GuestPhys.isLegal(msrpm &+ GuestPhys.msrpmSize &- 1) { return false }
+        let iopm = (c.iopmBasePa &+ GuestPhys.pageSize &- 1) & GuestPhys.pageMask
+        if !GuestPhys.isLegal(iopm) || !GuestPhys.isLegal(iopm &+ GuestPhys.iopmSize &- 1) { return false }
+        return true
+    }
+
+    /// nested_vmcb_check_save (arch/x86/kvm/svm/nested.c)
+    func nestedVmcbCheckSave(_ s: VmcbSave) -> Bool {
+        if s.efer & EFER.svme == 0 { return false }
+        if s.cr0 & CR0.cd == 0 && s.cr0 & CR0.nw != 0 { return false }
+        if s.cr0 >> 32 != 0 { return false }
+        if s.efer & EFER.lme != 0 && s.cr0 & CR0.pg != 0 {
+            if s.cr4 & CR4.pae == 0 || s.cr0 & CR0.pe == 0 || !Vcpu.kvmIsLegalCr3(s.cr3) { return false }
+        }
+        if !Vcpu.kvmIsValidCr4(s.cr4) { return false }
+        if !kvmValidEfer(s.efer) { return false }
+        return true
+    }
+
+    /// nested_svm_check_cached_vmcb12
+    func nestedSvmCheckCachedVmcb12() -> Bool {
+        nestedVmcbCheckSave(nested.save) && Vcpu.nestedVmcbCheckControls(nested.ctl)
+    }
+
+    /// nested_svm_copy_vmcb12_to_cache: nil when vmcb12 cannot be mapped, else whether it passed the checks.
+    /// On a check failure vmcb12 gets VMEXIT_INVALID and GIF is cleared.
+    mutating func nestedSvmCopyVmcb12ToCache(_ gpa: UInt64) -> Bool? {
+        guard var vmcb12 = memory.readVmcb(gpa) else { return nil }
+        nested.ctl = Vcpu.nestedCopyVmcbControlToCache(vmcb12.control, guestNpt: config.npt)
+        nested.save = vmcb12.save
+        if nestedSvmCheckCachedVmcb12() { return true }
+        vmcb12.control.exitCode = SVMExit.err
+        vmcb12.control.exitInfo1 = 0
+        vmcb12.control.exitInfo2 = 0
+        memory.writeVmcb(gpa, vmcb12)
+        lastVmexitCode = SVMExit.err
+        svmSetGif(false)
+        return false
+    }
+
+    /// nested_svm_vmrun (arch/x86/kvm/svm/nested.c), reached from vmrun_interception in L1.
+    mutating func nestedSvmVmrun() -> ExitHandling {
+        guard nestedSvmCheckPermissions() else { return .resume }
+        if nested.hsaveMsr == 0 {
+            kvmQueueException(Vector.gp)
+            return .resume
+        }
+        if smm {
+            kvmQueueException(Vector.ud)
+            return .resume
+        }
+        if !nested.initialized {
+            warn(.vmrunNotInitialized)
+            return .error(.einval)
+        }
+        let vmcb12Gpa = rax
+        if !GuestPhys.pageAddressValid(vmcb12Gpa) {
+            kvmQueueException(Vector.gp)
+            return .resume
+        }
+        guard let passed = nestedSvmCopyVmcb12ToCache(vmcb12Gpa) else {
+            // kvm_handle_memory_failure: emulation-failure exit, RIP not advanced.
+            return .exitToUserspace(.internalError)
+        }
+        rip &+= 3                                  // svm_skip_emulated_instruction
+        if !passed { return .resume }              // L1 resumes after VMRUN with VMEXIT_INVALID, GIF=0
+
+        // Save L1's state into vmcb01.save for the #VMEXIT to restore.
+        vmcb01.save.efer = efer
+        vmcb01.save.cr0 = cr0
+        vmcb01.save.cr4 = cr4
+        vmcb01.save.rflags = rflags
+        vmcb01.save.rip = rip
+        vmcb01.save.rax = rax
+        vmcb01.save.rsp = rsp
+        if !config.npt { vmcb01.save.cr3 = cr3 }
+        nestedRunPending = 1
+
+        if !enterSvmGuestMode(vmcb12Gpa, fromVmrun: true) || !nestedSvmMergeMsrpm() {
+            nestedRunPending = 0
+            vmcb02.control.exitCode = SVMExit.err
+            vmcb02.control.exitInfo1 = 0
+            vmcb02.control.exitInfo2 = 0
+            nestedSvmVmexit()
+        }
+        return .resume
+    }
+
+    /// enter_svm_guest_mode (arch/x86/kvm/svm/nested.c). On failure the vCPU is left in guest mode
+    /// on vmcb02 and the caller unwinds.
+    mutating func enterSvmGuestMode(_ vmcb12Gpa: UInt64, fromVmrun: Bool) -> Bool {
+        nested.vmcb12Gpa = vmcb12Gpa
+        if current == .vmcb02 { warn(.enterGuestModeOnVmcb02) }
+        svmSwitchVmcb(.vmcb02)
+        nestedVmcb02PrepareControl()
+        nestedVmcb02PrepareSave()
+        if !nestedSvmLoadCr3(nested.save.cr3, nestedNpt: nestedNptEnabled, reloadPdptrs: fromVmrun, owner: .l2) {
+            return false
+        }
+        if !fromVmrun { makeRequest(.getNestedStatePages) }
+        svmSetGif(true)
+        return true
+    }
+
+    /// nested_npt_enabled: L1 asked for nested paging and KVM uses NPT.
+    var nestedNptEnabled: Bool { config.npt && nested.ctl.miscCtl & MiscCtl.enableNp != 0 }
+
+    /// nested_vmcb02_prepare_control (arch/x86/kvm/svm/nested.c), reduced to mode, intercepts and int_ctl.
+    mutating func nestedVmcb02PrepareControl() {
+        makeRequest([.mmuSync, .tlbFlushCurrent])
+        guestMode = true                           // enter_guest_mode
+        vmcb02.control.asid = nested.ctl.asid
+        vmcb02.control.intCtl = nested.ctl.intCtl
+        vmcb02.control.nextRip = nested.ctl.nextRip
+        vmcb02.control.msrpmBasePa = vmcb01.control.msrpmBasePa
+        nestedVmcb02RecalcIntercepts()
+    }
+
+    /// nested_vmcb02_recalc_intercepts: vmcb02 = vmcb01 ∪ vmcb12, plus what L0 must always see.
+    mutating func nestedVmcb02RecalcIntercepts() {
+        if current != .vmcb02 { warn(.recalcInterceptsNotVmcb02) }
+        var i = vmcb01Intercepts.union(nested.ctl.intercepts)
+        // VMLOAD/VMSAVE operate on L1 physical memory: L0 emulates them for L2 (CVE-2021-3656).
+        i.insert(.vmload)
+        i.insert(.vmsave)
+        vmcb02.control.intercepts = i
+    }
+
+    /// nested_vmcb02_prepare_save (arch/x86/kvm/svm/nested.c): load L2's registers from vmcb12.
+    mutating func nestedVmcb02PrepareSave() {
+        let s = nested.save
+        vmcb02.save.cpl = s.cpl
+        kvmSetRflags(s.rflags, owner: .l2)
+        svmSetEfer(s.efer, owner: .l2)
+        svmSetCr0(s.cr0, owner: .l2)
+        svmSetCr4(s.cr4, owner: .l2)
+        cr2 = s.cr2
+        rax = s.rax; owners.rax = .l2
+        rsp = s.rsp; owners.rsp = .l2
+        rip = s.rip; owners.rip = .l2
+        vmcb02.save.rax = s.rax
+        vmcb02.save.rsp = s.rsp
+        vmcb02.save.rip = s.rip
+    }
+
+    /// nested_svm_load_cr3 (arch/x86/kvm/svm/nested.c)
+    mutating func nestedSvmLoadCr3(_ value: UInt64, nestedNpt: Bool, reloadPdptrs: Bool, owner: Owner) -> Bool {
+        guard Vcpu.kvmIsLegalCr3(value) else { return false }
+        // Legacy PAE paging without nested NPT reads the PDPTEs from guest memory.
+        let paePaging = isPaging && cr4 & CR4.pae != 0 && !isLongMode
+        if reloadPdptrs && !nestedNpt && paePaging && !GuestPhys.isMappable(value) { return false }
+        cr3 = value
+        owners.cr3 = owner
+        return true
+    }
+
+    /// nested_svm_merge_msrpm (arch/x86/kvm/svm/nested.c): false when L1's bitmap cannot be read.
+    mutating func nestedSvmMergeMsrpm() -> Bool {
+        // Without MSR_PROT vmcb02 keeps vmcb01's bitmap.
+        guard nested.ctl.intercepts.contains(.msrProt) else { return true }
+        let base = nested.ctl.msrpmBasePa
+        if !GuestPhys.isMappable(base) || !GuestPhys.isMappable(base &+ GuestPhys.msrpmSize &- 1) { return false }
+        nested.forceMsrBitmapRecalc = false
+        return true
+    }
+}
