@@ -19,12 +19,12 @@ public enum RestoreStep: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
 /// an Operation carries no heap storage.
 public struct RestoreOrder: Hashable, Sendable, CustomStringConvertible {
     /// count in bits 0-2, step i in bits 3+3i ..< 6+3i.
-    public private(set) var packed: UInt16
+    public private(set) var packed: UInt32
 
     public init?(_ steps: [RestoreStep]) {
         guard !steps.isEmpty, steps.count <= 5, Set(steps).count == steps.count else { return nil }
-        var p = UInt16(steps.count)
-        for (i, s) in steps.enumerated() { p |= UInt16(s.rawValue) << (3 + 3 * i) }
+        var p = UInt32(steps.count)
+        for (i, s) in steps.enumerated() { p |= UInt32(s.rawValue) << (3 + 3 * i) }
         packed = p
     }
 

@@ -12,9 +12,12 @@ public struct VcpuConfig: Hashable, Sendable {
     public var guestSvm: Bool
     /// Guest CPUID X86_FEATURE_LM
     public var guestLm: Bool
+    /// Test-only breakage (Sabotage.swift); empty in every real run.
+    public var sabotage: Sabotage
 
     public init(variant: Variant = .default, nested: Bool = true, npt: Bool = true, vgif: Bool = true,
-                guestSvm: Bool = true, guestLm: Bool = true) {
+                guestSvm: Bool = true, guestLm: Bool = true, sabotage: Sabotage = []) {
+        self.sabotage = sabotage
         self.variant = variant
         self.nested = nested
         self.npt = npt

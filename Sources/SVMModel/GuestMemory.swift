@@ -59,13 +59,10 @@ public struct Smram: Hashable, Sendable {
 public struct GuestMemory: Equatable, Sendable {
     public static let capacity = 8
 
-    struct Page {
-        var gpa: UInt64
-        var vmcb: Vmcb
-        var msrpm: MsrpmImage
-    }
-
-    var pages: InlineArray<8, Page> = .init(repeating: Page(gpa: GuestPhys.invalidGpa, vmcb: Vmcb(), msrpm: MsrpmImage()))
+    // Parallel fixed-size arrays, so that looking up a GPA or reading one MSRPM byte never copies a page.
+    var gpas: InlineArray<8, UInt64> = .init(repeating: GuestPhys.invalidGpa)
+    var vmcbs: InlineArray<8, Vmcb> = .init(repeating: Vmcb())
+    var msrpms: InlineArray<8, MsrpmImage> = .init(repeating: MsrpmImage())
     public private(set) var pageCount = 0
     public var smram = Smram()
 
@@ -74,7 +71,7 @@ public struct GuestMemory: Equatable, Sendable {
     @inline(__always) func index(of gpa: UInt64) -> Int? {
         var i = 0
         while i < pageCount {
-            if pages[i].gpa == gpa { return i }
+            if gpas[i] == gpa { return i }
             i += 1
         }
         return nil
@@ -83,45 +80,58 @@ public struct GuestMemory: Equatable, Sendable {
     @inline(__always) mutating func slot(for gpa: UInt64) -> Int? {
         if let i = index(of: gpa) { return i }
         guard pageCount < GuestMemory.capacity else { return nil }
-        pages[pageCount] = Page(gpa: gpa, vmcb: Vmcb(), msrpm: MsrpmImage())
+        gpas[pageCount] = gpa
+        vmcbs[pageCount] = Vmcb()
+        msrpms[pageCount] = MsrpmImage()
         pageCount += 1
         return pageCount - 1
     }
 
     /// kvm_vcpu_map of a VMCB page: nil when the GPA is not backed; zeroes when never written.
+    @inline(__always)
     public func readVmcb(_ gpa: UInt64) -> Vmcb? {
         guard GuestPhys.isMappable(gpa) else { return nil }
         let page = gpa & GuestPhys.pageMask
         guard let i = index(of: page) else { return Vmcb() }
-        return pages[i].vmcb
+        return vmcbs[i]
+    }
+
+    /// readVmcb for the core's own mutating paths: borrowing the memory in place keeps the optimizer
+    /// from copying every page first.
+    @inline(__always)
+    mutating func mapVmcb(_ gpa: UInt64) -> Vmcb? {
+        guard GuestPhys.isMappable(gpa) else { return nil }
+        guard let i = index(of: gpa & GuestPhys.pageMask) else { return Vmcb() }
+        return vmcbs[i]
     }
 
     /// Writes a VMCB page; false when the GPA is not backed (or the model's page table is full).
     @discardableResult
+    @inline(__always)
     public mutating func writeVmcb(_ gpa: UInt64, _ vmcb: Vmcb) -> Bool {
         guard GuestPhys.isMappable(gpa), let i = slot(for: gpa & GuestPhys.pageMask) else { return false }
-        pages[i].vmcb = vmcb
+        vmcbs[i] = vmcb
         return true
     }
 
     public mutating func writeMsrpm(_ gpa: UInt64, _ image: MsrpmImage) -> Bool {
         guard GuestPhys.isMappable(gpa), let i = slot(for: gpa & GuestPhys.pageMask) else { return false }
-        pages[i].msrpm = image
+        msrpms[i] = image
         return true
     }
 
     /// kvm_vcpu_read_guest of one byte of an L1 MSR permission map; nil on a read failure.
+    @inline(__always)
     public func readMsrpmByte(base: UInt64, offset: Int) -> UInt8? {
         guard GuestPhys.isMappable(base &+ UInt64(offset)) else { return nil }
         guard let i = index(of: base & GuestPhys.pageMask) else { return 0 }
-        return pages[i].msrpm.byte(at: offset)
+        return msrpms[i].byte(at: offset)
     }
 
     public static func == (a: GuestMemory, b: GuestMemory) -> Bool {
         guard a.pageCount == b.pageCount, a.smram == b.smram else { return false }
         for i in 0..<a.pageCount {
-            let p = a.pages[i], q = b.pages[i]
-            if p.gpa != q.gpa || p.vmcb != q.vmcb || p.msrpm != q.msrpm { return false }
+            if a.gpas[i] != b.gpas[i] || a.vmcbs[i] != b.vmcbs[i] || a.msrpms[i] != b.msrpms[i] { return false }
         }
         return true
     }

@@ -61,6 +61,9 @@ extension Vcpu {
         vmcb.save.rax = rax
         vmcb.save.rsp = rsp
         vmcb.save.rip = rip
+        // svm_load_mmu_pgd: with NPT the VMCB runs the guest's own CR3, which is how vmcb01.save.cr3
+        // holds L1's CR3 for nested_svm_vmexit to restore (nested_svm_vmrun saves it only without NPT).
+        if config.npt { vmcb.save.cr3 = cr3 }
         pendingException = nil                     // delivered by this entry
         if guestMode { nestedRunPending = 0 }
     }

@@ -3,6 +3,7 @@
 
 extension Vcpu {
     /// nested_svm_exit_handled_msr (arch/x86/kvm/svm/nested.c): true = reflect to L1 (DONE).
+    @inline(__always)
     func nestedSvmExitHandledMsr(msr: UInt32, write: Bool) -> Bool {
         // Without MSR_PROT, L0 handles every MSR exit of L2.
         guard nested.ctl.intercepts.contains(.msrProt) else { return false }

@@ -34,7 +34,7 @@ extension Vcpu {
             s.control.exitInfo2 = 0
             s.save = vmcb01.save
         }
-        if gif { s.flags |= NestedFlag.gifSet }
+        if gif && !config.sabotage.contains(.getNestedStateDropsGif) { s.flags |= NestedFlag.gifSet }
         return s
     }
 
@@ -58,8 +58,11 @@ extension Vcpu {
         if smm && st.flags & NestedFlag.guestMode != 0 { return .einval }
 
         if st.flags & NestedFlag.guestMode == 0 {
+            let wasInL2 = guestMode
             svmLeaveNested()
-            svmSetGif(st.flags & NestedFlag.gifSet != 0)
+            if !(wasInL2 && config.sabotage.contains(.setNestedStateFromL2KeepsGif)) {
+                svmSetGif(st.flags & NestedFlag.gifSet != 0)
+            }
             return .ok
         }
 

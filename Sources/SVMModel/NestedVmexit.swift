@@ -12,7 +12,7 @@ extension Vcpu {
     /// nested_svm_vmexit (arch/x86/kvm/svm/nested.c): write vmcb12, switch to vmcb01, restore L1, GIF=0.
     mutating func nestedSvmVmexit() {
         // nested_svm_vmexit_update_vmcb12: a vmcb12 that cannot be mapped shuts L1 down (P3).
-        if var vmcb12 = memory.readVmcb(nested.vmcb12Gpa) {
+        if var vmcb12 = memory.mapVmcb(nested.vmcb12Gpa) {
             vmcb12.save.efer = efer
             vmcb12.save.cr0 = cr0
             vmcb12.save.cr3 = cr3
@@ -52,7 +52,7 @@ extension Vcpu {
         svmSetCr0(l1.cr0 | CR0.pe, owner: .l1)
         svmSetCr4(l1.cr4, owner: .l1)
         rax = l1.rax; owners.rax = .l1
-        rsp = l1.rsp; owners.rsp = .l1
+        if !config.sabotage.contains(.vmexitKeepsL2Rsp) { rsp = l1.rsp; owners.rsp = .l1 }
         rip = l1.rip; owners.rip = .l1
 
         makeRequest([.mmuSync, .tlbFlushCurrent])   // nested_svm_transition_tlb_flush

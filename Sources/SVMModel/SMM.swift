@@ -24,7 +24,7 @@ extension Vcpu {
         vmcb02.save.rip = rip
         nestedSvmSimpleVmexit(SVMExit.sw)
         // The hsave page holds a copy of vmcb01.save at +0x400 while SMM uses vmcb01.
-        guard var hsave = memory.readVmcb(nested.hsaveMsr) else { return false }
+        guard var hsave = memory.mapVmcb(nested.hsaveMsr) else { return false }
         hsave.save = vmcb01.save
         memory.writeVmcb(nested.hsaveMsr, hsave)
         return true
@@ -87,8 +87,8 @@ extension Vcpu {
         guard config.guestSvm else { return false }
         // L2's EFER at SMI time must have had SVME.
         guard smram.efer & EFER.svme != 0 else { return false }
-        guard let vmcb12 = memory.readVmcb(smram.svmGuestVmcbGpa) else { return false }
-        guard let hsave = memory.readVmcb(nested.hsaveMsr) else { return false }
+        guard let vmcb12 = memory.mapVmcb(smram.svmGuestVmcbGpa) else { return false }
+        guard let hsave = memory.mapVmcb(nested.hsaveMsr) else { return false }
         if svmAllocateNested() != .ok { return false }
         // Restore L1's VMRUN-time state that SMM used vmcb01 for.
         vmcb01.save = hsave.save

@@ -78,10 +78,12 @@ public struct Vcpu: Equatable, Sendable {
         current == .vmcb01 ? vmcb01.save.rflags : vmcb02.save.rflags
     }
 
-    /// svm->vmcb
+    /// svm->vmcb. Mutations go to the current VMCB in place (no copy of the whole VMCB).
     @inline(__always) var vmcb: Vmcb {
         get { current == .vmcb01 ? vmcb01 : vmcb02 }
-        set { if current == .vmcb01 { vmcb01 = newValue } else { vmcb02 = newValue } }
+        _modify {
+            if current == .vmcb01 { yield &vmcb01 } else { yield &vmcb02 }
+        }
     }
 
     @inline(__always) var isPaging: Bool { cr0 & CR0.pg != 0 }

@@ -52,6 +52,7 @@ extension Vcpu {
     }
 
     /// nested_vmcb_check_save (arch/x86/kvm/svm/nested.c)
+    @inline(__always)
     func nestedVmcbCheckSave(_ s: VmcbSave) -> Bool {
         if s.efer & EFER.svme == 0 { return false }
         if s.cr0 & CR0.cd == 0 && s.cr0 & CR0.nw != 0 { return false }
@@ -65,6 +66,7 @@ extension Vcpu {
     }
 
     /// nested_svm_check_cached_vmcb12
+    @inline(__always)
     func nestedSvmCheckCachedVmcb12() -> Bool {
         nestedVmcbCheckSave(nested.save) && Vcpu.nestedVmcbCheckControls(nested.ctl)
     }
@@ -72,7 +74,7 @@ extension Vcpu {
     /// nested_svm_copy_vmcb12_to_cache: nil when vmcb12 cannot be mapped, else whether it passed the checks.
     /// On a check failure vmcb12 gets VMEXIT_INVALID and GIF is cleared.
     mutating func nestedSvmCopyVmcb12ToCache(_ gpa: UInt64) -> Bool? {
-        guard var vmcb12 = memory.readVmcb(gpa) else { return nil }
+        guard var vmcb12 = memory.mapVmcb(gpa) else { return nil }
         nested.ctl = Vcpu.nestedCopyVmcbControlToCache(vmcb12.control, guestNpt: config.npt)
         nested.save = vmcb12.save
         if nestedSvmCheckCachedVmcb12() { return true }

@@ -1,0 +1,73 @@
+// The byte encoding of programs (issue 3 §2): total decoding, a few bytes per operation.
+//
+// Layout: [config header] operation*
+//   config header (optional): 0xc5 C            config byte C
+//                             0xc6 C V          config byte C and variant Variant.allCases[V % 5]
+//   C % 243 holds five base-3 digits (least significant first) for nested, npt, vgif, svm, lm:
+//   0 = key absent, 1 = key=0, 2 = key=1. Without a header the program has an empty config.
+//   Any other first byte starts the first operation.
+// Operations: one opcode byte (Opcodes.swift) then the payload (OperationDecoder.swift); values are value
+// bytes (ValueTables.swift). `encode` skips `expect` operations (the fuzzer never generates them), so
+// decode(encode(p)) == p for every program without `expect`, and encode(decode(b)) decodes to decode(b).
+
+import SVMModel
+
+public enum ByteCodec {
+    public static let configMagic: UInt8 = 0xc5
+    public static let configMagicWithVariant: UInt8 = 0xc6
+
+    /// The EFER and HSAVE_PA values of the enter-L2 opcode's expansion.
+    public static let enterL2Efer: UInt64 = EFER.sce | EFER.lme | EFER.lma | EFER.nx | EFER.svme
+    public static let enterL2Hsave: UInt64 = 0x40000
+
+    /// The operations the enter-L2 opcode expands to: WRMSR EFER (SVME set), WRMSR HSAVE_PA, the default
+    /// vmcb12 at `gpa`, VMRUN `gpa`.
+    public static func enterL2(vmcb gpa: UInt64) -> [Operation] {
+        [.guest(.wrmsr(msr: MSR.efer, value: enterL2Efer)), .guest(.wrmsr(msr: MSR.vmHsavePa, value: enterL2Hsave)),
+         .vmcb(gpa: gpa, DefaultVmcb12.value), .guest(.vmrun(gpa: gpa))]
+    }
+
+    public static func decode(_ bytes: UnsafeRawBufferPointer) -> Program {
+        var d = OperationDecoder(bytes)
+        var ops: [Operation] = []
+        while let op = d.next() { ops.append(op) }
+        return Program(config: d.config, operations: ops)
+    }
+
+    public static func decode(_ bytes: [UInt8]) -> Program {
+        bytes.withUnsafeBytes { decode($0) }
+    }
+
+    public static func encode(_ program: Program) -> [UInt8] {
+        var w = OperationEncoder()
+        w.config(program.config)
+        w.operations(program.operations)
+        return w.bytes
+    }
+
+    static let variants = Variant.allCases
+
+    static func decodeConfig(_ c: UInt8) -> ProgramConfig {
+        var cfg = ProgramConfig()
+        var v = Int(c) % 243
+        for key in 0..<5 {
+            let digit = v % 3
+            v /= 3
+            let b: Bool? = digit == 0 ? nil : digit == 2
+            switch key {
+            case 0: cfg.nested = b
+            case 1: cfg.npt = b
+            case 2: cfg.vgif = b
+            case 3: cfg.svm = b
+            default: cfg.lm = b
+            }
+        }
+        return cfg
+    }
+
+    static func configByte(_ cfg: ProgramConfig) -> UInt8 {
+        var c = 0
+        for b in [cfg.lm, cfg.svm, cfg.vgif, cfg.npt, cfg.nested] { c = c * 3 + (b.map { $0 ? 2 : 1 } ?? 0) }
+        return UInt8(c)
+    }
+}

@@ -1,0 +1,123 @@
+// The inverse of OperationDecoder: canonical opcode bytes, table indices where the value is in the table,
+// otherwise the shortest literal. Four operations that match ByteCodec.enterL2 are written as one enter-L2.
+
+import SVMModel
+
+struct OperationEncoder {
+    var bytes: [UInt8] = []
+
+    mutating func config(_ cfg: ProgramConfig) {
+        guard !cfg.isEmpty else { return }
+        if let v = cfg.variant {
+            bytes += [ByteCodec.configMagicWithVariant, ByteCodec.configByte(cfg),
+                      UInt8(ByteCodec.variants.firstIndex(of: v) ?? 0)]
+        } else {
+            bytes += [ByteCodec.configMagic, ByteCodec.configByte(cfg)]
+        }
+    }
+
+    mutating func value(_ x: UInt64, _ t: ValueTable) {
+        if let i = t.index(of: x) {
+            bytes.append(UInt8(i))
+            return
+        }
+        let (escape, n): (UInt8, Int) = x <= 0xff ? (ValueEscape.u8, 1) : x <= 0xffff ? (ValueEscape.u16, 2)
+            : x <= 0xffff_ffff ? (ValueEscape.u32, 4) : (ValueEscape.u64, 8)
+        bytes.append(escape)
+        for i in 0..<n { bytes.append(UInt8(truncatingIfNeeded: x >> UInt64(8 * i))) }
+    }
+
+    mutating func op(_ k: OpKind) { bytes.append(k.canonicalByte) }
+
+    mutating func patch<P: PatchFields>(_ p: P) {
+        let fields = P.fields
+        var mask: UInt16 = 0
+        for i in 0..<fields.count where p[field: i] != nil { mask |= 1 << UInt16(i) }
+        bytes.append(UInt8(mask & 0xff))
+        if fields.count > 8 { bytes.append(UInt8(mask >> 8)) }
+        for i in 0..<fields.count { if let x = p[field: i] { value(x, fields[i].table) } }
+    }
+
+    /// Encodes the operations, skipping `expect` and folding enter-L2 sequences.
+    mutating func operations(_ all: [Operation]) {
+        let ops = all.filter { if case .expect = $0 { return false } else { return true } }
+        var i = 0
+        while i < ops.count {
+            if i + 3 < ops.count, case .vmcb(let gpa, _) = ops[i + 2],
+               Array(ops[i...i + 3]) == ByteCodec.enterL2(vmcb: gpa) {
+                op(.enterL2)
+                value(gpa, .vmcbGpa)
+                i += 4
+            } else {
+                operation(ops[i])
+                i += 1
+            }
+        }
+    }
+
+    mutating func operation(_ o: Operation) {
+        switch o {
+        case .guest(let g): guest(g)
+        case .vmcb(let gpa, let v):
+            let base = DefaultVmcb12.value
+            let edits = VmcbField.allCases.filter { $0 != .interceptToggle && $0.get(v) != $0.get(base) }
+            op(edits.isEmpty ? .vmcb : .vmcbEdits)
+            value(gpa, .vmcbGpa)
+            for (n, f) in edits.enumerated() {
+                bytes.append(f.rawValue | (n + 1 < edits.count ? 0x80 : 0))
+                value(f.get(v), f.table)
+            }
+        case .msrpm(let gpa, let image):
+            op(.msrpm)
+            value(gpa, .msrpmGpa)
+            bytes += [image.writes, image.reads]
+        case .smram(let p): op(.smram); patch(p)
+        case .smi: op(.smi)
+        case .initSignal: op(.initSignal)
+        case .run: op(.run)
+        case .setSregs(let p): op(.setSregs); patch(p)
+        case .setRegs(let p): op(.setRegs); patch(p)
+        case .setMsrs(let p): op(.setMsrs); patch(p)
+        case .setNestedState(let slot, let flags, let pa):
+            op(.setNestedState)
+            bytes.append(slot.rawValue | (flags != nil ? 4 : 0) | (pa != nil ? 8 : 0))
+            if let f = flags { value(UInt64(f), .nestedFlags) }
+            if let pa { value(pa, .vmcbGpa) }
+        case .setVcpuEvents(let p): op(.setVcpuEvents); patch(p)
+        case .snapshot(let slot): op(.snapshot); bytes.append(slot.rawValue)
+        case .restore(let slot, let order):
+            op(.restore)
+            if let i = RestoreOrders.table.firstIndex(of: order) {
+                bytes.append(UInt8(i) << 2 | slot.rawValue)
+            } else {
+                bytes.append(RestoreOrders.literalIndex << 2 | slot.rawValue)
+                bytes += RestoreOrders.literalBytes(order)
+            }
+        case .reset: op(.reset)
+        case .expect: break
+        }
+    }
+
+    mutating func guest(_ g: GuestInstruction) {
+        switch g {
+        case .wrmsr(let msr, let v):
+            switch msr {
+            case MSR.efer: op(.wrmsrEfer); value(v, .efer)
+            case MSR.vmHsavePa: op(.wrmsrHsave); value(v, .hsaveGpa)
+            case MSR.vmCr: op(.wrmsrVmCr); value(v, .vmCr)
+            default:
+                op(.wrmsrOther)
+                value(UInt64(msr), .msrIndex)
+                value(v, OperationDecoder.table(forMsr: msr))
+            }
+        case .vmrun(let gpa): op(.vmrun); value(gpa, .vmcbGpa)
+        case .vmmcall: op(.vmmcall)
+        case .stgi: op(.stgi)
+        case .clgi: op(.clgi)
+        case .vmload(let gpa): op(.vmload); value(gpa, .vmcbGpa)
+        case .vmsave(let gpa): op(.vmsave); value(gpa, .vmcbGpa)
+        case .tripleFault: op(.tripleFault)
+        case .rsm: op(.rsm)
+        }
+    }
+}

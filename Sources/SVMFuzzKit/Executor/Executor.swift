@@ -1,0 +1,360 @@
+// Runs operations on the vCPU model the way a VMM would, and checks the invariants after each.
+// A value type with fixed-size storage: executing an operation allocates nothing unless an
+// invariant fails (building its message).
+
+import SVMModel
+
+public struct Executor: Sendable {
+    public private(set) var vcpu: Vcpu
+    /// A freshly created vCPU of the same configuration: the migration target of unrestorable-state.
+    let pristine: Vcpu
+
+    /// Inside a KVM_RUN (the guest is running).
+    public private(set) var inRun = false
+    /// After an exit QEMU stops the guest on (shutdown, internal error, ...), guest instructions and
+    /// KVM_RUN are skipped until `reset`, a successful `restore`, or both `set_regs` and `set_sregs`.
+    public private(set) var halted = false
+    private var stuffedRegs = false
+    private var stuffedSregs = false
+
+    /// The last exit to userspace (none before the first).
+    public private(set) var lastExit: ExitReason = .none
+    /// The result of the last ioctl (KVM_RUN included).
+    public private(set) var lastIoctl: Errno = .ok
+    /// Operations executed so far.
+    public private(set) var step = 0
+    /// The first violation seen.
+    public private(set) var firstViolation: Violation?
+    /// Whether the last operation was skipped (after a shutdown or with the VM dead).
+    public private(set) var lastSkipped = false
+    /// Whether the last guest instruction ran, and at which level.
+    public private(set) var lastRanAt: Mode?
+
+    /// Whether the vCPU's state is guest-reachable: reached from the initial state by guest
+    /// instructions, platform events, resets and restores of guest-reachable snapshots. Stuffing
+    /// arbitrary values with SET ioctls makes it not; unrestorable-state is checked only on
+    /// guest-reachable states (live migration promises to carry what the guest can create).
+    public private(set) var guestReachable = true
+
+    private var snapshots: InlineArray<4, VcpuSnapshot>
+    private var snapshotValid: UInt8 = 0
+    private var snapshotReachable: UInt8 = 0
+    private var reportedWarnings = WarnSet()
+    private var line = 0
+
+    public init(config: VcpuConfig) {
+        vcpu = Vcpu.makeL1(config: config)
+        pristine = vcpu
+        snapshots = .init(repeating: VcpuSnapshot(of: vcpu))
+    }
+
+    public var config: VcpuConfig { vcpu.config }
+
+    /// Executes one operation, then checks the invariants. Returns the violation it caused, if any
+    /// (every violation, not only the first, for tools that continue).
+    @discardableResult
+    public mutating func execute(_ op: Operation, line: Int = 0) -> Violation? {
+        step += 1
+        self.line = line
+        lastSkipped = false
+        lastRanAt = nil
+        var found = perform(op)
+        if found == nil { found = checkStructure() }
+        if let v = found, firstViolation == nil { firstViolation = v }
+        return found
+    }
+
+    // MARK: - Operations
+
+    private mutating func perform(_ op: Operation) -> Violation? {
+        switch op {
+        case .guest(let insn):
+            return guestInstruction(insn)
+        case .vmcb(let gpa, let image):
+            _ = vcpu.writeGuestVmcb(gpa, image)
+            return nil
+        case .msrpm(let gpa, let image):
+            _ = vcpu.writeGuestMsrpm(gpa, image)
+            return nil
+        case .smram(let p):
+            var s = vcpu.memory.smram
+            p.apply(to: &s)
+            vcpu.writeSmram(s)
+            return nil
+        case .smi:
+            vcpu.raiseSmi()
+            return kick()
+        case .initSignal:
+            vcpu.raiseInit()
+            return kick()
+        case .run:
+            return kvmRun()
+        case .expect:
+            return nil
+        case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents, .snapshot, .restore, .reset:
+            // Userspace needs the vCPU out of KVM_RUN first.
+            if let v = leaveRun() { return v }
+            switch op {
+            case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents: guestReachable = false
+            default: break
+            }
+            return ioctl(op)
+        }
+    }
+
+    private mutating func ioctl(_ op: Operation) -> Violation? {
+        switch op {
+        case .setSregs(let p):
+            let cur = vcpu.getSregs()
+            lastIoctl = vcpu.setSregs(KvmSregs(efer: p.efer ?? cur.efer, cr0: p.cr0 ?? cur.cr0, cr2: p.cr2 ?? cur.cr2,
+                                               cr3: p.cr3 ?? cur.cr3, cr4: p.cr4 ?? cur.cr4))
+            if lastIoctl == .ok { stuffedSregs = true; resumeIfStuffed() }
+        case .setRegs(let p):
+            let cur = vcpu.getRegs()
+            lastIoctl = vcpu.setRegs(KvmRegs(rip: p.rip ?? cur.rip, rsp: p.rsp ?? cur.rsp, rax: p.rax ?? cur.rax,
+                                             rflags: p.rflags ?? cur.rflags))
+            if lastIoctl == .ok { stuffedRegs = true; resumeIfStuffed() }
+        case .setMsrs(let p):
+            lastIoctl = .ok
+            if let e = p.efer, lastIoctl == .ok { lastIoctl = vcpu.setMsr(MSR.efer, e) }
+            if let h = p.hsavePa, lastIoctl == .ok { lastIoctl = vcpu.setMsr(MSR.vmHsavePa, h) }
+            if let c = p.vmCr, lastIoctl == .ok { lastIoctl = vcpu.setMsr(MSR.vmCr, c) }
+        case .setNestedState(let slot, let flags, let vmcbPa):
+            var blob = snapshot(slot)?.nested ?? KvmNestedState(flags: 0)
+            if let f = flags { blob.flags = f }
+            if let pa = vmcbPa { blob.vmcbPa = pa }
+            lastIoctl = vcpu.setNestedState(blob)
+        case .setVcpuEvents(let p):
+            lastIoctl = vcpu.setVcpuEvents(smm: p.smm, smiPending: p.smiPending, latchedInit: p.latchedInit,
+                                           tripleFault: p.tripleFault)
+        case .snapshot(let slot):
+            lastIoctl = vcpu.vmDead ? .eio : .ok
+            if !vcpu.vmDead {
+                snapshots[Int(slot.rawValue)] = VcpuSnapshot(of: vcpu)
+                snapshotValid |= 1 << slot.rawValue
+                if guestReachable {
+                    snapshotReachable |= 1 << slot.rawValue
+                } else {
+                    snapshotReachable &= ~(1 << slot.rawValue)
+                }
+            }
+        case .restore(let slot, let order):
+            guard let snap = snapshot(slot) else {
+                lastIoctl = .einval
+                guestReachable = false
+                return nil
+            }
+            let v = restore(snap, order: order)
+            guestReachable = lastIoctl == .ok && order.isMigrationOrder && snapshotReachable & (1 << slot.rawValue) != 0
+            return v
+        case .reset:
+            return systemReset()
+        default:
+            break
+        }
+        return nil
+    }
+
+    private func snapshot(_ slot: Slot) -> VcpuSnapshot? {
+        snapshotValid & (1 << slot.rawValue) != 0 ? snapshots[Int(slot.rawValue)] : nil
+    }
+
+    private mutating func resumeIfStuffed() {
+        if halted && stuffedRegs && stuffedSregs { halted = false }
+    }
+
+    // MARK: - Restore and reset
+
+    /// `restore`: the snapshot's SET ioctls in the given order.
+    private mutating func restore(_ snap: VcpuSnapshot, order: RestoreOrder) -> Violation? {
+        // A triple fault already pending survives a restore that does not put VCPU_EVENTS.
+        let inherited = vcpu.requests.contains(.tripleFault) && !order.steps.contains(.events)
+        if let (failed, errno) = vcpu.put(snap, order: order) {
+            _ = failed
+            lastIoctl = errno
+            return nil                             // a refused restore is reported, not a violation
+        }
+        lastIoctl = .ok
+        halted = false
+        if vcpu.requests.contains(.tripleFault) && !snap.events.tripleFault && !inherited {
+            return violation(.spuriousTripleFault,
+                             "restore (order=\(order)) left a triple fault pending that the snapshot did not have")
+        }
+        if order.isMigrationOrder, let diff = snap.firstDifference(VcpuSnapshot(of: vcpu)) {
+            return violation(.restoreMismatch, "after restore (order=\(order)): \(diff)")
+        }
+        return nil
+    }
+
+    /// The reset state QEMU puts on a system reset (x86_cpu_reset_hold, then kvm_arch_put_registers
+    /// with KVM_PUT_RESET_STATE): real mode at the reset vector, GIF set, no nested state.
+    public static let qemuResetState: VcpuSnapshot = {
+        var s = VcpuSnapshot(of: Vcpu(config: VcpuConfig()))
+        s.sregs = KvmSregs(efer: 0, cr0: CR0.et | CR0.cd | CR0.nw, cr2: 0, cr3: 0, cr4: 0)
+        s.regs = KvmRegs(rip: 0xfff0, rsp: 0, rax: 0, rflags: RFLAGS.fixed)
+        s.msrs = KvmMsrs(hsavePa: 0)
+        s.events = KvmVcpuEvents(smm: false)
+        s.nested = KvmNestedState(flags: NestedFlag.gifSet)
+        s.mode = .l1
+        s.gif = true
+        return s
+    }()
+
+    private mutating func systemReset() -> Violation? {
+        if let (_, errno) = vcpu.put(Executor.qemuResetState, order: .qemu) {
+            lastIoctl = errno
+            guestReachable = false
+            return nil
+        }
+        lastIoctl = .ok
+        halted = false
+        guestReachable = true
+        if vcpu.requests.contains(.tripleFault) {
+            return violation(.spuriousTripleFault, "system reset left a triple fault pending")
+        }
+        return nil
+    }
+
+    // MARK: - KVM_RUN
+
+    /// A guest instruction runs inside KVM_RUN at whichever level is running.
+    private mutating func guestInstruction(_ insn: GuestInstruction) -> Violation? {
+        if halted || vcpu.vmDead {
+            lastSkipped = true
+            return nil
+        }
+        if !inRun {
+            vcpu.kvmRunBegin()
+            inRun = true
+            if let v = enterGuest() { return v }
+            // The entry itself exited to userspace: the instruction never ran.
+            if !inRun { return nil }
+        }
+        lastRanAt = vcpu.mode
+        switch vcpu.runGuestInstruction(insn) {
+        case .resume:
+            return enterGuest()
+        case .exitToUserspace(let reason):
+            return endRun(reason)
+        case .error(let errno):
+            lastIoctl = errno
+            return endRun(.none)
+        }
+    }
+
+    /// `run`: a KVM_RUN that enters and is interrupted before any guest instruction.
+    private mutating func kvmRun() -> Violation? {
+        if halted || vcpu.vmDead {
+            lastSkipped = true
+            return nil
+        }
+        if !inRun {
+            vcpu.kvmRunBegin()
+            inRun = true
+        }
+        lastIoctl = .ok
+        if let v = enterGuest() { return v }
+        return leaveRun()
+    }
+
+    /// An SMI or INIT kicks a running vCPU out of the guest; KVM services it before re-entering.
+    private mutating func kick() -> Violation? {
+        guard inRun else { return nil }
+        return enterGuest()
+    }
+
+    /// vcpu_enter_guest, and the l1-runs-l2-state check at every entry outside guest mode.
+    private mutating func enterGuest() -> Violation? {
+        switch vcpu.vcpuEnterGuest() {
+        case .entered(let mode):
+            if mode != .l2, let reg = vcpu.owners.firstL2Owned(current: vcpu.current) {
+                return violation(.l1RunsL2State,
+                                 "KVM entered \(mode == .smm ? "SMM" : "L1") while \(reg) (and maybe more) holds L2's value")
+            }
+            return nil
+        case .exit(let reason):
+            return endRun(reason)
+        }
+    }
+
+    /// Interrupts a running vCPU so userspace can issue an ioctl.
+    private mutating func leaveRun() -> Violation? {
+        guard inRun else { return nil }
+        return endRun(.intr)
+    }
+
+    /// KVM_RUN returns to userspace: check that the state could be migrated right now.
+    private mutating func endRun(_ reason: ExitReason) -> Violation? {
+        vcpu.kvmRunEnd(reason)
+        inRun = false
+        lastExit = reason
+        if reason != .intr {
+            halted = true
+            stuffedRegs = false
+            stuffedSregs = false
+        }
+        return checkRestorable()
+    }
+
+    /// unrestorable-state: GET everything, then PUT it in QEMU's order into a fresh vCPU that has the
+    /// same guest memory (live migration copies RAM).
+    private func checkRestorable() -> Violation? {
+        if vcpu.vmDead || !guestReachable { return nil }
+        let snap = VcpuSnapshot(of: vcpu)
+        var target = pristine
+        target.adoptMemory(of: vcpu)
+        if let (failedStep, errno) = target.put(snap, order: .qemu) {
+            return violation(.unrestorableState,
+                             "migrating this state fails: KVM_SET_\(failedStep.ioctlName) returns \(errno) (mode \(snap.mode), EFER 0x\(String(snap.sregs.efer, radix: 16)), nested flags 0x\(String(snap.nested.flags, radix: 16)))")
+        }
+        if let diff = snap.firstDifference(VcpuSnapshot(of: target)) {
+            return violation(.unrestorableState, "migrating this state changes it: \(diff)")
+        }
+        return nil
+    }
+
+    // MARK: - Structural checks
+
+    private mutating func checkStructure() -> Violation? {
+        if vcpu.warnings != reportedWarnings {
+            let new = vcpu.warnings.sites.first { !reportedWarnings.contains($0) }
+            reportedWarnings = vcpu.warnings
+            if let site = new { return violation(.kvmWarn(site), "WARN_ON in \(site.name)") }
+        }
+        if let rule = ConsistencyRule.firstBroken(vcpu) {
+            return violation(.inconsistentState(rule), rule.explanation)
+        }
+        return nil
+    }
+
+    private func violation(_ id: InvariantID, _ detail: String) -> Violation {
+        Violation(id: id, step: step, line: line, detail: detail)
+    }
+}
+
+extension RestoreStep {
+    public var ioctlName: String {
+        switch self {
+        case .sregs: return "SREGS"
+        case .nested: return "NESTED_STATE"
+        case .regs: return "REGS"
+        case .msrs: return "MSRS"
+        case .events: return "VCPU_EVENTS"
+        }
+    }
+}
+
+extension SmramPatch {
+    func apply(to s: inout Smram) {
+        if let v = efer { s.efer = v }
+        if let v = cr0 { s.cr0 = v }
+        if let v = cr3 { s.cr3 = v }
+        if let v = cr4 { s.cr4 = v }
+        if let v = rip { s.rip = v }
+        if let v = rsp { s.rsp = v }
+        if let v = rax { s.rax = v }
+        if let v = rflags { s.rflags = v }
+        if let v = svmGuest { s.svmGuestFlag = v }
+        if let v = vmcb { s.svmGuestVmcbGpa = v }
+    }
+}

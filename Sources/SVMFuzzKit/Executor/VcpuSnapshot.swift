@@ -1,0 +1,94 @@
+// What userspace can read out of a vCPU: KVM_GET_REGS/SREGS/MSRS/VCPU_EVENTS/NESTED_STATE,
+// plus the mode and GIF the invariants compare.
+
+import SVMModel
+
+public struct VcpuSnapshot: Hashable, Sendable {
+    public var regs: KvmRegs
+    public var sregs: KvmSregs
+    public var msrs: KvmMsrs
+    public var events: KvmVcpuEvents
+    public var nested: KvmNestedState
+    public var mode: Mode
+    public var gif: Bool
+
+    /// The GET ioctls QEMU's kvm_arch_get_registers issues.
+    public init(of v: Vcpu) {
+        regs = v.getRegs()
+        sregs = v.getSregs()
+        msrs = v.getMsrs()
+        events = v.getVcpuEvents()
+        nested = VcpuSnapshot.migratesNestedState(v.config) ? v.getNestedState() : KvmNestedState(flags: 0)
+        mode = v.mode
+        gif = v.gif
+    }
+
+    /// QEMU keeps nested state only for a guest with SVM in CPUID on a host with nested SVM
+    /// (kvm_arch_init_vcpu allocates env->nested_state only then); otherwise it never issues
+    /// KVM_GET/SET_NESTED_STATE.
+    public static func migratesNestedState(_ c: VcpuConfig) -> Bool { c.nested && c.guestSvm }
+
+    /// The first field (in GET order) whose value differs, as `field: snapshot -> now`.
+    public func firstDifference(_ now: VcpuSnapshot) -> String? {
+        func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+        let a = self, b = now
+        let pairs: [(String, UInt64, UInt64)] = [
+            ("regs.rip", a.regs.rip, b.regs.rip), ("regs.rsp", a.regs.rsp, b.regs.rsp),
+            ("regs.rax", a.regs.rax, b.regs.rax), ("regs.rflags", a.regs.rflags, b.regs.rflags),
+            ("sregs.efer", a.sregs.efer, b.sregs.efer), ("sregs.cr0", a.sregs.cr0, b.sregs.cr0),
+            ("sregs.cr2", a.sregs.cr2, b.sregs.cr2), ("sregs.cr3", a.sregs.cr3, b.sregs.cr3),
+            ("sregs.cr4", a.sregs.cr4, b.sregs.cr4), ("msrs.hsave_pa", a.msrs.hsavePa, b.msrs.hsavePa),
+            ("nested.flags", UInt64(a.nested.flags), UInt64(b.nested.flags)),
+            ("nested.vmcb_pa", a.nested.vmcbPa, b.nested.vmcbPa),
+        ]
+        for (name, x, y) in pairs where x != y { return "\(name): \(hex(x)) -> \(hex(y))" }
+        let flags: [(String, Bool, Bool)] = [
+            ("events.smm", a.events.smm, b.events.smm),
+            ("events.smm_inside_nmi", a.events.smmInsideNmi, b.events.smmInsideNmi),
+            ("events.smi_pending", a.events.smiPending, b.events.smiPending),
+            ("events.latched_init", a.events.latchedInit, b.events.latchedInit),
+            ("events.triple_fault", a.events.tripleFault, b.events.tripleFault),
+            ("gif", a.gif, b.gif),
+        ]
+        for (name, x, y) in flags where x != y { return "\(name): \(x ? 1 : 0) -> \(y ? 1 : 0)" }
+        if a.nested.control != b.nested.control { return "nested.control differs" }
+        if a.nested.save != b.nested.save { return "nested.save (L1 state) differs" }
+        if a.mode != b.mode { return "mode: \(a.mode) -> \(b.mode)" }
+        return nil
+    }
+}
+
+extension Vcpu {
+    /// KVM_SET_* in the given order, stopping at the first failing ioctl like kvm_arch_put_registers.
+    /// Returns the failing step and its errno.
+    public mutating func put(_ s: VcpuSnapshot, order: RestoreOrder,
+                             nestedOverride: KvmNestedState? = nil) -> (RestoreStep, Errno)? {
+        for i in 0..<order.count {
+            let step = order.step(i)
+            let r: Errno
+            switch step {
+            case .sregs: r = setSregs(s.sregs)
+            case .nested:
+                if !VcpuSnapshot.migratesNestedState(config) { continue }
+                r = setNestedState(nestedOverride ?? s.nested)
+            case .regs: r = setRegs(s.regs)
+            case .msrs: r = setMsr(MSR.vmHsavePa, s.msrs.hsavePa)
+            case .events: r = setVcpuEvents(s.events)
+            }
+            if r != .ok { return (step, r) }
+        }
+        return nil
+    }
+}
+
+extension RestoreOrder {
+    /// Orders whose result must equal the snapshot: complete, with SREGS before NESTED_STATE
+    /// (EFER.SVME must be set first) and NESTED_STATE before REGS (RFLAGS lands in the VMCB the
+    /// nested state selects), the constraints QEMU's kvm_arch_put_registers relies on.
+    public var isMigrationOrder: Bool {
+        guard count == 5 else { return false }
+        let s = steps
+        let i = { (x: RestoreStep) in s.firstIndex(of: x)! }
+        return i(.sregs) < i(.nested) && i(.nested) < i(.regs)
+    }
+}

@@ -1,0 +1,40 @@
+// What the libFuzzer entry point runs: bytes → operations → executor, stopping at the first violation.
+
+import SVMModel
+
+public struct FuzzHarness: Sendable {
+    public let variant: Variant
+
+    public init(variant: Variant) {
+        self.variant = variant
+    }
+
+    /// The variant named by SVMFUZZ_VARIANT (default `merged`); nil when the name is unknown.
+    public static func variant(fromEnvironmentValue value: String?) -> Variant? {
+        guard let value, !value.isEmpty else { return .default }
+        return Variant(rawValue: value)
+    }
+
+    /// Decodes and runs one input; returns the first violation. Operations are decoded one at a
+    /// time and the run stops at the violation, so nothing after it is even decoded.
+    public func run(_ bytes: UnsafeRawBufferPointer) -> Violation? {
+        var decoder = OperationDecoder(bytes)
+        var ex = Executor(config: decoder.config.vcpuConfig(variant: variant))
+        while let op = decoder.next() {
+            if let v = ex.execute(op) { return v }
+        }
+        return nil
+    }
+
+    /// The report printed before trapping: the violation, then the program as .svm text.
+    public func report(_ bytes: UnsafeRawBufferPointer, _ v: Violation) -> String {
+        var program = ByteCodec.decode(bytes)
+        program.config.variant = variant
+        let prefix = Program(config: program.config, operations: Array(program.operations.prefix(v.step)))
+        return """
+        \(v)
+        # variant \(variant.rawValue); program up to the violating step (\(v.step) of \(program.operations.count) operations):
+        \(SVMText.print(prefix))
+        """
+    }
+}

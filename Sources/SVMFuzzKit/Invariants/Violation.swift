@@ -1,0 +1,50 @@
+// Invariant violations: each has a stable id that corpus files, tests and scripts refer to.
+
+import SVMModel
+
+public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
+    /// A guest instruction executes (or KVM_RUN enters) in L1 context while L2 owns a register.
+    case l1RunsL2State
+    /// After a restore or reset whose ioctls all succeeded, a triple fault is pending that the
+    /// restored state did not have.
+    case spuriousTripleFault
+    /// After a restore in a migration order whose ioctls all succeeded, GET_* differs from the snapshot.
+    case restoreMismatch
+    /// The state at a return to userspace cannot be migrated into a fresh vCPU.
+    case unrestorableState
+    /// A modeled WARN_ON fired.
+    case kvmWarn(WarnSite)
+    /// A structural rule of KVM's nested state broke.
+    case inconsistentState(ConsistencyRule)
+
+    public var description: String {
+        switch self {
+        case .l1RunsL2State: return "l1-runs-l2-state"
+        case .spuriousTripleFault: return "spurious-triple-fault"
+        case .restoreMismatch: return "restore-mismatch"
+        case .unrestorableState: return "unrestorable-state"
+        case .kvmWarn(let s): return "kvm-warn:\(s.name)"
+        case .inconsistentState(let r): return "inconsistent-state:\(r.rawValue)"
+        }
+    }
+
+    /// The id family (`inconsistent-state`, `kvm-warn`, ...), for matching findings loosely.
+    public var family: String {
+        let d = description
+        if let colon = d.firstIndex(of: ":") { return String(d[..<colon]) }
+        return d
+    }
+}
+
+public struct Violation: Hashable, Sendable, CustomStringConvertible {
+    public var id: InvariantID
+    /// 1-based index of the operation after which it was seen.
+    public var step: Int
+    /// Source line of that operation (0 when unknown).
+    public var line: Int
+    public var detail: String
+
+    public var description: String {
+        "VIOLATION \(id) at step \(step)\(line > 0 ? " (line \(line))" : ""): \(detail)"
+    }
+}

@@ -1,0 +1,36 @@
+// The names of the .svm language: operations, MSRs, intercepts, nested-state flags, vmcb keys.
+
+import SVMModel
+
+enum SVMNames {
+    static let operations = ["wrmsr", "vmrun", "vmmcall", "stgi", "clgi", "vmload", "vmsave", "triple_fault", "rsm",
+                             "vmcb", "msrpm", "smram", "smi", "init", "run", "set_sregs", "set_regs", "set_msrs",
+                             "set_nested_state", "set_vcpu_events", "snapshot", "restore", "reset", "expect", "config"]
+
+    /// MSRs with names (wrmsr and msrpm); others are written as hex indices.
+    static let msrs = MsrpmImage.known
+    static func msrName(_ index: UInt32) -> String? { msrs.first { $0.index == index }?.name }
+    static func msrIndex(_ name: Substring) -> UInt32? { msrs.first { $0.name == name }?.index }
+
+    static let nestedFlags: [(name: String, bit: UInt32)] = [
+        ("guest_mode", NestedFlag.guestMode), ("run_pending", NestedFlag.runPending), ("gif_set", NestedFlag.gifSet),
+    ]
+
+    static let configKeys = ["variant", "nested", "npt", "vgif", "svm", "lm"]
+
+    /// vmcb keys in printing order; `np` is misc_ctl's NP bit (printed as misc_ctl when other bits are set),
+    /// the exit fields are printed only when non-zero.
+    static let vmcbKeys: [(key: String, field: VmcbField?)] = [
+        ("intercepts", nil), ("asid", .asid), ("msrpm", .msrpm), ("iopm", .iopm), ("int_ctl", .intCtl),
+        ("np", nil), ("ncr3", .ncr3), ("efer", .efer), ("cr0", .cr0), ("cr2", .cr2), ("cr3", .cr3), ("cr4", .cr4),
+        ("rip", .rip), ("rsp", .rsp), ("rax", .rax), ("rflags", .rflags), ("cpl", .cpl),
+        ("misc_ctl", .miscCtl), ("exit_code", .exitCode), ("exit_info1", .exitInfo1), ("exit_info2", .exitInfo2),
+        ("next_rip", .nextRip),
+    ]
+    static let vmcbOptionalKeys: Set<String> = ["misc_ctl", "exit_code", "exit_info1", "exit_info2", "next_rip"]
+    /// Keys printed in decimal.
+    static let decimalKeys: Set<String> = ["asid", "cpl"]
+
+    static let expectKeys = ["exit", "mode", "gif", "efer", "violation", "ioctl", "triple_fault"]
+    static let modes: [Mode] = [.l1, .l2, .smm]
+}

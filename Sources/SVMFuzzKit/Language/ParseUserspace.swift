@@ -1,0 +1,73 @@
+// Parsing set_nested_state, restore and expect.
+
+import SVMModel
+
+extension SVMText {
+    static func parseSetNestedState(_ r: inout LineReader) throws -> Operation {
+        let slot = try r.slot(after: "set_nested_state")
+        var flags: UInt32?
+        var pa: UInt64?
+        for (key, value) in try r.fields(["flags", "vmcb_pa"], for: "set_nested_state") {
+            if key == "vmcb_pa" {
+                pa = try r.number(value, after: "vmcb_pa=", field: "vmcb_pa")
+                continue
+            }
+            var f: UInt32 = 0
+            for item in value.split(separator: ",", omittingEmptySubsequences: false) {
+                if let named = SVMNames.nestedFlags.first(where: { $0.name == item }) {
+                    f |= named.bit
+                } else if case .value = SVMNumber.parse(item) {
+                    f |= UInt32(try r.number(item, bits: 32, after: "flags=", field: "flags"))
+                } else {
+                    throw r.error("unknown nested-state flag '\(item)' in flags= (expected a comma list of "
+                        + SVMNames.nestedFlags.map(\.name).joined(separator: ", ") + ", or a number)")
+                }
+            }
+            flags = f
+        }
+        return .setNestedState(slot, flags: flags, vmcbPa: pa)
+    }
+
+    static func parseRestore(_ r: inout LineReader) throws -> Operation {
+        let slot = try r.slot(after: "restore")
+        var order = RestoreOrder.qemu
+        for (_, value) in try r.fields(["order"], for: "restore") where value != "qemu" {
+            var steps: [RestoreStep] = []
+            for item in value.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let s = RestoreStep.allCases.first(where: { $0.description == item }) else {
+                    throw r.error("unknown restore step '\(item)' in order= (expected qemu or a comma list of "
+                        + RestoreStep.allCases.map(\.description).joined(separator: ", ") + ")")
+                }
+                guard !steps.contains(s) else { throw r.error("repeated step '\(item)' in order=") }
+                steps.append(s)
+            }
+            guard let o = RestoreOrder(steps) else { throw r.error("expected 1 to 5 distinct steps in order=") }
+            order = o
+        }
+        return .restore(slot, order)
+    }
+
+    static func parseExpect(_ r: inout LineReader) throws -> Expectation {
+        var e = Expectation()
+        func oneOf<T>(_ all: [T], _ value: Substring, _ key: String, _ r: LineReader) throws -> T
+        where T: CustomStringConvertible {
+            guard let x = all.first(where: { $0.description == value }) else {
+                throw r.error("unknown \(key) '\(value)' (expected one of: "
+                    + all.map(\.description).joined(separator: ", ") + ")")
+            }
+            return x
+        }
+        for (key, value) in try r.fields(SVMNames.expectKeys, for: "expect") {
+            switch key {
+            case "exit": e.exit = try oneOf(ExitReason.allCases, value, key, r)
+            case "mode": e.mode = try oneOf(SVMNames.modes, value, key, r)
+            case "gif": e.gif = try r.flag(value, key: key)
+            case "efer": e.efer = try r.number(value, after: "efer=", field: "efer")
+            case "violation": e.violation = value == "none" ? "" : String(value)
+            case "ioctl": e.ioctl = try oneOf(Errno.allCases, value, key, r)
+            default: e.tripleFault = try r.flag(value, key: key)
+            }
+        }
+        return e
+    }
+}

@@ -1,0 +1,127 @@
+// An operation-level mutator for LLVMFuzzerCustomMutator: it splits the input at its operations' byte
+// boundaries (EncodedLayout) and inserts a fresh operation, deletes, swaps or duplicates operations,
+// tweaks one field of one operation (OperationTweak), or changes one config key.
+//
+// Contract of `mutate`: it rewrites data[0..<result] with result <= maxSize and returns result, or returns
+// -1 without touching data when it cannot make an operation-level change that fits (for example maxSize
+// smaller than any change): the caller should then use libFuzzer's byte mutator, e.g.
+//     let n = OperationMutator.mutate(data, size: size, maxSize: maxSize, seed: seed)
+//     return n >= 0 ? n : LLVMFuzzerMutate(data, size, maxSize)
+// It never calls LLVMFuzzerMutate itself; mixing in byte-level mutations (say for one seed in four) is the
+// caller's choice. The output always decodes (every byte string does) and, for nearly every seed, decodes
+// to a different program than the input.
+
+import SVMModel
+
+public enum OperationMutator {
+    public static func mutate(_ data: UnsafeMutablePointer<UInt8>, size: Int, maxSize: Int, seed: UInt32) -> Int {
+        let input = UnsafeRawBufferPointer(start: data, count: max(0, size))
+        guard let out = mutate(input, maxSize: maxSize, seed: seed) else { return -1 }
+        out.withUnsafeBufferPointer { if let p = $0.baseAddress { data.update(from: p, count: out.count) } }
+        return out.count
+    }
+
+    /// The mutated bytes, or nil when no change fits in maxSize.
+    public static func mutate(_ input: UnsafeRawBufferPointer, maxSize: Int, seed: UInt32) -> [UInt8]? {
+        var rng = MutatorRng(seed: seed)
+        let original = EncodedLayout(input)
+        for _ in 0..<8 {
+            var layout = original
+            guard apply(&layout, &rng) else { continue }
+            let headerSize = layout.headerSize
+            // Too big: drop trailing operations.
+            var total = headerSize + layout.ops.reduce(0) { $0 + $1.count }
+            while total > maxSize, let last = layout.ops.popLast() { total -= last.count }
+            guard total <= maxSize else { continue }
+            let out = layout.bytes
+            if out.count == input.count && out.elementsEqual(input) { continue }
+            return out
+        }
+        return nil
+    }
+
+    /// One random mutation; false when it would not change the program.
+    static func apply(_ layout: inout EncodedLayout, _ rng: inout MutatorRng) -> Bool {
+        let n = layout.ops.count
+        let action = n == 0 ? 0 : rng.below(20)
+        switch action {
+        case 0..<5:     // insert a fresh operation
+            layout.ops.insert(fresh(&rng), at: rng.below(n + 1))
+        case 5..<8:     // delete one
+            layout.ops.remove(at: rng.below(n))
+        case 8..<10:    // swap two
+            guard n >= 2 else { return false }
+            let i = rng.below(n), j = rng.below(n)
+            guard layout.ops[i] != layout.ops[j] else { return false }
+            layout.ops.swapAt(i, j)
+        case 10..<12:   // duplicate one
+            layout.ops.insert(layout.ops[rng.below(n)], at: rng.below(n + 1))
+        case 12..<19:   // tweak one field of one operation
+            let i = rng.below(n)
+            var ops = EncodedLayout.operations(layout.ops[i])
+            guard !ops.isEmpty else { return false }
+            let k = rng.below(ops.count)
+            let tweaked = OperationTweak.tweak(ops[k], &rng)
+            guard tweaked != ops[k] else { return false }
+            ops[k] = tweaked
+            layout.ops[i] = EncodedLayout.encode(ops)
+        default:        // change one config key
+            let before = layout.config
+            tweakConfig(&layout.config, &rng)
+            return layout.config != before
+        }
+        return true
+    }
+
+    /// A fresh operation: a random opcode byte (so weighted like the opcode table) and mostly small value
+    /// bytes (table entries near the front, few patch fields, no continuation of vmcb edits).
+    static func fresh(_ rng: inout MutatorRng) -> [UInt8] {
+        var buf = [UInt8](repeating: 0, count: 32)
+        buf[0] = rng.byte()
+        for i in 1..<buf.count {
+            switch rng.below(20) {
+            case 0: buf[i] = rng.byte()
+            case 1..<6: buf[i] = UInt8(rng.below(Int(ValueEscape.firstEscape)))
+            default: buf[i] = UInt8(rng.below(8))
+            }
+        }
+        return buf.withUnsafeBytes { raw in
+            var d = OperationDecoder(body: raw)
+            _ = d.skipEncoded()
+            return EncodedLayout.canonical(Array(buf[0..<d.offset]))
+        }
+    }
+
+    static func tweakConfig(_ c: inout ProgramConfig, _ rng: inout MutatorRng) {
+        func cycle(_ b: Bool?) -> Bool? { b == nil ? false : b == false ? true : nil }
+        switch rng.below(6) {
+        case 0: c.nested = cycle(c.nested)
+        case 1: c.npt = cycle(c.npt)
+        case 2: c.vgif = cycle(c.vgif)
+        case 3: c.svm = cycle(c.svm)
+        case 4: c.lm = cycle(c.lm)
+        default:
+            let all = Variant.allCases
+            c.variant = c.variant == nil ? all[rng.below(all.count)] : nil
+        }
+    }
+
+    /// Cross-over for LLVMFuzzerCustomCrossOver: a prefix of data1's operations followed by a slice of
+    /// data2's, with data1's config; returns the size written to `out` (0 when nothing fits).
+    public static func crossOver(_ data1: UnsafePointer<UInt8>, size1: Int, _ data2: UnsafePointer<UInt8>, size2: Int,
+                                 out: UnsafeMutablePointer<UInt8>, maxOutSize: Int, seed: UInt32) -> Int {
+        var rng = MutatorRng(seed: seed)
+        let a = EncodedLayout(UnsafeRawBufferPointer(start: data1, count: max(0, size1)))
+        let b = EncodedLayout(UnsafeRawBufferPointer(start: data2, count: max(0, size2)))
+        let i = rng.below(a.ops.count + 1)
+        let j = rng.below(b.ops.count + 1)
+        let k = j + rng.below(b.ops.count - j + 1)
+        var layout = EncodedLayout(config: a.config, ops: Array(a.ops[..<i]) + Array(b.ops[j..<k]))
+        var total = layout.headerSize + layout.ops.reduce(0) { $0 + $1.count }
+        while total > maxOutSize, let last = layout.ops.popLast() { total -= last.count }
+        guard total <= maxOutSize else { return 0 }
+        let bytes = layout.bytes
+        bytes.withUnsafeBufferPointer { if let p = $0.baseAddress { out.update(from: p, count: bytes.count) } }
+        return bytes.count
+    }
+}

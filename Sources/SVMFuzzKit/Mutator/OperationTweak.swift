@@ -1,0 +1,98 @@
+// "Tweak one field of one operation": move a value to a neighbour in its value table (which is how a
+// valid vmcb12 field crosses a consistency-check boundary), to a random table entry, or flip one bit;
+// toggle a patch field's presence; change a slot or a restore order.
+
+import SVMModel
+
+enum OperationTweak {
+    static func neighbour(_ v: UInt64, _ t: ValueTable, _ rng: inout MutatorRng) -> UInt64 {
+        let values = t.values
+        switch rng.below(8) {
+        case 0: return (v ^ (1 << UInt64(rng.below(t.bits)))) & t.mask
+        case 1: return values[rng.below(values.count)]
+        default:
+            guard let i = values.firstIndex(of: v) else { return values[0] }
+            return values[(i + (rng.chance(2) ? 1 : values.count - 1)) % values.count]
+        }
+    }
+
+    static func optional(_ v: UInt64?, _ t: ValueTable, _ rng: inout MutatorRng) -> UInt64? {
+        guard let v else { return t.values[rng.below(t.values.count)] }
+        return rng.chance(4) ? nil : neighbour(v, t, &rng)
+    }
+
+    static func patch<P: PatchFields>(_ p: P, _ rng: inout MutatorRng) -> P {
+        var p = p
+        let i = rng.below(P.fields.count)
+        p[field: i] = optional(p[field: i], P.fields[i].table, &rng)
+        return p
+    }
+
+    static func slot(_ s: Slot, _ rng: inout MutatorRng) -> Slot {
+        Slot(rawValue: (s.rawValue + 1 + UInt8(rng.below(3))) & 3) ?? s
+    }
+
+    static func other<T: Equatable>(_ x: T, in all: [T], _ rng: inout MutatorRng) -> T {
+        let rest = all.filter { $0 != x }
+        return rest.isEmpty ? x : rest[rng.below(rest.count)]
+    }
+
+    static func tweak(_ op: Operation, _ rng: inout MutatorRng) -> Operation {
+        switch op {
+        case .guest(let g): return .guest(guest(g, &rng))
+        case .vmcb(let gpa, var v):
+            if rng.chance(6) { return .vmcb(gpa: neighbour(gpa, .vmcbGpa, &rng), v) }
+            // Mostly the first dozen fields (EFER, CRs, intercepts, ASID, bitmaps, int_ctl, NP).
+            let n = rng.chance(4) ? Int(VmcbField.count) : 12
+            guard let f = VmcbField(rawValue: UInt8(rng.below(n))) else { return op }
+            f.set(&v, f == .interceptToggle ? UInt64(rng.below(InterceptSet.named.count)) : neighbour(f.get(v), f.table, &rng))
+            return .vmcb(gpa: gpa, v)
+        case .msrpm(let gpa, var image):
+            if rng.chance(4) { return .msrpm(gpa: neighbour(gpa, .msrpmGpa, &rng), image) }
+            let bit = UInt8(1) << UInt8(rng.below(MsrpmImage.known.count))
+            if rng.chance(2) { image.writes ^= bit } else { image.reads ^= bit }
+            return .msrpm(gpa: gpa, image)
+        case .smram(let p): return .smram(patch(p, &rng))
+        case .setSregs(let p): return .setSregs(patch(p, &rng))
+        case .setRegs(let p): return .setRegs(patch(p, &rng))
+        case .setMsrs(let p): return .setMsrs(patch(p, &rng))
+        case .setVcpuEvents(let p): return .setVcpuEvents(patch(p, &rng))
+        case .setNestedState(let s, let flags, let pa):
+            switch rng.below(3) {
+            case 0: return .setNestedState(slot(s, &rng), flags: flags, vmcbPa: pa)
+            case 1: return .setNestedState(s, flags: optional(flags.map(UInt64.init), .nestedFlags, &rng).map(UInt32.init), vmcbPa: pa)
+            default: return .setNestedState(s, flags: flags, vmcbPa: optional(pa, .vmcbGpa, &rng))
+            }
+        case .snapshot(let s): return .snapshot(slot(s, &rng))
+        case .restore(let s, let order):
+            switch rng.below(3) {
+            case 0: return .restore(slot(s, &rng), order)
+            case 1: return .restore(s, RestoreOrders.all[rng.below(RestoreOrders.all.count)])
+            default: return .restore(s, RestoreOrders.table[rng.below(RestoreOrders.table.count)])
+            }
+        case .smi, .initSignal, .run, .reset:
+            return other(op, in: [.smi, .initSignal, .run, .reset], &rng)
+        case .expect: return op
+        }
+    }
+
+    static func guest(_ g: GuestInstruction, _ rng: inout MutatorRng) -> GuestInstruction {
+        switch g {
+        case .wrmsr(let msr, let v):
+            if rng.chance(4) {
+                return .wrmsr(msr: UInt32(truncatingIfNeeded: neighbour(UInt64(msr), .msrIndex, &rng)), value: v)
+            }
+            return .wrmsr(msr: msr, value: neighbour(v, OperationDecoder.table(forMsr: msr), &rng))
+        case .vmrun(let gpa), .vmload(let gpa), .vmsave(let gpa):
+            if rng.chance(4) {
+                return other(g, in: [.vmrun(gpa: gpa), .vmload(gpa: gpa), .vmsave(gpa: gpa)], &rng)
+            }
+            let n = neighbour(gpa, .vmcbGpa, &rng)
+            if case .vmrun = g { return .vmrun(gpa: n) }
+            if case .vmload = g { return .vmload(gpa: n) }
+            return .vmsave(gpa: n)
+        case .vmmcall, .stgi, .clgi, .tripleFault, .rsm:
+            return other(g, in: [.vmmcall, .stgi, .clgi, .tripleFault, .rsm], &rng)
+        }
+    }
+}

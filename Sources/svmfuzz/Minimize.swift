@@ -1,0 +1,46 @@
+// svmfuzz minimize: the operation-level minimizer, without libFuzzer.
+
+import ArgumentParser
+import Foundation
+import SVMFuzzKit
+import SVMModel
+
+struct Minimize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Shrink a program to one from which no operation can be removed, keeping its violation.",
+        discussion: """
+        Deletes and simplifies operations while the same invariant (the first violation's id) still \
+        fails on the variant, and prints the result as .svm text under a header comment. The printed \
+        program names the variant in its config line. Exit status: 0; 1 when the program shows no \
+        violation on the variant; 2 on bad input.
+        """)
+
+    @Argument(help: "A .svm program or a raw libFuzzer input.")
+    var file: String
+
+    @Option(help: "The variant to run on (overrides the file's config line; default: the file's, else merged).")
+    var variant: String?
+
+    @Option(name: .customShort("o"), help: ArgumentHelp("Write the minimized program to this file (and only its header line to stdout).", valueName: "out.svm"))
+    var output: String?
+
+    func run() throws {
+        let chosen = try VariantNames.parse(variant)
+        let input = try Input.load(file)
+        let used = VariantNames.effective(chosen, input.program)
+        guard var small = Minimizer.minimize(input.program, variant: used) else {
+            Output.error("svmfuzz: \(file) shows no violation on \(used.rawValue): nothing to minimize")
+            throw Finish(code: 1)
+        }
+        small.config.variant = used
+        let id = Runner.run(small, variant: used, stopAtFirstViolation: true).violation.map { $0.id.description } ?? "?"
+        let header = "# minimized from \(file): \(input.program.operations.count) → \(small.operations.count) operations, violation \(id) on \(used.rawValue)"
+        let text = header + "\n" + SVMText.print(small)
+        if let output {
+            try Files.write(text.hasSuffix("\n") ? text : text + "\n", to: output)
+            print(header)
+        } else {
+            print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+        }
+    }
+}

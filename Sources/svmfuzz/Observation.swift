@@ -1,0 +1,110 @@
+// What one step of a run looked like from outside: the trace rows of `replay --trace` and what `diff`
+// compares.
+
+import SVMFuzzKit
+import SVMModel
+
+struct StepObservation {
+    /// 1-based.
+    var step: Int
+    /// Source line (0: unknown, e.g. a byte input).
+    var line: Int
+    var operation: Operation
+    var text: String
+    /// Who ran it: l1, l2, smm (a guest instruction), userspace (an ioctl or a guest-memory write),
+    /// platform (smi, init), skipped (after a shutdown), none (KVM_RUN left before the instruction
+    /// ran), expect.
+    var ran: String
+    /// The exit reason when KVM_RUN returned to userspace during this step.
+    var exit: ExitReason?
+    /// The result of the ioctl this step issued (nil: it issued none).
+    var ioctl: Errno?
+    var mode: Mode
+    var gif: Bool
+    var efer: UInt64
+    var requests: [String]
+    /// The owners of the registers the running context sees (RegisterOwners.names order).
+    var owners: [Owner]
+    var ownersChanged: Bool
+    /// What KVM_GET_* would return now.
+    var state: VcpuSnapshot
+    var violation: Violation?
+    var expectFailures: [ExpectFailure] = []
+
+    var skipped: Bool { ran == "skipped" }
+
+    var ownersText: String {
+        zip(RegisterOwners.names, owners).map { "\($0)=\($1)" }.joined(separator: " ")
+    }
+}
+
+enum Observer {
+    /// Runs the whole program (past violations, so later `expect` lines are checked) and records each step.
+    static func run(_ program: Program, variant: Variant?) -> (RunReport, [StepObservation]) {
+        let initial = Executor(config: program.config.vcpuConfig(variant: variant))
+        var prev = initial
+        var prevOwners = initial.vcpu.owners.visible(current: initial.vcpu.current)
+        var steps: [StepObservation] = []
+        steps.reserveCapacity(program.operations.count)
+        let report = Runner.run(program, variant: variant) { index, op, ex, violation in
+            let owners = ex.vcpu.owners.visible(current: ex.vcpu.current)
+            let line = index < program.lines.count ? program.lines[index] : 0
+            steps.append(StepObservation(
+                step: index + 1, line: line, operation: op, text: OperationText.of(op),
+                ran: ran(op, ex), exit: exited(op, prev, ex), ioctl: ioctl(op, prev, ex, violation),
+                mode: ex.vcpu.mode, gif: ex.vcpu.gif, efer: ex.vcpu.efer, requests: ex.vcpu.requests.names,
+                owners: owners, ownersChanged: owners != prevOwners, state: VcpuSnapshot(of: ex.vcpu),
+                violation: violation))
+            prev = ex
+            prevOwners = owners
+        }
+        for f in report.expectFailures where f.step >= 1 && f.step <= steps.count {
+            steps[f.step - 1].expectFailures.append(f)
+        }
+        return (report, steps)
+    }
+
+    static func ran(_ op: Operation, _ ex: Executor) -> String {
+        switch op {
+        case .guest:
+            if ex.lastSkipped { return "skipped" }
+            return ex.lastRanAt?.description ?? "none"
+        case .run:
+            return ex.lastSkipped ? "skipped" : "userspace"
+        case .smi, .initSignal:
+            return "platform"
+        case .expect:
+            return "expect"
+        default:
+            return "userspace"
+        }
+    }
+
+    /// Whether KVM_RUN returned to userspace during this step, and why.
+    static func exited(_ op: Operation, _ prev: Executor, _ ex: Executor) -> ExitReason? {
+        if ex.lastSkipped || ex.inRun { return nil }
+        switch op {
+        case .guest, .run:
+            return ex.lastExit                       // it entered (or was already in) KVM_RUN and left
+        default:
+            return prev.inRun ? ex.lastExit : nil    // userspace interrupted the run, or an SMI/INIT exited
+        }
+    }
+
+    /// The result of the ioctl the step issued, if it issued one.
+    static func ioctl(_ op: Operation, _ prev: Executor, _ ex: Executor, _ violation: Violation?) -> Errno? {
+        switch op {
+        case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents, .snapshot, .restore, .reset:
+            // The executor leaves KVM_RUN first; when that return to userspace already violates
+            // unrestorable-state (the only invariant checked there) the ioctl is not issued.
+            if prev.inRun, let v = violation, v.id == .unrestorableState { return nil }
+            return ex.lastIoctl
+        case .guest, .run, .smi, .initSignal:
+            guard let reason = exited(op, prev, ex) else { return nil }
+            // KVM_RUN returns 0 with an exit reason, or an errno (reason none).
+            return reason == .none ? ex.lastIoctl : .ok
+        default:
+            return nil
+        }
+    }
+}

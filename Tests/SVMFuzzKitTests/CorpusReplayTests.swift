@@ -1,0 +1,79 @@
+import Foundation
+import XCTest
+import SVMFuzzKit
+import SVMModel
+
+/// Replays corpus/: every regression still violates its invariant on its variant and is clean on
+/// merged; every seed behaves on every variant as its `# violates:` header says (clean elsewhere).
+final class CorpusReplayTests: XCTestCase {
+    static let corpus = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("corpus")
+
+    private func svmFiles(in dir: URL) -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        return names.filter { $0.hasSuffix(".svm") }.sorted().map { dir.appendingPathComponent($0) }
+    }
+
+    private func load(_ url: URL) throws -> (Program, String) {
+        let text = try String(contentsOf: url, encoding: .utf8)
+        return (try SVMText.parse(text, file: url.lastPathComponent), text)
+    }
+
+    /// `# key: value` header lines.
+    private func header(_ key: String, in text: String) -> String? {
+        for line in text.split(separator: "\n") where line.hasPrefix("# \(key):") {
+            return line.dropFirst(key.count + 3).trimmingCharacters(in: .whitespaces)
+        }
+        return nil
+    }
+
+    func testRegressionsStillFailOnTheirVariantAndNotOnMerged() throws {
+        let root = Self.corpus.appendingPathComponent("regressions")
+        let dirs = ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).sorted()
+        var replayed = 0
+        for dirName in dirs {
+            let variant = try XCTUnwrap(Variant(rawValue: dirName), "corpus/regressions/\(dirName) is not a variant")
+            for url in svmFiles(in: root.appendingPathComponent(dirName)) {
+                let (program, text) = try load(url)
+                let id = try XCTUnwrap(header("invariant", in: text), "\(url.lastPathComponent) lacks '# invariant:'")
+                let onVariant = Runner.run(program, variant: variant)
+                XCTAssertEqual(onVariant.violation?.id.description, id, "\(dirName)/\(url.lastPathComponent)")
+                XCTAssertTrue(onVariant.expectFailures.isEmpty, "\(onVariant.expectFailures)")
+                if variant != .merged {
+                    let onMerged = Runner.run(program, variant: .merged)
+                    XCTAssertNil(onMerged.violation, "\(dirName)/\(url.lastPathComponent) on merged")
+                }
+                replayed += 1
+            }
+        }
+        XCTAssertGreaterThan(replayed, 0, "no regression programs found under \(root.path)")
+    }
+
+    func testSeedsBehaveAsTheirHeadersSay() throws {
+        let seeds = svmFiles(in: Self.corpus.appendingPathComponent("seeds"))
+        XCTAssertGreaterThanOrEqual(seeds.count, 5)
+        for url in seeds {
+            let (program, text) = try load(url)
+            var expected: [Variant: String] = [:]
+            for pair in (header("violates", in: text) ?? "").split(separator: " ") {
+                let kv = pair.split(separator: "=")
+                guard kv.count == 2, let v = Variant(rawValue: String(kv[0])) else {
+                    XCTFail("\(url.lastPathComponent): bad '# violates:' entry '\(pair)'"); continue
+                }
+                expected[v] = String(kv[1])
+            }
+            for variant in Variant.allCases {
+                let r = Runner.run(program, variant: variant)
+                if let want = expected[variant] {
+                    let got = r.violation?.id
+                    XCTAssertTrue(got?.description == want || got?.family == want,
+                                  "\(url.lastPathComponent) on \(variant): wanted \(want), got \(String(describing: got))")
+                } else {
+                    XCTAssertNil(r.violation, "\(url.lastPathComponent) on \(variant)")
+                    XCTAssertTrue(r.expectFailures.isEmpty, "\(url.lastPathComponent) on \(variant): \(r.expectFailures)")
+                }
+            }
+        }
+    }
+}

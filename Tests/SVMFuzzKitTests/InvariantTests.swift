@@ -1,0 +1,109 @@
+import XCTest
+import SVMFuzzKit
+import SVMModel
+
+/// Each invariant fires on a variant (or a sabotaged core) and stays quiet on the matching correct run.
+final class InvariantTests: XCTestCase {
+    private func run(_ p: Program, _ variant: Variant, sabotage: Sabotage = []) -> RunReport {
+        Runner.run(p, config: VcpuConfig(variant: variant, sabotage: sabotage))
+    }
+
+    func testL1RunsL2StateFiresOnPrefixOnly() {
+        let r = run(Build.clearEferSvme, .prefix)
+        XCTAssertEqual(r.violation?.id, .l1RunsL2State)
+        XCTAssertEqual(r.violation?.step, 5)
+        for v in [Variant.merged, .v2SetEfer, .msrHook] {
+            let ok = run(Build.clearEferSvme, v)
+            XCTAssertNil(ok.violation, "\(v): \(String(describing: ok.violation))")
+            XCTAssertEqual(ok.finalState.lastExit, .shutdown, "\(v)")
+        }
+    }
+
+    func testV1LeavesGuestModeWithoutSvme() {
+        let r = run(Build.clearEferSvme, .v1IgnoreInGuest)
+        XCTAssertEqual(r.violation?.id, .inconsistentState(.guestModeSvme))
+        XCTAssertEqual(r.finalState.vcpu.mode, .l2)
+    }
+
+    func testV1StateIsUnrestorable() {
+        // Once the run returns to userspace, the v1 state (guest mode, SVME=0) cannot be migrated.
+        var ex = Executor(config: VcpuConfig(variant: .v1IgnoreInGuest))
+        for op in Build.clearEferSvme.operations { ex.execute(op) }
+        let v = ex.execute(.run)
+        XCTAssertEqual(v?.id, .unrestorableState)
+        XCTAssertTrue(v?.detail.contains("NESTED_STATE") ?? false, v?.detail ?? "")
+    }
+
+    func testSpuriousTripleFaultOnRestoreFiresOnV2Only() {
+        XCTAssertEqual(run(Build.restoreIntoL2, .v2SetEfer).violation?.id, .spuriousTripleFault)
+        for v in [Variant.merged, .prefix, .msrHook] {
+            XCTAssertNil(run(Build.restoreIntoL2, v).violation, "\(v)")
+        }
+    }
+
+    func testSpuriousTripleFaultOnResetFiresOnV2Only() {
+        XCTAssertEqual(run(Build.resetInL2, .v2SetEfer).violation?.id, .spuriousTripleFault)
+        for v in [Variant.merged, .prefix, .msrHook, .v1IgnoreInGuest] {
+            XCTAssertNil(run(Build.resetInL2, v).violation, "\(v)")
+        }
+    }
+
+    func testRestoreMismatchFiresOnSabotagedSetNestedState() {
+        XCTAssertNil(run(gifRestore(.qemu), .merged).violation)
+        let r = run(gifRestore(.qemu), .merged, sabotage: .setNestedStateFromL2KeepsGif)
+        XCTAssertEqual(r.violation?.id, .restoreMismatch)
+        XCTAssertEqual(r.violation?.step, 8)
+    }
+
+    /// Snapshot L1 with GIF=0 (after CLGI), enter L2 (GIF=1), restore the snapshot.
+    private func gifRestore(_ order: RestoreOrder) -> Program {
+        let enter = Build.enterL2()
+        return Program(operations: [enter[0], .guest(.clgi), .snapshot(.a), .guest(.stgi)] + enter.dropFirst()
+                       + [.restore(.a, order)])
+    }
+
+    func testRestoreMismatchIgnoresNonMigrationOrders() {
+        let order = RestoreOrder([.regs, .sregs, .nested, .msrs, .events])!
+        XCTAssertFalse(order.isMigrationOrder)
+        XCTAssertTrue(RestoreOrder.qemu.isMigrationOrder)
+        XCTAssertNil(run(gifRestore(order), .merged, sabotage: .setNestedStateFromL2KeepsGif).violation)
+    }
+
+    func testUnrestorableStateFiresOnSabotagedGetNestedState() {
+        // L1 (GIF=1) returns to userspace: a migration that loses GIF is caught.
+        let p = Program(operations: [.guest(.wrmsr(msr: MSR.efer, value: Build.svmeEfer)), .run])
+        XCTAssertNil(run(p, .merged).violation)
+        XCTAssertEqual(run(p, .merged, sabotage: .getNestedStateDropsGif).violation?.id, .unrestorableState)
+    }
+
+    func testL1RunsL2StateFiresOnSabotagedVmexit() {
+        // L2 executes VMMCALL, which L1 intercepts: a #VMEXIT that forgets RSP hands L1 L2's stack.
+        let p = Program(operations: Build.enterL2() + [.guest(.vmmcall)])
+        XCTAssertNil(run(p, .merged).violation)
+        XCTAssertEqual(run(p, .merged, sabotage: .vmexitKeepsL2Rsp).violation?.id, .l1RunsL2State)
+    }
+
+    func testUntrustedRunPendingTripleFaultDoesNotWarn() {
+        // SET_NESTED_STATE with RUN_PENDING then a triple fault request with the SHUTDOWN intercept:
+        // nested_svm_triple_fault synthesizes a #VMEXIT while nested_run_pending is 2 (untrusted),
+        // which KVM deliberately does not WARN on. The 2 survives the #VMEXIT (nested_svm_vmexit
+        // does not clear it), which the structural rule tolerates for the untrusted value only.
+        var vmcb = DefaultVmcb12.value
+        vmcb.control.intercepts.insert(.shutdown)
+        let p = Program(operations: Build.enterL2(vmcb) + [
+            .snapshot(.a),
+            .setNestedState(.a, flags: NestedFlag.guestMode | NestedFlag.runPending | NestedFlag.gifSet, vmcbPa: nil),
+            .setVcpuEvents(EventsPatch(tripleFault: true)), .run])
+        let r = run(p, .merged)
+        XCTAssertNil(r.violation, "\(String(describing: r.violation))")
+        XCTAssertEqual(r.finalState.vcpu.mode, .l1)
+        XCTAssertEqual(r.finalState.vcpu.lastVmexitCode, SVMExit.shutdown)
+        XCTAssertEqual(r.finalState.vcpu.nestedRunPending, 2)
+    }
+
+    func testInconsistentStateRulesHoldOnMergedScenarios() {
+        for p in [Build.clearEferSvme, Build.restoreIntoL2, Build.resetInL2] {
+            XCTAssertNil(run(p, .merged).violation)
+        }
+    }
+}

@@ -1,0 +1,187 @@
+// INIT in L2 and the GIF latch (reference §8.2), and triple fault / shutdown (reference §6).
+
+import XCTest
+import SVMModel
+
+final class InitTests: XCTestCase {
+    /// Without INTERCEPT_INIT the INIT is processed in L2 context: kvm_vcpu_reset leaves nested,
+    /// no #VMEXIT is written, and the vCPU comes up at the reset vector.
+    func testInitInL2WithoutInterceptResetsVcpu() {
+        var v = makeL1()
+        enterL2(&v)
+        v.raiseInit()
+        XCTAssertEqual(reenter(&v), .entered(.l1))
+        XCTAssertFalse(v.initPending)
+        XCTAssertFalse(v.getVcpuEvents().latchedInit)
+        XCTAssertEqual(v.rip, 0xfff0)
+        XCTAssertEqual(v.cr0, CR0.et)
+        XCTAssertEqual(v.cr3, 0)
+        XCTAssertEqual(v.efer, 0)
+        XCTAssertTrue(v.gif)
+        XCTAssertEqual(v.current, .vmcb01)
+        XCTAssertFalse(v.nested.initialized)
+        XCTAssertNil(v.lastVmexitCode)
+        XCTAssertEqual(v.vmcb12InMemory, makeVmcb12(), "vmcb12 untouched")
+        XCTAssertEqual(v.owners.visible(current: v.current), Array(repeating: .host, count: 8))
+    }
+
+    /// With INTERCEPT_INIT: #VMEXIT(INIT) to L1 with GIF=0, and the INIT stays latched until L1's STGI,
+    /// after which it resets the vCPU.
+    func testInitInL2WithInterceptVmexitsAndLatches() {
+        var v = makeL1()
+        enterL2(&v, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .initSignal]))
+        v.raiseInit()
+        XCTAssertEqual(reenter(&v), .entered(.l1))
+        XCTAssertEqual(v.lastVmexitCode, SVMExit.initSignal)
+        XCTAssertEqual(v.vmcb12InMemory.control.exitCode, SVMExit.initSignal)
+        XCTAssertEqual(v.vmcb12InMemory.save.rip, L2State.rip)
+        XCTAssertFalse(v.gif)
+        XCTAssertTrue(v.initPending, "latched while GIF=0")
+        XCTAssertTrue(v.getVcpuEvents().latchedInit)
+        XCTAssertEqual(v.rip, l1RipAfterVmrun)
+        XCTAssertTrue(v.nested.initialized)
+        // L1 keeps running with the INIT latched.
+        XCTAssertEqual(exec(&v, .vmmcall), .entered(.l1))
+        XCTAssertEqual(v.rip, l1RipAfterVmrun + 3)
+        XCTAssertTrue(v.initPending)
+        // STGI opens GIF: the INIT is delivered at the next entry.
+        XCTAssertEqual(exec(&v, .stgi), .entered(.l1))
+        XCTAssertFalse(v.initPending)
+        XCTAssertEqual(v.rip, 0xfff0)
+        XCTAssertFalse(v.nested.initialized)
+        XCTAssertEqual(v.efer, 0)
+    }
+
+    /// INIT in L1 while L1 has GIF=0 (CLGI) is latched; STGI delivers it.
+    func testInitLatchedWhileGifClear() {
+        var v = makeL1()
+        XCTAssertEqual(beginRun(&v), .entered(.l1))
+        l1SetSvme(&v)
+        XCTAssertEqual(exec(&v, .clgi), .entered(.l1))
+        XCTAssertFalse(v.gif)
+        v.raiseInit()
+        XCTAssertEqual(reenter(&v), .entered(.l1))
+        XCTAssertTrue(v.initPending)
+        XCTAssertEqual(v.rip, L1State.rip + 2 + 3)
+        XCTAssertEqual(exec(&v, .vmmcall), .entered(.l1))
+        XCTAssertTrue(v.initPending)
+        XCTAssertEqual(exec(&v, .stgi), .entered(.l1))
+        XCTAssertFalse(v.initPending)
+        XCTAssertEqual(v.rip, 0xfff0)
+        XCTAssertEqual(v.efer, 0)
+    }
+
+    /// INIT arriving between VMRUN emulation and the entry to L2 waits for the entry (-EBUSY),
+    /// then is processed in L2 context.
+    func testInitBlockedByNestedRunPending() {
+        var v = makeL1()
+        prepareVmrun(&v, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .initSignal]))
+        XCTAssertEqual(v.runGuestInstruction(.vmrun(gpa: Layout.vmcb12)), .resume)
+        v.raiseInit()
+        _ = v.vcpuEnterGuest()
+        XCTAssertEqual(v.nestedRunPending, 0)
+        XCTAssertFalse(v.warnings.contains(.nestedRunPendingOnVmexit))
+        XCTAssertEqual(v.lastVmexitCode, SVMExit.initSignal, "reflected once L2 was entered")
+        XCTAssertEqual(v.mode, .l1)
+    }
+
+    /// INIT in SMM is latched.
+    func testInitLatchedInSmm() {
+        var v = makeL1()
+        XCTAssertEqual(v.setVcpuEvents(smm: true), .ok)
+        XCTAssertEqual(beginRun(&v), .entered(.smm))
+        v.raiseInit()
+        XCTAssertEqual(reenter(&v), .entered(.smm))
+        XCTAssertTrue(v.initPending)
+        XCTAssertEqual(v.rip, L1State.rip)
+    }
+}
+
+final class ShutdownTests: XCTestCase {
+    /// A triple fault in L2 (hardware SHUTDOWN) with vmcb12's SHUTDOWN intercept: #VMEXIT(SHUTDOWN) to L1.
+    func testHardwareShutdownInL2WithInterceptVmexits() {
+        var v = makeL1()
+        enterL2(&v, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .shutdown]))
+        XCTAssertEqual(exec(&v, .tripleFault), .entered(.l1))
+        XCTAssertEqual(v.lastVmexitCode, SVMExit.shutdown)
+        XCTAssertEqual(v.vmcb12InMemory.control.exitCode, SVMExit.shutdown)
+        XCTAssertFalse(v.gif)
+        XCTAssertEqual(v.rip, l1RipAfterVmrun)
+        XCTAssertEqual(v.efer, L1State.efer | EFER.svme)
+        XCTAssertFalse(v.requests.contains(.tripleFault))
+    }
+
+    /// Without the intercept: shutdown_interception INIT-resets the vCPU and exits with KVM_EXIT_SHUTDOWN.
+    func testHardwareShutdownInL2WithoutInterceptResetsAndExits() {
+        var v = makeL1()
+        enterL2(&v)
+        XCTAssertEqual(exec(&v, .tripleFault), .exit(.shutdown))
+        XCTAssertEqual(v.lastExit, .shutdown)
+        XCTAssertEqual(v.mode, .l1)
+        XCTAssertEqual(v.current, .vmcb01)
+        XCTAssertFalse(v.nested.initialized)
+        XCTAssertEqual(v.rip, 0xfff0)
+        XCTAssertEqual(v.cr0, CR0.et)
+        XCTAssertEqual(v.efer, 0)
+        XCTAssertTrue(v.gif)
+        XCTAssertNil(v.lastVmexitCode)
+        XCTAssertEqual(v.vmcb12InMemory, makeVmcb12(), "vmcb12 untouched")
+        XCTAssertFalse(v.requests.contains(.tripleFault))
+    }
+
+    /// The KVM_REQ_TRIPLE_FAULT path in L2 with the SHUTDOWN intercept: nested_svm_triple_fault
+    /// synthesizes #VMEXIT(SHUTDOWN) and clears the request; L1 resumes with GIF=0.
+    func testTripleFaultRequestInL2WithInterceptVmexits() {
+        var v = makeL1()
+        enterL2(&v, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .shutdown]))
+        endRun(&v)
+        XCTAssertEqual(v.setVcpuEvents(smm: nil, tripleFault: true), .ok)
+        XCTAssertTrue(v.getVcpuEvents().tripleFault)
+        XCTAssertEqual(beginRun(&v), .entered(.l1))
+        XCTAssertEqual(v.lastVmexitCode, SVMExit.shutdown)
+        XCTAssertEqual(v.vmcb12InMemory.control.exitCode, SVMExit.shutdown)
+        XCTAssertFalse(v.gif)
+        XCTAssertFalse(v.requests.contains(.tripleFault))
+        XCTAssertEqual(v.rip, l1RipAfterVmrun)
+        XCTAssertTrue(v.warnings.isEmpty, "\(v.warnings.sites)")
+    }
+
+    /// The request path without the intercept: KVM_EXIT_SHUTDOWN and, unlike the hardware path,
+    /// no reset: the vCPU is still in L2 with its state.
+    func testTripleFaultRequestInL2WithoutInterceptExitsWithoutReset() {
+        var v = makeL1()
+        enterL2(&v)
+        endRun(&v)
+        XCTAssertEqual(v.setVcpuEvents(smm: nil, tripleFault: true), .ok)
+        XCTAssertEqual(beginRun(&v), .exit(.shutdown))
+        XCTAssertEqual(v.mode, .l2)
+        XCTAssertEqual(v.rip, L2State.rip)
+        XCTAssertEqual(v.efer, L2State.efer)
+        XCTAssertTrue(v.nested.initialized)
+        XCTAssertFalse(v.requests.contains(.tripleFault))
+        XCTAssertNil(v.lastVmexitCode)
+    }
+
+    /// KVM_SET_VCPU_EVENTS can also withdraw a pending triple fault.
+    func testSetVcpuEventsClearsTripleFault() {
+        var v = makeL1(.v2SetEfer)
+        enterL2(&v)
+        endRun(&v)
+        var s = v.getSregs()
+        s.efer &= ~EFER.svme
+        XCTAssertEqual(v.setSregs(s), .ok)
+        XCTAssertTrue(v.getVcpuEvents().tripleFault)
+        XCTAssertEqual(v.setVcpuEvents(smm: nil, tripleFault: false), .ok)
+        XCTAssertFalse(v.getVcpuEvents().tripleFault)
+        XCTAssertEqual(beginRun(&v), .entered(.l1))
+    }
+
+    /// A hardware shutdown in L1 resets and exits too.
+    func testHardwareShutdownInL1() {
+        var v = makeL1()
+        XCTAssertEqual(beginRun(&v), .entered(.l1))
+        XCTAssertEqual(exec(&v, .tripleFault), .exit(.shutdown))
+        XCTAssertEqual(v.rip, 0xfff0)
+        XCTAssertEqual(v.mode, .l1)
+    }
+}

@@ -1,0 +1,23 @@
+# Shared helpers for the scripts (sourced, not run).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLCHAIN_BIN="$(dirname "$(readlink -f "$(command -v swift)")")"
+FUZZ_SCRATCH="$ROOT/.build-fuzz"
+# Swift's backtracer swallows the crash signals libFuzzer needs for artifacts (swift-libfuzzer.md §2).
+export SWIFT_BACKTRACE=enable=no
+
+die() { echo "$(basename "$0"): $*" >&2; exit 2; }
+
+# Checks a variant name against `svmfuzz variants` (first column). Needs $SVMFUZZ set.
+check_variant() {
+    local v="$1" known
+    known="$("$SVMFUZZ" variants | awk '{print $1}' | tr '\n' ' ')"
+    for k in $known; do [ "$k" = "$v" ] && return 0; done
+    die "unknown variant '$v' (expected one of: $known)"
+}
+
+# The release svmfuzz command (built on demand).
+svmfuzz_bin() {
+    (cd "$ROOT" && swift build -c release --product svmfuzz >&2) || die "building svmfuzz failed"
+    echo "$ROOT/.build/release/svmfuzz"
+}
