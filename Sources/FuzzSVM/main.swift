@@ -17,13 +17,25 @@ let harness: FuzzHarness = {
     return FuzzHarness(variant: variant)
 }()
 
+/// SVMFUZZ_MUTATOR: `mixed` (default) alternates operation-level and byte-level mutations;
+/// `ops` uses only the operation-level mutator; `bytes` only libFuzzer's own.
+enum MutatorMode { case mixed, ops, bytes }
+
+let mutatorMode: MutatorMode = {
+    switch getenv("SVMFUZZ_MUTATOR").map({ String(cString: $0) }) {
+    case "ops": return .ops
+    case "bytes": return .bytes
+    default: return .mixed
+    }
+}()
+
 @_cdecl("LLVMFuzzerInitialize")
 public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>,
                            _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
     // Hand the crash signals back to libFuzzer, so a violation leaves a crash-* artifact even
     // without SWIFT_BACKTRACE=enable=no (reference/swift-libfuzzer.md §2).
     for s in [SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV] { signal(s, SIG_DFL) }
-    fputs("FuzzSVM: variant \(harness.variant.rawValue)\n", stderr)
+    fputs("FuzzSVM: variant \(harness.variant.rawValue), mutator \(mutatorMode)\n", stderr)
     return 0
 }
 
@@ -35,4 +47,27 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
         fatalError("svmfuzz invariant \(v.id)")
     }
     return 0
+}
+
+/// Operation-level mutations (insert, delete, swap, duplicate, tweak one field) keep inputs
+/// well-formed programs; libFuzzer's byte mutations find the values in between.
+@_cdecl("LLVMFuzzerCustomMutator")
+public func fuzzCustomMutator(_ data: UnsafeMutablePointer<UInt8>, _ size: Int, _ maxSize: Int, _ seed: UInt32) -> Int {
+    let useOps: Bool
+    switch mutatorMode {
+    case .ops: useOps = true
+    case .bytes: useOps = false
+    case .mixed: useOps = seed & 1 == 0
+    }
+    if useOps {
+        let n = OperationMutator.mutate(data, size: size, maxSize: maxSize, seed: seed >> 1)
+        if n >= 0 { return n }
+    }
+    return LLVMFuzzerMutate(data, size, maxSize)
+}
+
+@_cdecl("LLVMFuzzerCustomCrossOver")
+public func fuzzCustomCrossOver(_ data1: UnsafePointer<UInt8>, _ size1: Int, _ data2: UnsafePointer<UInt8>, _ size2: Int,
+                                _ out: UnsafeMutablePointer<UInt8>, _ maxOutSize: Int, _ seed: UInt32) -> Int {
+    OperationMutator.crossOver(data1, size1: size1, data2, size2: size2, out: out, maxOutSize: maxOutSize, seed: seed)
 }

@@ -32,6 +32,18 @@ public struct RestoreOrder: Hashable, Sendable, CustomStringConvertible {
     public func step(_ i: Int) -> RestoreStep { RestoreStep(rawValue: UInt8((packed >> (3 + 3 * i)) & 7))! }
     public var steps: [RestoreStep] { (0..<count).map(step) }
 
+    /// Whether the order issues `s` (without building an array).
+    public func contains(_ s: RestoreStep) -> Bool {
+        for i in 0..<count where step(i) == s { return true }
+        return false
+    }
+
+    /// The position of `s` in the order, if it is issued.
+    public func position(of s: RestoreStep) -> Int? {
+        for i in 0..<count where step(i) == s { return i }
+        return nil
+    }
+
     /// QEMU's kvm_arch_put_registers (target/i386/kvm/kvm.c): SREGS first "so that EFER.SVME is set"
     /// before the nested state, then REGS, MSRS, VCPU_EVENTS.
     public static let qemu = RestoreOrder([.sregs, .nested, .regs, .msrs, .events])!

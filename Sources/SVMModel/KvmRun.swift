@@ -45,7 +45,8 @@ extension Vcpu {
                     return .exit(.shutdown)
                 }
             }
-            let unblocked = kvmApicAcceptEvents() && kvmCheckAndInjectEvents()
+            let initServiced = kvmApicAcceptEvents()
+            let unblocked = kvmCheckAndInjectEvents() && initServiced
             if vmDead { return .exit(.vmDead) }
             // A request raised while injecting cancels this entry (kvm_vcpu_exit_request).
             if round < 4 && !requests.intersection([.tripleFault, .getNestedStatePages]).isEmpty { continue }
@@ -65,6 +66,8 @@ extension Vcpu {
         // holds L1's CR3 for nested_svm_vmexit to restore (nested_svm_vmrun saves it only without NPT).
         if config.npt { vmcb.save.cr3 = cr3 }
         pendingException = nil                     // delivered by this entry
+        // vcpu_enter_guest consumed these before entering.
+        requests.remove([.event, .recalcIntercepts, .apicvUpdate, .mmuSync, .tlbFlushCurrent, .tlbFlushGuest])
         if guestMode { nestedRunPending = 0 }
     }
 

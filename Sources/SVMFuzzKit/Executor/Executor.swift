@@ -92,13 +92,19 @@ public struct Executor: Sendable {
         case .expect:
             return nil
         case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents, .snapshot, .restore, .reset:
-            // Userspace needs the vCPU out of KVM_RUN first.
-            if let v = leaveRun() { return v }
+            // Userspace needs the vCPU out of KVM_RUN first; the ioctl is issued even when leaving
+            // the run already showed a violation.
+            let atExit = leaveRun()
             switch op {
             case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents: guestReachable = false
             default: break
             }
-            return ioctl(op)
+            let tfBefore = vcpu.requests.contains(.tripleFault)
+            var fromIoctl = ioctl(op)
+            if fromIoctl == nil, !tfBefore, vcpu.requests.contains(.tripleFault), let name = op.stuffingIoctlName {
+                fromIoctl = violation(.spuriousTripleFault, "\(name) raised a triple fault")
+            }
+            return atExit ?? fromIoctl
         }
     }
 
@@ -168,14 +174,19 @@ public struct Executor: Sendable {
     /// `restore`: the snapshot's SET ioctls in the given order.
     private mutating func restore(_ snap: VcpuSnapshot, order: RestoreOrder) -> Violation? {
         // A triple fault already pending survives a restore that does not put VCPU_EVENTS.
-        let inherited = vcpu.requests.contains(.tripleFault) && !order.steps.contains(.events)
-        if let (failed, errno) = vcpu.put(snap, order: order) {
-            _ = failed
-            lastIoctl = errno
+        let inherited = vcpu.requests.contains(.tripleFault) && !order.contains(.events)
+        let r = vcpu.put(snap, order: order)
+        if let raiser = r.raisedTripleFault {
+            return violation(.spuriousTripleFault,
+                             "KVM_SET_\(raiser.ioctlName) raised a triple fault during restore (order=\(order))")
+        }
+        if let f = r.failure {
+            lastIoctl = f.errno
             return nil                             // a refused restore is reported, not a violation
         }
         lastIoctl = .ok
-        halted = false
+        // Like set_regs + set_sregs after a shutdown, a restore that puts both resumes the guest.
+        if order.contains(.regs) && order.contains(.sregs) { halted = false }
         if vcpu.requests.contains(.tripleFault) && !snap.events.tripleFault && !inherited {
             return violation(.spuriousTripleFault,
                              "restore (order=\(order)) left a triple fault pending that the snapshot did not have")
@@ -197,18 +208,25 @@ public struct Executor: Sendable {
         s.nested = KvmNestedState(flags: NestedFlag.gifSet)
         s.mode = .l1
         s.gif = true
+        s.nestedMigrated = true
         return s
     }()
 
     private mutating func systemReset() -> Violation? {
-        if let (_, errno) = vcpu.put(Executor.qemuResetState, order: .qemu) {
-            lastIoctl = errno
+        let r = vcpu.put(Executor.qemuResetState, order: .qemu)
+        if let raiser = r.raisedTripleFault {
+            return violation(.spuriousTripleFault, "KVM_SET_\(raiser.ioctlName) raised a triple fault during system reset")
+        }
+        if let f = r.failure {
+            lastIoctl = f.errno
             guestReachable = false
             return nil
         }
         lastIoctl = .ok
         halted = false
-        guestReachable = true
+        // The reset state is guest-reachable (a guest can reboot), if the reset put all of it:
+        // without nested state QEMU leaves GIF as the VMM last stuffed it.
+        if VcpuSnapshot.migratesNestedState(vcpu.config) { guestReachable = true }
         if vcpu.requests.contains(.tripleFault) {
             return violation(.spuriousTripleFault, "system reset left a triple fault pending")
         }
@@ -226,6 +244,7 @@ public struct Executor: Sendable {
         if !inRun {
             vcpu.kvmRunBegin()
             inRun = true
+            lastIoctl = .ok
             if let v = enterGuest() { return v }
             // The entry itself exited to userspace: the instruction never ran.
             if !inRun { return nil }
@@ -303,7 +322,7 @@ public struct Executor: Sendable {
         let snap = VcpuSnapshot(of: vcpu)
         var target = pristine
         target.adoptMemory(of: vcpu)
-        if let (failedStep, errno) = target.put(snap, order: .qemu) {
+        if let (failedStep, errno) = target.put(snap, order: .qemu).failure {
             return violation(.unrestorableState,
                              "migrating this state fails: KVM_SET_\(failedStep.ioctlName) returns \(errno) (mode \(snap.mode), EFER 0x\(String(snap.sregs.efer, radix: 16)), nested flags 0x\(String(snap.nested.flags, radix: 16)))")
         }
@@ -329,6 +348,19 @@ public struct Executor: Sendable {
 
     private func violation(_ id: InvariantID, _ detail: String) -> Violation {
         Violation(id: id, step: step, line: line, detail: detail)
+    }
+}
+
+extension Operation {
+    /// The ioctl a state-stuffing operation issues (not SET_VCPU_EVENTS, which may set a triple fault).
+    var stuffingIoctlName: String? {
+        switch self {
+        case .setSregs: return "KVM_SET_SREGS"
+        case .setRegs: return "KVM_SET_REGS"
+        case .setMsrs: return "KVM_SET_MSRS"
+        case .setNestedState: return "KVM_SET_NESTED_STATE"
+        default: return nil
+        }
     }
 }
 

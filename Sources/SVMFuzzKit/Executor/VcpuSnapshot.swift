@@ -11,6 +11,8 @@ public struct VcpuSnapshot: Hashable, Sendable {
     public var nested: KvmNestedState
     public var mode: Mode
     public var gif: Bool
+    /// Whether the VMM saves nested state (and with it GIF) for this vCPU.
+    public var nestedMigrated: Bool
 
     /// The GET ioctls QEMU's kvm_arch_get_registers issues.
     public init(of v: Vcpu) {
@@ -18,9 +20,16 @@ public struct VcpuSnapshot: Hashable, Sendable {
         sregs = v.getSregs()
         msrs = v.getMsrs()
         events = v.getVcpuEvents()
-        nested = VcpuSnapshot.migratesNestedState(v.config) ? v.getNestedState() : KvmNestedState(flags: 0)
+        nestedMigrated = VcpuSnapshot.migratesNestedState(v.config)
+        nested = nestedMigrated ? v.getNestedState() : KvmNestedState(flags: 0)
         mode = v.mode
         gif = v.gif
+    }
+
+    var ignoringGif: VcpuSnapshot {
+        var s = self
+        s.gif = true
+        return s
     }
 
     /// QEMU keeps nested state only for a guest with SVM in CPUID on a host with nested SVM
@@ -30,6 +39,8 @@ public struct VcpuSnapshot: Hashable, Sendable {
 
     /// The first field (in GET order) whose value differs, as `field: snapshot -> now`.
     public func firstDifference(_ now: VcpuSnapshot) -> String? {
+        // The common case, without building any description.
+        if self == now || (!nestedMigrated && self.ignoringGif == now.ignoringGif) { return nil }
         func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
         let a = self, b = now
         let pairs: [(String, UInt64, UInt64)] = [
@@ -48,7 +59,8 @@ public struct VcpuSnapshot: Hashable, Sendable {
             ("events.smi_pending", a.events.smiPending, b.events.smiPending),
             ("events.latched_init", a.events.latchedInit, b.events.latchedInit),
             ("events.triple_fault", a.events.tripleFault, b.events.tripleFault),
-            ("gif", a.gif, b.gif),
+            // GIF is saved only inside the nested state.
+            ("gif", a.gif, a.nestedMigrated && b.nestedMigrated ? b.gif : a.gif),
         ]
         for (name, x, y) in flags where x != y { return "\(name): \(x ? 1 : 0) -> \(y ? 1 : 0)" }
         if a.nested.control != b.nested.control { return "nested.control differs" }
@@ -58,26 +70,42 @@ public struct VcpuSnapshot: Hashable, Sendable {
     }
 }
 
+/// What a series of KVM_SET_* ioctls did.
+public struct PutResult: Sendable {
+    /// The first ioctl that failed, and its errno (the rest were not issued).
+    public var failure: (step: RestoreStep, errno: Errno)?
+    /// The first ioctl that left a triple fault pending that was not pending before it. Only
+    /// KVM_SET_VCPU_EVENTS may do that, and only when asked to.
+    public var raisedTripleFault: RestoreStep?
+}
+
 extension Vcpu {
     /// KVM_SET_* in the given order, stopping at the first failing ioctl like kvm_arch_put_registers.
-    /// Returns the failing step and its errno.
-    public mutating func put(_ s: VcpuSnapshot, order: RestoreOrder,
-                             nestedOverride: KvmNestedState? = nil) -> (RestoreStep, Errno)? {
+    public mutating func put(_ s: VcpuSnapshot, order: RestoreOrder) -> PutResult {
+        var result = PutResult()
         for i in 0..<order.count {
             let step = order.step(i)
+            let tfBefore = requests.contains(.tripleFault)
             let r: Errno
             switch step {
             case .sregs: r = setSregs(s.sregs)
             case .nested:
                 if !VcpuSnapshot.migratesNestedState(config) { continue }
-                r = setNestedState(nestedOverride ?? s.nested)
+                r = setNestedState(s.nested)
             case .regs: r = setRegs(s.regs)
             case .msrs: r = setMsr(MSR.vmHsavePa, s.msrs.hsavePa)
             case .events: r = setVcpuEvents(s.events)
             }
-            if r != .ok { return (step, r) }
+            let asked = step == .events && s.events.tripleFault
+            if result.raisedTripleFault == nil && !tfBefore && !asked && requests.contains(.tripleFault) {
+                result.raisedTripleFault = step
+            }
+            if r != .ok {
+                result.failure = (step, r)
+                return result
+            }
         }
-        return nil
+        return result
     }
 }
 
@@ -86,9 +114,8 @@ extension RestoreOrder {
     /// (EFER.SVME must be set first) and NESTED_STATE before REGS (RFLAGS lands in the VMCB the
     /// nested state selects), the constraints QEMU's kvm_arch_put_registers relies on.
     public var isMigrationOrder: Bool {
-        guard count == 5 else { return false }
-        let s = steps
-        let i = { (x: RestoreStep) in s.firstIndex(of: x)! }
-        return i(.sregs) < i(.nested) && i(.nested) < i(.regs)
+        guard count == 5, let sregs = position(of: .sregs), let nested = position(of: .nested),
+              let regs = position(of: .regs) else { return false }
+        return sregs < nested && nested < regs
     }
 }

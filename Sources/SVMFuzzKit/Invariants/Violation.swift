@@ -5,8 +5,10 @@ import SVMModel
 public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
     /// A guest instruction executes (or KVM_RUN enters) in L1 context while L2 owns a register.
     case l1RunsL2State
-    /// After a restore or reset whose ioctls all succeeded, a triple fault is pending that the
-    /// restored state did not have.
+    /// Userspace stuffing state made a triple fault pending: a KVM_SET_SREGS/REGS/MSRS/NESTED_STATE
+    /// raised one (only KVM_SET_VCPU_EVENTS may, when asked), or after a restore or reset whose
+    /// ioctls all succeeded one is pending that the restored state did not have. A triple fault is
+    /// a guest event; KVM must not synthesize one from state the VMM puts (Yosry, 2026-02-26).
     case spuriousTripleFault
     /// After a restore in a migration order whose ioctls all succeeded, GET_* differs from the snapshot.
     case restoreMismatch

@@ -43,7 +43,7 @@ public enum Minimizer {
             }
             // Simplify what remains, one operation at a time.
             for j in ops.indices {
-                for simpler in simplifications(of: ops[j]) {
+                for simpler in simplifications(of: ops[j]) where simpler != ops[j] {
                     var candidate = ops
                     candidate[j] = simpler
                     if reproduces(Program(config: p.config, operations: candidate), variant: variant, id: id) {
