@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # A libFuzzer campaign on one variant.
-#   scripts/fuzz.sh [--variant V] [--seconds N | --runs N] [--seed S] [--jobs J] [--empty] [-- libFuzzer args]
+#   scripts/fuzz.sh [--variant V] [--seconds N | --runs N] [--seed S] [--jobs J] [--empty] [--all] [-- libFuzzer args]
 # Builds what it needs, fuzzes from corpus/seeds/ (encoded to bytes) into .fuzz/<variant>/corpus,
-# keeps artifacts in findings/<variant>/, and ends with one line:
+# keeps artifacts in findings/<variant>/, skips the findings listed in corpus/known-issues.txt
+# (unless --all), and ends with one line:
 #   FOUND <invariant> <artifact>      or      CLEAN <execs> execs
 source "$(dirname "$0")/lib.sh"
-variant=merged seconds="" runs="" seed="" jobs=1 empty=0 extra=()
+variant=merged seconds="" runs="" seed="" jobs=1 empty=0 known="$ROOT/corpus/known-issues.txt" extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --variant) variant="${2:?--variant needs a name}"; shift 2 ;;
@@ -14,8 +15,9 @@ while [ $# -gt 0 ]; do
         --seed) seed="${2:?--seed needs a number}"; shift 2 ;;
         --jobs) jobs="${2:?--jobs needs a number}"; shift 2 ;;
         --empty) empty=1; shift ;;        # start from an empty corpus instead of the seeds
+        --all) known=""; shift ;;         # also report the findings listed in corpus/known-issues.txt
         --) shift; extra=("$@"); break ;;
-        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -50,7 +52,7 @@ args=(-artifact_prefix="$findings/" -print_final_stats=1 -dict="$ROOT/corpus/svm
 log="$work/last.log"
 echo "fuzzing variant $variant with $bin (log: $log)" >&2
 set +e
-SVMFUZZ_VARIANT="$variant" "$bin" "${args[@]}" ${extra[@]+"${extra[@]}"} "$work/corpus" ${seeds[@]+"${seeds[@]}"} >"$log" 2>&1
+SVMFUZZ_KNOWN="$known" SVMFUZZ_VARIANT="$variant" "$bin" "${args[@]}" ${extra[@]+"${extra[@]}"} "$work/corpus" ${seeds[@]+"${seeds[@]}"} >"$log" 2>&1
 rc=$?
 set -e
 grep -E "^(VIOLATION|#[0-9]+.*(NEW|DONE|pulse))" "$log" | tail -n 3 >&2 || true

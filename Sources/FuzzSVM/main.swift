@@ -14,7 +14,20 @@ let harness: FuzzHarness = {
         fputs("FuzzSVM: unknown SVMFUZZ_VARIANT '\(name ?? "")'\n", stderr)
         exit(2)
     }
-    return FuzzHarness(variant: variant)
+    // SVMFUZZ_KNOWN names a known-issues file (scripts/fuzz.sh passes corpus/known-issues.txt).
+    var known: [String] = []
+    if let path = getenv("SVMFUZZ_KNOWN").map({ String(cString: $0) }), !path.isEmpty {
+        guard let f = fopen(path, "r") else {
+            fputs("FuzzSVM: cannot read SVMFUZZ_KNOWN file '\(path)'\n", stderr)
+            exit(2)
+        }
+        var text = ""
+        var buf = [CChar](repeating: 0, count: 4096)
+        while fgets(&buf, Int32(buf.count), f) != nil { text += String(cString: buf) }
+        fclose(f)
+        known = FuzzHarness.parseKnownIssues(text)
+    }
+    return FuzzHarness(variant: variant, known: known)
 }()
 
 /// SVMFUZZ_MUTATOR: `mixed` (default) alternates operation-level and byte-level mutations;
@@ -35,7 +48,7 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>,
     // Hand the crash signals back to libFuzzer, so a violation leaves a crash-* artifact even
     // without SWIFT_BACKTRACE=enable=no (reference/swift-libfuzzer.md §2).
     for s in [SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV] { signal(s, SIG_DFL) }
-    fputs("FuzzSVM: variant \(harness.variant.rawValue), mutator \(mutatorMode)\n", stderr)
+    fputs("FuzzSVM: variant \(harness.variant.rawValue), mutator \(mutatorMode), \(harness.known.count) known issue(s) ignored\n", stderr)
     return 0
 }
 

@@ -323,8 +323,12 @@ public struct Executor: Sendable {
         var target = pristine
         target.adoptMemory(of: vcpu)
         if let (failedStep, errno) = target.put(snap, order: .qemu).failure {
-            return violation(.unrestorableState,
-                             "migrating this state fails: KVM_SET_\(failedStep.ioctlName) returns \(errno) (mode \(snap.mode), EFER 0x\(String(snap.sregs.efer, radix: 16)), nested flags 0x\(String(snap.nested.flags, radix: 16)))")
+            var rule = ""
+            if failedStep == .sregs, let r = target.kvmSregsRejection(snap.sregs) { rule = ":\(r)" }
+            var v = violation(.unrestorableState,
+                              "migrating this state fails: KVM_SET_\(failedStep.ioctlName) returns \(errno)\(rule.isEmpty ? "" : " (rule \(rule.dropFirst()))") (mode \(snap.mode), EFER 0x\(String(snap.sregs.efer, radix: 16)), CR0 0x\(String(snap.sregs.cr0, radix: 16)), nested flags 0x\(String(snap.nested.flags, radix: 16)))")
+            v.reason = "KVM_SET_\(failedStep.ioctlName)\(rule)"
+            return v
         }
         if let diff = snap.firstDifference(VcpuSnapshot(of: target)) {
             return violation(.unrestorableState, "migrating this state changes it: \(diff)")

@@ -1,12 +1,30 @@
 // What the libFuzzer entry point runs: bytes → operations → executor, stopping at the first violation.
 
+import Foundation
 import SVMModel
 
 public struct FuzzHarness: Sendable {
     public let variant: Variant
+    /// Signatures of known findings (corpus/known-issues.txt): an input that reaches one is
+    /// abandoned there instead of being reported, so a campaign goes on looking for new ones.
+    public let known: [String]
 
-    public init(variant: Variant) {
+    public init(variant: Variant, known: [String] = []) {
         self.variant = variant
+        self.known = known
+    }
+
+    /// Parses a known-issues file: one signature per line (`<invariant-id> [<reason>]`), `#` comments.
+    public static func parseKnownIssues(_ text: String) -> [String] {
+        text.split(separator: "\n").compactMap { line in
+            let sig = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let t = sig.trimmingCharacters(in: .whitespaces)
+            return t.isEmpty ? nil : t
+        }
+    }
+
+    public func isKnown(_ v: Violation) -> Bool {
+        known.contains { v.signature == $0 || v.signature.hasPrefix($0 + " ") }
     }
 
     /// The variant named by SVMFUZZ_VARIANT (default `merged`); nil when the name is unknown.
@@ -21,7 +39,7 @@ public struct FuzzHarness: Sendable {
         var decoder = OperationDecoder(bytes)
         var ex = Executor(config: decoder.config.vcpuConfig(variant: variant))
         while let op = decoder.next() {
-            if let v = ex.execute(op) { return v }
+            if let v = ex.execute(op) { return isKnown(v) ? nil : v }
         }
         return nil
     }

@@ -45,6 +45,12 @@ public struct Violation: Hashable, Sendable, CustomStringConvertible {
     /// Source line of that operation (0 when unknown).
     public var line: Int
     public var detail: String
+    /// A short stable token saying which way the invariant failed (e.g. the refused ioctl and its
+    /// rule), for telling findings apart; empty when the id says it all.
+    public var reason: String = ""
+
+    /// `<id>` or `<id> <reason>`: what corpus/known-issues.txt lists.
+    public var signature: String { reason.isEmpty ? id.description : "\(id) \(reason)" }
 
     public var description: String {
         "VIOLATION \(id) at step \(step)\(line > 0 ? " (line \(line))" : ""): \(detail)"
