@@ -32,7 +32,7 @@ merged_verdict="$("$SVMFUZZ" replay "$tmp/min.svm" --variant merged | tail -n 1 
     echo "# Regression found by svmfuzz on variant $variant ($(date -u +%Y-%m-%d)), minimized from $(basename "$artifact")."
     echo "# invariant: $id"
     echo "# on $variant: $verdict"
-    echo "# on merged:  $merged_verdict"
+    [ "$variant" = merged ] || echo "# on merged:  $merged_verdict"
     grep -v '^# minimized from' "$tmp/min.svm"
 } >"$dir/$name.svm"
 "$SVMFUZZ" encode "$dir/$name.svm" -o "$dir/$name.bin" 2>/dev/null

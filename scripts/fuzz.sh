@@ -56,8 +56,8 @@ SVMFUZZ_KNOWN="$known" SVMFUZZ_VARIANT="$variant" "$bin" "${args[@]}" ${extra[@]
 rc=$?
 set -e
 grep -E "^(VIOLATION|#[0-9]+.*(NEW|DONE|pulse))" "$log" | tail -n 3 >&2 || true
-artifact="$(grep -oE "Test unit written to [^ ]+" "$log" | tail -n 1 | sed 's/Test unit written to //')"
-violation="$(grep -oE "^VIOLATION [^ ]+" "$log" | head -n 1 | cut -d' ' -f2)"
+artifact="$(grep -oE "Test unit written to [^ ]+" "$log" | tail -n 1 | sed 's/Test unit written to //' || true)"
+violation="$(grep -oE "^VIOLATION [^ ]+" "$log" | head -n 1 | cut -d' ' -f2 || true)"
 if [ -n "$artifact" ]; then
     sed -n '/^VIOLATION/,/^==[0-9]*==\|^Fatal error\|^SVMFuzzKit\/\|^FuzzSVM\//p' "$log" | grep -v "^==\|^Fatal error" >&2 || true
     echo "FOUND ${violation:-crash} $artifact"
@@ -67,6 +67,6 @@ if [ "$rc" -ne 0 ]; then
     tail -n 20 "$log" >&2
     die "libFuzzer exited with $rc and no artifact"
 fi
-execs="$(grep -oE "stat::number_of_executed_units: [0-9]+" "$log" | tail -n 1 | grep -oE "[0-9]+$")"
-[ -n "$execs" ] || execs="$(grep -oE "^#[0-9]+" "$log" | tail -n 1 | tr -d '#')"
+execs="$(grep -oE "stat::number_of_executed_units: [0-9]+" "$log" | tail -n 1 | grep -oE "[0-9]+$" || true)"
+[ -n "$execs" ] || execs="$(grep -oE "^#[0-9]+" "$log" | tail -n 1 | tr -d '#' || true)"
 echo "CLEAN ${execs:-0} execs"

@@ -17,3 +17,28 @@ extension Vcpu {
         return nil
     }
 }
+
+extension Vcpu {
+    /// The first check of KVM_SET_NESTED_STATE (kvm_arch_vcpu_ioctl, then svm_set_nested_state in
+    /// arch/x86/kvm/svm/nested.c) that refuses `st` on this vCPU, as a short stable token, or nil.
+    /// It names what setNestedState checks, in the same order, without changing anything.
+    public func kvmNestedStateRejection(_ st: KvmNestedState) -> String? {
+        if !config.nested { return "nested-disabled" }
+        if st.flags & ~(NestedFlag.guestMode | NestedFlag.runPending | NestedFlag.gifSet) != 0 { return "flags" }
+        if st.flags & NestedFlag.runPending != 0 && st.flags & NestedFlag.guestMode == 0 { return "run-pending-without-guest-mode" }
+        if efer & EFER.svme == 0 && st.flags != 0 && st.flags != NestedFlag.gifSet { return "svme-clear" }
+        if smm && st.flags & NestedFlag.guestMode != 0 { return "smm" }
+        if st.flags & NestedFlag.guestMode == 0 { return nil }
+        if !GuestPhys.pageAddressValid(st.vmcbPa) { return "vmcb-pa" }
+        if !st.hasData { return "size" }
+        if !Vcpu.nestedVmcbCheckControls(Vcpu.nestedCopyVmcbControlToCache(st.control, guestNpt: config.npt)) {
+            return "controls"
+        }
+        if cr0 & CR0.cd == 0 && cr0 & CR0.nw != 0 { return "l2-cr0" }
+        let s = st.save
+        if s.cr0 & CR0.pg == 0 || s.cr0 & CR0.pe == 0 || s.rflags & RFLAGS.vm != 0 || !nestedVmcbCheckSave(s) {
+            return "l1-save"
+        }
+        return nil
+    }
+}
