@@ -36,5 +36,5 @@ merged_verdict="$("$SVMFUZZ" replay "$tmp/min.svm" --variant merged | tail -n 1 
     grep -v '^# minimized from' "$tmp/min.svm"
 } >"$dir/$name.svm"
 "$SVMFUZZ" encode "$dir/$name.svm" -o "$dir/$name.bin" 2>/dev/null
-echo "added $dir/$name.svm"
+echo "added ${dir#"$ROOT"/}/$name.svm"
 cat "$dir/$name.svm"

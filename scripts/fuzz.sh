@@ -60,7 +60,7 @@ artifact="$(grep -oE "Test unit written to [^ ]+" "$log" | tail -n 1 | sed 's/Te
 violation="$(grep -oE "^VIOLATION [^ ]+" "$log" | head -n 1 | cut -d' ' -f2 || true)"
 if [ -n "$artifact" ]; then
     sed -n '/^VIOLATION/,/^==[0-9]*==\|^Fatal error\|^SVMFuzzKit\/\|^FuzzSVM\//p' "$log" | grep -v "^==\|^Fatal error" >&2 || true
-    echo "FOUND ${violation:-crash} $artifact"
+    echo "FOUND ${violation:-crash} ${artifact#"$ROOT"/}"
     exit 0
 fi
 if [ "$rc" -ne 0 ]; then

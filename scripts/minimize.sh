@@ -31,9 +31,8 @@ case "$artifact" in
         [ -s "$tmp/min.bin" ] && bytes="$tmp/min.bin"
         ;;
 esac
-if [ -n "$out" ]; then
-    "$SVMFUZZ" minimize "$bytes" --variant "$variant" -o "$out"
-    cat "$out"
-else
-    "$SVMFUZZ" minimize "$bytes" --variant "$variant"
-fi
+# The header names the artifact, not the temporary file libFuzzer minimized into.
+"$SVMFUZZ" minimize "$bytes" --variant "$variant" -o "$tmp/min.svm" >/dev/null
+sed "1s|$tmp/min.bin|$artifact|" "$tmp/min.svm" >"$tmp/named.svm"
+if [ -n "$out" ]; then cp "$tmp/named.svm" "$out"; fi
+cat "$tmp/named.svm"

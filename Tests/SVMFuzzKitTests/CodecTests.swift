@@ -239,21 +239,13 @@ enum DictionaryEntries {
     }
 }
 
-/// A SplitMix64 PRNG for the codec, language and mutator property tests (deterministic, no Foundation).
-struct CodecRng {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
+/// The property tests' PRNG: the project's SplitMix64, with a few conveniences.
+typealias CodecRng = SplitMix64
+
+extension SplitMix64 {
     mutating func bool() -> Bool { next() & 1 == 1 }
     mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
-    mutating func maybe<T>(_ make: (inout CodecRng) -> T) -> T? { bool() ? make(&self) : nil }
+    mutating func maybe<T>(_ make: (inout SplitMix64) -> T) -> T? { bool() ? make(&self) : nil }
 }
 
 /// Random programs covering every operation kind, random field subsets and edge values.

@@ -4,12 +4,12 @@
 import SVMModel
 
 public enum Minimizer {
-    /// Whether `program` still shows the finding: a violation with the same id (or, when `id` is nil,
-    /// any violation).
-    public static func reproduces(_ program: Program, variant: Variant?, id: String?) -> Bool {
+    /// Whether `program` still shows the finding: a violation with the same signature (invariant id
+    /// and reason, e.g. which ioctl refused which rule), or, when `signature` is nil, any violation.
+    public static func reproduces(_ program: Program, variant: Variant?, signature: String?) -> Bool {
         let r = Runner.run(program, variant: variant, stopAtFirstViolation: true)
         guard let v = r.violation else { return false }
-        return id == nil || v.id.description == id
+        return signature == nil || v.signature == signature
     }
 
     /// Minimizes `program` for the violation it shows on `variant` (nil: the program's own config).
@@ -17,14 +17,14 @@ public enum Minimizer {
     public static func minimize(_ program: Program, variant: Variant?) -> Program? {
         let first = Runner.run(program, variant: variant, stopAtFirstViolation: true)
         guard let v = first.violation else { return nil }
-        let id = v.id.description
+        let id = v.signature
         // Drop expects and everything after the violating step.
         var ops = Array(program.operations.prefix(v.step)).filter {
             if case .expect = $0 { return false }
             return true
         }
         var p = Program(config: program.config, operations: ops)
-        if !reproduces(p, variant: variant, id: id) { p = program }
+        if !reproduces(p, variant: variant, signature: id) { p = program }
         ops = p.operations
 
         var changed = true
@@ -35,7 +35,7 @@ public enum Minimizer {
             while i >= 0 {
                 var candidate = ops
                 candidate.remove(at: i)
-                if reproduces(Program(config: p.config, operations: candidate), variant: variant, id: id) {
+                if reproduces(Program(config: p.config, operations: candidate), variant: variant, signature: id) {
                     ops = candidate
                     changed = true
                 }
@@ -46,7 +46,7 @@ public enum Minimizer {
                 for simpler in simplifications(of: ops[j]) where simpler != ops[j] {
                     var candidate = ops
                     candidate[j] = simpler
-                    if reproduces(Program(config: p.config, operations: candidate), variant: variant, id: id) {
+                    if reproduces(Program(config: p.config, operations: candidate), variant: variant, signature: id) {
                         ops = candidate
                         changed = true
                         break

@@ -23,7 +23,7 @@ public enum OperationMutator {
 
     /// The mutated bytes, or nil when no change fits in maxSize.
     public static func mutate(_ input: UnsafeRawBufferPointer, maxSize: Int, seed: UInt32) -> [UInt8]? {
-        var rng = MutatorRng(seed: seed)
+        var rng = MutatorRng(fuzzerSeed: seed)
         let original = EncodedLayout(input)
         for _ in 0..<8 {
             var layout = original
@@ -110,7 +110,7 @@ public enum OperationMutator {
     /// data2's, with data1's config; returns the size written to `out` (0 when nothing fits).
     public static func crossOver(_ data1: UnsafePointer<UInt8>, size1: Int, _ data2: UnsafePointer<UInt8>, size2: Int,
                                  out: UnsafeMutablePointer<UInt8>, maxOutSize: Int, seed: UInt32) -> Int {
-        var rng = MutatorRng(seed: seed)
+        var rng = MutatorRng(fuzzerSeed: seed)
         let a = EncodedLayout(UnsafeRawBufferPointer(start: data1, count: max(0, size1)))
         let b = EncodedLayout(UnsafeRawBufferPointer(start: data2, count: max(0, size2)))
         let i = rng.below(a.ops.count + 1)
