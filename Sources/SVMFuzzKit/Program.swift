@@ -79,8 +79,12 @@ public struct MsrsPatch: Hashable, Sendable {
 /// smi_pending and latched_init ride on the SMM block (KVM_VCPUEVENT_VALID_SMM), as in KVM.
 public struct EventsPatch: Hashable, Sendable {
     public var smm: Bool?, smiPending: Bool?, latchedInit: Bool?, tripleFault: Bool?
-    public init(smm: Bool? = nil, smiPending: Bool? = nil, latchedInit: Bool? = nil, tripleFault: Bool? = nil) {
+    /// interrupt.injected (KVM_SET_VCPU_EVENTS always sets the interrupt block).
+    public var interrupt: Bool?
+    public init(smm: Bool? = nil, smiPending: Bool? = nil, latchedInit: Bool? = nil, tripleFault: Bool? = nil,
+                interrupt: Bool? = nil) {
         self.smm = smm; self.smiPending = smiPending; self.latchedInit = latchedInit; self.tripleFault = tripleFault
+        self.interrupt = interrupt
     }
 }
 

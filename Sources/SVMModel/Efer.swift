@@ -66,11 +66,17 @@ extension Vcpu {
         if config.variant == .v1IgnoreInGuest && guestMode { return .ok }
 
         if clearing {
+            // zoo-B01, before c513f484c558 ("KVM: nSVM: leave guest mode when clearing EFER.SVME"):
+            // the vCPU stayed in guest mode and kept its nested state.
+            if config.variant == .zooB01 { return .ok }
             // Architecturally undefined while L2 runs; the series decides who gets shut down.
             if svmEferClearShouldTripleFault() { makeRequest(.tripleFault) }
             svmLeaveNested()
             // SMM keeps vmcb02: RSM may re-enter L2.
             if !smm { svmFreeNested() }
+            // zoo-B03, before 8312f1b9dd71 ("KVM: SVM: Don't set GIF when clearing EFER.SVME"):
+            // clearing SVME also set GIF, although GIF and SVME are independent.
+            if config.variant == .zooB03 { svmSetGif(true) }
         } else {
             let r = svmAllocateNested()
             if r != .ok {
@@ -86,6 +92,9 @@ extension Vcpu {
     @inline(__always) private func svmEferClearShouldTripleFault() -> Bool {
         switch config.variant {
         case .merged: return guestMode && wantsToRun      // cdc69269b18a
+        // The zoo variants are merged here.
+        case .zooB01, .zooB03, .zooB04, .zooB08, .zooB10, .zooB11, .zooB13, .zooB15, .zooB16, .zooB18, .zooB20, .zooB23, .zooB28:
+            return guestMode && wantsToRun
         case .v2SetEfer: return guestMode                 // v2 1/2
         case .prefix, .v1IgnoreInGuest, .msrHook: return false
         }

@@ -25,10 +25,12 @@ public struct KvmMsrs: Hashable, Sendable {
 /// struct kvm_vcpu_events, the SMM and triple-fault parts.
 public struct KvmVcpuEvents: Hashable, Sendable {
     public var smm: Bool, smmInsideNmi: Bool, smiPending: Bool, latchedInit: Bool, tripleFault: Bool
+    /// interrupt.injected
+    public var interrupt: Bool
     public init(smm: Bool, smmInsideNmi: Bool = false, smiPending: Bool = false, latchedInit: Bool = false,
-                tripleFault: Bool = false) {
+                tripleFault: Bool = false, interrupt: Bool = false) {
         self.smm = smm; self.smmInsideNmi = smmInsideNmi; self.smiPending = smiPending
-        self.latchedInit = latchedInit; self.tripleFault = tripleFault
+        self.latchedInit = latchedInit; self.tripleFault = tripleFault; self.interrupt = interrupt
     }
 }
 
@@ -60,6 +62,8 @@ extension Vcpu {
             return false
         }
         if !Vcpu.kvmIsValidCr4(s.cr4) || !Vcpu.kvmIsValidCr0(s.cr0) { return false }
+        // zoo-B28, before 184bd464bdb6 ("KVM: x86: Check EFER validity on KVM_SET_SREGS*").
+        if config.variant == .zooB28 { return true }
         return kvmValidEfer(s.efer)
     }
 
@@ -108,18 +112,21 @@ extension Vcpu {
     /// KVM_GET_VCPU_EVENTS
     public func getVcpuEvents() -> KvmVcpuEvents {
         KvmVcpuEvents(smm: smm, smmInsideNmi: smmInsideNmi, smiPending: smiPending, latchedInit: initPending,
-                      tripleFault: requests.contains(.tripleFault))
+                      tripleFault: requests.contains(.tripleFault), interrupt: injectedIrq)
     }
 
     /// KVM_SET_VCPU_EVENTS (kvm_vcpu_ioctl_x86_set_vcpu_events, arch/x86/kvm/x86.c). nil fields are
     /// not marked valid and keep their values.
     public mutating func setVcpuEvents(smm newSmm: Bool?, smmInsideNmi: Bool? = nil, smiPending newSmi: Bool? = nil,
-                                       latchedInit: Bool? = nil, tripleFault: Bool? = nil) -> Errno {
+                                       latchedInit: Bool? = nil, tripleFault: Bool? = nil,
+                                       interrupt: Bool? = nil) -> Errno {
         if vmDead { return .eio }
         if let s = newSmm {
             // f7e570780efc: toggling SMM from userspace forces the vCPU out of L2 first.
             if s != smm {
-                kvmLeaveNested()
+                // zoo-B11, before f7e570780efc ("KVM: x86: Forcibly leave nested virt when SMM state
+                // is toggled"): the vCPU stayed in guest mode.
+                if config.variant != .zooB11 { kvmLeaveNested() }
                 kvmSmmChanged(s)
             }
             if let n = smmInsideNmi { self.smmInsideNmi = n }
@@ -129,12 +136,16 @@ extension Vcpu {
         if let tf = tripleFault {
             if tf { makeRequest(.tripleFault) } else { clearRequest(.tripleFault) }
         }
+        if let i = interrupt {
+            injectedIrq = i
+            makeRequest(.event)
+        }
         return .ok
     }
 
     public mutating func setVcpuEvents(_ e: KvmVcpuEvents) -> Errno {
         setVcpuEvents(smm: e.smm, smmInsideNmi: e.smmInsideNmi, smiPending: e.smiPending,
-                      latchedInit: e.latchedInit, tripleFault: e.tripleFault)
+                      latchedInit: e.latchedInit, tripleFault: e.tripleFault, interrupt: e.interrupt)
     }
 
     /// A platform SMI (KVM_SMI or an APIC SMI): latched until KVM can deliver it.

@@ -71,6 +71,14 @@ extension Vcpu {
         if guestMode { nestedRunPending = 0 }
     }
 
+    /// svm_inject_irq (arch/x86/kvm/svm/svm.c): the IRQ goes into EVENTINJ of the current VMCB.
+    mutating func svmInjectIrq() {
+        // zoo-B23, before f17c31c48e5c ("KVM: SVM: Don't BUG if userspace injects an interrupt with
+        // GIF=0"): a BUG_ON(!gif) that userspace reaches through KVM_SET_VCPU_EVENTS.
+        if config.variant == .zooB23 && !gif { warn(.injectIrqWithoutGif) }
+        injectedIrq = false
+    }
+
     /// svm_get_nested_state_pages (arch/x86/kvm/svm/nested.c): nil on success, else the exit reason.
     mutating func svmGetNestedStatePages() -> ExitReason? {
         if !guestMode {
@@ -86,6 +94,8 @@ extension Vcpu {
     /// kvm_check_and_inject_events with kvm_check_nested_events / svm_check_nested_events
     /// (arch/x86/kvm/x86.c, arch/x86/kvm/svm/nested.c). False when nested_run_pending blocks events.
     mutating func kvmCheckAndInjectEvents() -> Bool {
+        // An IRQ injection interrupted by the last exit is redone first.
+        if injectedIrq { svmInjectIrq() }
         if guestMode {
             let blockNested = nestedRunPending != 0
             if let v = pendingException, nested.ctl.intercepts.intercepts(exitCode: SVMExit.exceptionBase + UInt64(v)) {

@@ -29,6 +29,12 @@ extension Vcpu {
         case MSR.efer:
             return setEfer(data, hostInitiated: hostInitiated, owner: owner)
         case MSR.vmHsavePa:
+            // zoo-B16, before fce7e152ffc8 ("KVM: nSVM: Check the value written to MSR_VM_HSAVE_PA"):
+            // any value was stored as written.
+            if config.variant == .zooB16 {
+                nested.hsaveMsr = data
+                return .ok
+            }
             // Only the guest's write is checked; userspace may restore anything.
             if !hostInitiated && !GuestPhys.pageAddressValid(data) { return .fault }
             nested.hsaveMsr = data & GuestPhys.pageMask

@@ -55,6 +55,9 @@ extension Vcpu {
         if st.flags & ~(NestedFlag.guestMode | NestedFlag.runPending | NestedFlag.gifSet) != 0 { return .einval }
         // GUEST_MODE needs EFER.SVME, set beforehand through SET_SREGS or SET_MSRS.
         if efer & EFER.svme == 0 && st.flags != 0 && st.flags != NestedFlag.gifSet { return .einval }
+        // zoo-B03, before 6f4d3ebc24c6 ("KVM: SVM: Allow KVM_SET_NESTED_STATE to clear GIF when
+        // SVME==0"): without SVME the only accepted payload was GIF_SET, so GIF=0 could not be restored.
+        if config.variant == .zooB03 && efer & EFER.svme == 0 && st.flags != NestedFlag.gifSet { return .einval }
         if smm && st.flags & NestedFlag.guestMode != 0 { return .einval }
 
         if st.flags & NestedFlag.guestMode == 0 {
@@ -87,7 +90,7 @@ extension Vcpu {
         svmSetGif(st.flags & NestedFlag.gifSet != 0)
         nestedRunPending = st.flags & NestedFlag.runPending != 0 ? 2 : 0
         nested.vmcb12Gpa = st.vmcbPa
-        svmCopyVmrunState(from: save)
+        Vcpu.svmCopyVmrunState(&vmcb01.save, from: save)
         nested.ctl = ctl
         svmSwitchVmcb(.vmcb02)
         nestedVmcb02PrepareControl()
@@ -99,16 +102,17 @@ extension Vcpu {
         return .ok
     }
 
-    /// svm_copy_vmrun_state (arch/x86/kvm/svm/nested.c): userspace's L1 state into vmcb01.save.
-    mutating func svmCopyVmrunState(from s: VmcbSave) {
-        vmcb01.save.efer = s.efer
-        vmcb01.save.cr0 = s.cr0
-        vmcb01.save.cr3 = s.cr3
-        vmcb01.save.cr4 = s.cr4
-        vmcb01.save.rflags = s.rflags | RFLAGS.fixed
-        vmcb01.save.rax = s.rax
-        vmcb01.save.rsp = s.rsp
-        vmcb01.save.rip = s.rip
-        vmcb01.save.cpl = 0
+    /// svm_copy_vmrun_state (arch/x86/kvm/svm/nested.c): the VMRUN-handled fields of a save area,
+    /// with RFLAGS' fixed bit set and CPL 0 (used for vmcb01 and the SMM copy in the hsave page).
+    static func svmCopyVmrunState(_ to: inout VmcbSave, from s: VmcbSave) {
+        to.efer = s.efer
+        to.cr0 = s.cr0
+        to.cr3 = s.cr3
+        to.cr4 = s.cr4
+        to.rflags = s.rflags | RFLAGS.fixed
+        to.rax = s.rax
+        to.rsp = s.rsp
+        to.rip = s.rip
+        to.cpl = 0
     }
 }

@@ -29,6 +29,11 @@ extension Vcpu {
             vmcb12.control.nextRip = vmcb02.control.nextRip
             vmcb12.control.intCtl = nested.ctl.intCtl
             memory.writeVmcb(nested.vmcb12Gpa, vmcb12)
+        } else if config.variant == .zooB18 {
+            // zoo-B18, before 1b30e7551767 ("KVM: nSVM: Triple fault if mapping VMCB12 fails on nested
+            // #VMEXIT"): #GP and an early return, with the vCPU still in guest mode on vmcb02.
+            kvmQueueException(Vector.gp)
+            return
         } else {
             makeRequest(.tripleFault)
         }
@@ -60,7 +65,9 @@ extension Vcpu {
         if Vcpu.kvmIsLegalCr3(l1.cr3) {
             cr3 = l1.cr3
             owners.cr3 = .l1
-        } else {
+        } else if config.variant != .zooB18 {
+            // zoo-B18, before 5d291ef0585e ("KVM: nSVM: Triple fault if restore host CR3 fails on
+            // nested #VMEXIT"): the error was ignored and L1 ran on with L2's CR3.
             makeRequest(.tripleFault)
         }
         pendingException = nil                     // kvm_clear_exception_queue

@@ -25,13 +25,15 @@ extension Vcpu {
     public mutating func kvmVcpuReset(initEvent: Bool) {
         if !initEvent && (cr0 != 0 || cr3 != 0 || cr4 != 0) { warn(.resetNonzeroCrs) }
         // SVM does not always exit on INIT or SHUTDOWN, so they can arrive while L2 is active.
-        if guestMode { kvmLeaveNested() }
+        // zoo-B08, before ed129ec9057f ("KVM: x86: forcibly leave nested mode on vCPU reset").
+        if guestMode && config.variant != .zooB08 { kvmLeaveNested() }
         if guestMode || smm { warn(.resetInGuestOrSmm) }
         guestMode = false
         smm = false
         smmInsideNmi = false
         smiPending = false
         pendingException = nil
+        injectedIrq = false
         cr2 = 0
         makeRequest(.event)
         if !initEvent { smbase = 0x30000 }

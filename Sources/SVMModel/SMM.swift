@@ -25,8 +25,9 @@ extension Vcpu {
         nestedSvmSimpleVmexit(SVMExit.sw)
         // The hsave page holds a copy of vmcb01.save at +0x400 while SMM uses vmcb01.
         guard var hsave = memory.mapVmcb(nested.hsaveMsr) else { return false }
-        hsave.save = vmcb01.save
+        Vcpu.svmCopyVmrunState(&hsave.save, from: vmcb01.save)
         memory.writeVmcb(nested.hsaveMsr, hsave)
+        l1StateAtSmi = hsave.save
         return true
     }
 
@@ -74,7 +75,8 @@ extension Vcpu {
 
         if !rsmLoadState64(smram) {
             // 3f6821aa147b: the shutdown applies to L1, not as a #VMEXIT with nested_run_pending.
-            if guestMode { kvmLeaveNested() }
+            // zoo-B13, before 3f6821aa147b ("KVM: x86: Forcibly leave nested if RSM to L2 hits shutdown").
+            if guestMode && config.variant != .zooB13 { kvmLeaveNested() }
             return false
         }
         return true
@@ -91,11 +93,16 @@ extension Vcpu {
         guard let hsave = memory.mapVmcb(nested.hsaveMsr) else { return false }
         if svmAllocateNested() != .ok { return false }
         // Restore L1's VMRUN-time state that SMM used vmcb01 for.
-        vmcb01.save = hsave.save
+        Vcpu.svmCopyVmrunState(&vmcb01.save, from: hsave.save)
+        if let saved = l1StateAtSmi, saved != vmcb01.save, smmL1Mismatch == nil {
+            smmL1Mismatch = SmmL1Record(atSmi: saved, atRsm: vmcb01.save)
+        }
         nested.ctl = Vcpu.nestedCopyVmcbControlToCache(vmcb12.control, guestNpt: config.npt)
         nested.save = vmcb12.save
         // be5fa8737d42: the controls are checked again on the way back to L2.
-        if !nestedSvmCheckCachedVmcb12() { return false }
+        // zoo-B15, before be5fa8737d42 ("KVM: SVM: check validity of VMCB controls when returning
+        // from SMM"): the re-read vmcb12 went into L2 unchecked.
+        if config.variant != .zooB15 && !nestedSvmCheckCachedVmcb12() { return false }
         if !enterSvmGuestMode(smram.svmGuestVmcbGpa, fromVmrun: false) { return false }
         nestedRunPending = 1
         return true

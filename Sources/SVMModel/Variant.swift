@@ -12,7 +12,27 @@ public enum Variant: String, CaseIterable, Sendable {
     /// kvm-x86 cdc69269b18a: triple fault only when is_guest_mode && wants_to_run.
     case merged
 
+    // The bug zoo (reference/bug-zoo.md): each re-introduces one fixed nSVM bug on top of `merged`.
+    case zooB01 = "zoo-B01"
+    case zooB03 = "zoo-B03"
+    case zooB04 = "zoo-B04"
+    case zooB08 = "zoo-B08"
+    case zooB10 = "zoo-B10"
+    case zooB11 = "zoo-B11"
+    case zooB13 = "zoo-B13"
+    case zooB15 = "zoo-B15"
+    case zooB16 = "zoo-B16"
+    case zooB18 = "zoo-B18"
+    case zooB20 = "zoo-B20"
+    case zooB23 = "zoo-B23"
+    case zooB28 = "zoo-B28"
+
     public static let `default` = Variant.merged
+
+    /// Whether the variant belongs to the bug zoo (one historical bug each) rather than the series.
+    public var isZoo: Bool { rawValue.hasPrefix("zoo-") }
+    /// The variants of the EFER.SVME series, `merged` included: what the model tests compare.
+    public static let series: [Variant] = allCases.filter { !$0.isZoo }
 
     /// Where the variant comes from upstream.
     public var upstream: String {
@@ -22,6 +42,19 @@ public enum Variant: String, CaseIterable, Sendable {
         case .v2SetEfer: return "[PATCH v2 1/2] KVM: SVM: Triple fault L1 on unintercepted EFER.SVME clear by L2 (2026-02-09)"
         case .msrHook: return "Sean Christopherson's msr_interception() hook (2026-02-26, never merged)"
         case .merged: return "kvm-x86 cdc69269b18a (applied 2026-03-05, in the 7.1 merge)"
+        case .zooB01: return "before c513f484c558 KVM: nSVM: leave guest mode when clearing EFER.SVME"
+        case .zooB03: return "before 8312f1b9dd71 KVM: SVM: Don't set GIF when clearing EFER.SVME + 6f4d3ebc24c6 KVM: SVM: Allow KVM_SET_NESTED_STATE to clear GIF when SVME==0"
+        case .zooB04: return "before 3c346c0c60ab KVM: SVM: ensure that EFER.SVME is set when running nested guest or on nested vmexit"
+        case .zooB08: return "before ed129ec9057f KVM: x86: forcibly leave nested mode on vCPU reset (CVE-2022-3344)"
+        case .zooB10: return "before a2620f8932fa KVM: SVM: Forcibly leave SMM mode on SHUTDOWN interception"
+        case .zooB11: return "before f7e570780efc KVM: x86: Forcibly leave nested virt when SMM state is toggled"
+        case .zooB13: return "before 3f6821aa147b KVM: x86: Forcibly leave nested if RSM to L2 hits shutdown"
+        case .zooB15: return "before be5fa8737d42 KVM: SVM: check validity of VMCB controls when returning from SMM"
+        case .zooB16: return "before fce7e152ffc8 KVM: nSVM: Check the value written to MSR_VM_HSAVE_PA + fb79f566e4c9 KVM: nSVM: Check that VM_HSAVE_PA MSR was set before VMRUN"
+        case .zooB18: return "before 1b30e7551767 KVM: nSVM: Triple fault if mapping VMCB12 fails on nested #VMEXIT + 5d291ef0585e KVM: nSVM: Triple fault if restore host CR3 fails on nested #VMEXIT"
+        case .zooB20: return "before 96bd3e76a171 KVM: nSVM: Add missing consistency check for EFER, CR0, CR4, and CS + e0b6f031d64c KVM: nSVM: Drop the non-architectural consistency check for NP_ENABLE"
+        case .zooB23: return "before f17c31c48e5c KVM: SVM: Don't BUG if userspace injects an interrupt with GIF=0"
+        case .zooB28: return "before 184bd464bdb6 KVM: x86: Check EFER validity on KVM_SET_SREGS*"
         }
     }
 
@@ -33,6 +66,19 @@ public enum Variant: String, CaseIterable, Sendable {
         case .v2SetEfer: return "svm_set_efer: triple fault on any SVME clear in guest mode, ioctls included"
         case .msrHook: return "msr_interception: triple fault when a guest WRMSR(EFER) from L2 ends outside guest mode"
         case .merged: return "svm_set_efer: triple fault when SVME is cleared in guest mode during KVM_RUN"
+        case .zooB01: return "svm_set_efer: clearing SVME neither leaves guest mode nor frees the nested state"
+        case .zooB03: return "svm_set_efer: clearing SVME sets GIF; svm_set_nested_state: with SVME clear only flags == GIF_SET is accepted"
+        case .zooB04: return "nested_vmcb_check_save: vmcb12 (and SET_NESTED_STATE's L1 save area) may have EFER.SVME clear"
+        case .zooB08: return "kvm_vcpu_reset: no kvm_leave_nested when INIT/SHUTDOWN resets a vCPU in guest mode"
+        case .zooB10: return "shutdown_interception: the INIT-reset runs while the vCPU is still in SMM"
+        case .zooB11: return "KVM_SET_VCPU_EVENTS: toggling SMM does not leave guest mode"
+        case .zooB13: return "emulator_leave_smm: a failed RSM into L2 triple-faults without leaving guest mode"
+        case .zooB15: return "svm_leave_smm: the re-read vmcb12 is not checked before re-entering L2"
+        case .zooB16: return "svm_set_msr: guest WRMSR(VM_HSAVE_PA) accepts any value; nested_svm_vmrun: no #GP with HSAVE_PA=0"
+        case .zooB18: return "nested_svm_vmexit: an unmappable vmcb12 injects #GP and bails out in guest mode; an illegal L1 CR3 is ignored"
+        case .zooB20: return "nested_vmcb_check_save: no CS.L && CS.D check in long mode; nested_svm_vmrun: NP_ENABLE without NPT fails VMRUN"
+        case .zooB23: return "svm_inject_irq: BUG_ON(!gif) when re-injecting an IRQ userspace set with GIF=0"
+        case .zooB28: return "kvm_is_valid_sregs: EFER is not checked against KVM's supported bits and guest CPUID"
         }
     }
 }

@@ -1,6 +1,12 @@
 // One vCPU of one VM: struct kvm_vcpu_arch + struct vcpu_svm, reduced to nested SVM state
 // (reference §1 and §12.1). A value type: copying a vCPU is a snapshot of everything.
 
+/// L1's state as an SMI in L2 saved it and as the RSM back into L2 reloaded it.
+public struct SmmL1Record: Hashable, Sendable {
+    public var atSmi: VmcbSave
+    public var atRsm: VmcbSave
+}
+
 /// struct svm_nested_state (arch/x86/kvm/svm/svm.h)
 public struct SvmNested: Hashable, Sendable {
     public var initialized = false
@@ -40,6 +46,9 @@ public struct Vcpu: Equatable, Sendable {
     /// A queued exception vector (kvm_queue_exception), delivered at the next entry.
     public internal(set) var pendingException: UInt8? = nil
     public internal(set) var smiPending = false
+    /// vcpu->arch.interrupt.injected: an IRQ KVM was delivering when it last exited, re-injected
+    /// at the next entry whatever GIF says.
+    public internal(set) var injectedIrq = false
     /// KVM_APIC_INIT in apic->pending_events.
     public internal(set) var initPending = false
     /// vcpu->wants_to_run: true only inside KVM_RUN.
@@ -66,6 +75,11 @@ public struct Vcpu: Equatable, Sendable {
     public internal(set) var lastInjected: UInt8? = nil
     /// The exit code of the last emulated #VMEXIT to L1.
     public internal(set) var lastVmexitCode: UInt64? = nil
+    /// L1's state as svm_enter_smm saved it in the hsave page at the last SMI taken in L2 (an
+    /// observable for the smm-l1-state invariant; KVM itself keeps only the guest page).
+    public internal(set) var l1StateAtSmi: VmcbSave? = nil
+    /// The first RSM into L2 that reloaded an L1 state different from the one its SMI saved.
+    public internal(set) var smmL1Mismatch: SmmL1Record? = nil
 
     public init(config: VcpuConfig) {
         self.config = config

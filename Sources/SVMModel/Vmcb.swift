@@ -37,7 +37,15 @@ public struct VmcbSave: Hashable, Sendable {
     public var rsp: UInt64 = 0
     public var rax: UInt64 = 0
     public var cpl: UInt8 = 0
+    /// CS attributes in the VMCB's packed form (only L and D/B matter to the model).
+    public var csAttrib: UInt16 = 0
     public init() {}
+}
+
+/// VMCB segment attribute bits (asm/svm.h SVM_SELECTOR_*).
+public enum SegAttrib {
+    public static let l: UInt16 = 1 << 9
+    public static let db: UInt16 = 1 << 10
 }
 
 public struct Vmcb: Hashable, Sendable {

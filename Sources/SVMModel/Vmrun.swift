@@ -54,11 +54,17 @@ extension Vcpu {
     /// nested_vmcb_check_save (arch/x86/kvm/svm/nested.c)
     @inline(__always)
     func nestedVmcbCheckSave(_ s: VmcbSave) -> Bool {
-        if s.efer & EFER.svme == 0 { return false }
+        // zoo-B04, before 3c346c0c60ab ("KVM: SVM: ensure that EFER.SVME is set when running nested
+        // guest or on nested vmexit"): a vmcb12 / L1 save area without SVME passed.
+        if s.efer & EFER.svme == 0 && config.variant != .zooB04 { return false }
         if s.cr0 & CR0.cd == 0 && s.cr0 & CR0.nw != 0 { return false }
         if s.cr0 >> 32 != 0 { return false }
         if s.efer & EFER.lme != 0 && s.cr0 & CR0.pg != 0 {
             if s.cr4 & CR4.pae == 0 || s.cr0 & CR0.pe == 0 || !Vcpu.kvmIsLegalCr3(s.cr3) { return false }
+            // 96bd3e76a171: a long-mode CS may not have both L and D (zoo-B20 drops this check).
+            if s.csAttrib & SegAttrib.l != 0 && s.csAttrib & SegAttrib.db != 0 && config.variant != .zooB20 {
+                return false
+            }
         }
         if !Vcpu.kvmIsValidCr4(s.cr4) { return false }
         if !kvmValidEfer(s.efer) { return false }
@@ -77,7 +83,10 @@ extension Vcpu {
         guard var vmcb12 = memory.mapVmcb(gpa) else { return nil }
         nested.ctl = Vcpu.nestedCopyVmcbControlToCache(vmcb12.control, guestNpt: config.npt)
         nested.save = vmcb12.save
-        if nestedSvmCheckCachedVmcb12() { return true }
+        // zoo-B20, before e0b6f031d64c ("KVM: nSVM: Drop the non-architectural consistency check for
+        // NP_ENABLE"): NP_ENABLE without NPT failed VMRUN instead of being ignored.
+        let npWithoutNpt = config.variant == .zooB20 && vmcb12.control.miscCtl & MiscCtl.enableNp != 0 && !config.npt
+        if nestedSvmCheckCachedVmcb12() && !npWithoutNpt { return true }
         vmcb12.control.exitCode = SVMExit.err
         vmcb12.control.exitInfo1 = 0
         vmcb12.control.exitInfo2 = 0
@@ -90,7 +99,8 @@ extension Vcpu {
     /// nested_svm_vmrun (arch/x86/kvm/svm/nested.c), reached from vmrun_interception in L1.
     mutating func nestedSvmVmrun() -> ExitHandling {
         guard nestedSvmCheckPermissions() else { return .resume }
-        if nested.hsaveMsr == 0 {
+        // zoo-B16, before fb79f566e4c9 ("KVM: nSVM: Check that VM_HSAVE_PA MSR was set before VMRUN").
+        if nested.hsaveMsr == 0 && config.variant != .zooB16 {
             kvmQueueException(Vector.gp)
             return .resume
         }

@@ -19,6 +19,8 @@ public enum WarnSite: UInt8, CaseIterable, Sendable {
     case resetNonzeroCrs
     /// kvm_vcpu_reset: still in guest mode or SMM after kvm_leave_nested.
     case resetInGuestOrSmm
+    /// svm_inject_irq: BUG_ON(!gif) (zoo-B23 only; removed by f17c31c48e5c).
+    case injectIrqWithoutGif
 
     public var name: String {
         switch self {
@@ -31,6 +33,7 @@ public enum WarnSite: UInt8, CaseIterable, Sendable {
         case .setEferPositive: return "set_efer:positive-return"
         case .resetNonzeroCrs: return "kvm_vcpu_reset:reset-nonzero-crs"
         case .resetInGuestOrSmm: return "kvm_vcpu_reset:guest-mode-or-smm"
+        case .injectIrqWithoutGif: return "svm_inject_irq:gif-clear"
         }
     }
 }

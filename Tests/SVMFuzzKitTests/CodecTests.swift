@@ -200,6 +200,8 @@ enum DictionaryEntries {
         noSvme.save.efer = 0xd01
         var asid0 = DefaultVmcb12.value
         asid0.control.asid = 0
+        var csLD = DefaultVmcb12.value
+        csLD.save.csAttrib = 0x69b
         return [
             ("enter_l2", ops(ByteCodec.enterL2(vmcb: 0x10000))),
             ("wrmsr_efer_svme", ops([.guest(.wrmsr(msr: MSR.efer, value: 0x1d01))])),
@@ -210,6 +212,8 @@ enum DictionaryEntries {
             ("vmcb_default", ops([.vmcb(gpa: 0x10000, DefaultVmcb12.value)])),
             ("vmcb_efer_no_svme", ops([.vmcb(gpa: 0x10000, noSvme)])),
             ("vmcb_asid_0", ops([.vmcb(gpa: 0x10000, asid0)])),
+            ("vmcb_cs_l_d", ops([.vmcb(gpa: 0x10000, csLD)])),
+            ("set_vcpu_events_interrupt", ops([.setVcpuEvents(EventsPatch(interrupt: true))])),
             ("set_sregs_efer_no_svme", ops([.setSregs(SregsPatch(efer: 0xd01))])),
             ("set_msrs_efer_no_svme", ops([.setMsrs(MsrsPatch(efer: 0xd01))])),
             ("snapshot_a", ops([.snapshot(.a)])),

@@ -106,4 +106,15 @@ final class InvariantTests: XCTestCase {
             XCTAssertNil(run(p, .merged).violation)
         }
     }
+
+    func testSmmL1StateFiresWhenSmmCodeMovesHsave() {
+        // SMI in L2 saves L1's state in the hsave page; RSM must bring back exactly that state.
+        let plain = Program(operations: Build.enterL2() + [.smi, .guest(.rsm), .guest(.vmmcall)])
+        let r = run(plain, .merged)
+        XCTAssertNil(r.violation, "\(String(describing: r.violation))")
+        XCTAssertEqual(r.finalState.vcpu.mode, .l1)
+        let moved = Program(operations: Build.enterL2() + [.smi, .guest(.wrmsr(msr: MSR.vmHsavePa, value: 0x50000)),
+                                                           .guest(.rsm)])
+        XCTAssertEqual(run(moved, .merged).violation?.id, .smmL1State)
+    }
 }

@@ -177,7 +177,7 @@ final class LanguageTests: XCTestCase {
             ("run\nconfig npt=0", 2, "'config' must be the first non-comment line"),
             ("config npt=0\nconfig vgif=0", 2, "'config' must be the first non-comment line"),
             ("config variant=v3", 1,
-             "unknown variant 'v3' (expected one of: prefix, v1-ignore-in-guest, v2-set-efer, msr-hook, merged)"),
+             "unknown variant 'v3' (expected one of: " + Variant.allCases.map(\.rawValue).joined(separator: ", ") + ")"),
             ("config npt=2", 1, "expected 0 or 1 after 'npt=', got '2'"),
             ("vmmcall 1", 1, "unexpected '1' after vmmcall (it takes no further operands)"),
             ("set_sregs efer", 1, "expected key=value for set_sregs (keys: efer, cr0, cr2, cr3, cr4), got 'efer'"),

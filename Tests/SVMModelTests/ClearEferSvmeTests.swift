@@ -118,7 +118,7 @@ final class ClearEferSvmeTests: XCTestCase {
             .msrHook: (1, .exit(.shutdown)),
             .merged: (1, .exit(.shutdown)),
         ]
-        for variant in Variant.allCases {
+        for variant in Variant.series {
             let (_, executed, last) = runSelftest(variant)
             XCTAssertEqual(executed, expected[variant]!.executed, "\(variant)")
             XCTAssertEqual(last, expected[variant]!.last, "\(variant)")
@@ -153,7 +153,7 @@ final class ClearEferSvmeTests: XCTestCase {
     }
 
     func testRestoreOtherVariantsHaveNoTripleFault() {
-        for variant in Variant.allCases where variant != .v2SetEfer {
+        for variant in Variant.series where variant != .v2SetEfer {
             var v = restoreOverL2(variant)
             XCTAssertEqual(v.mode, .l1, "\(variant)")
             XCTAssertFalse(v.requests.contains(.tripleFault), "\(variant)")
@@ -171,7 +171,7 @@ final class ClearEferSvmeTests: XCTestCase {
     // MARK: vCPU reset while in L2 (reference §8.1)
 
     func testResetInL2NeverTripleFaults() {
-        for variant in Variant.allCases {
+        for variant in Variant.series {
             for initEvent in [true, false] {
                 var v = makeL1(variant)
                 enterL2(&v)
@@ -191,7 +191,7 @@ final class ClearEferSvmeTests: XCTestCase {
     }
 
     func testInitSignalInL2NeverTripleFaults() {
-        for variant in Variant.allCases {
+        for variant in Variant.series {
             var v = makeL1(variant)
             enterL2(&v)
             v.raiseInit()

@@ -51,7 +51,7 @@ final class MsrpmMergeTests: XCTestCase {
 final class WarnTests: XCTestCase {
     /// None of the architectural scenarios splats.
     func testOrdinaryScenariosRecordNoWarning() {
-        for variant in Variant.allCases {
+        for variant in Variant.series {
             var v = makeL1(variant)
             enterL2(&v, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .shutdown]))
             XCTAssertEqual(exec(&v, .vmmcall), .entered(.l1))

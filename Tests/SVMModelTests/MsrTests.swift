@@ -19,7 +19,7 @@ final class MsrTests: XCTestCase {
     /// L1 intercepts the EFER write (MSR_PROT, MSRPM byte 0x820 bit 1): #VMEXIT(MSR) on every variant,
     /// with exit_info_1 = 1 and L2's EFER unchanged in vmcb12. No triple fault, no leave.
     func testL1InterceptingEferWriteGetsMsrVmexit() {
-        for variant in Variant.allCases {
+        for variant in Variant.series {
             var v = makeL1(variant)
             enterL2(&v, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .msrProt], msrpm: Layout.msrpm),
                     msrpm: MsrpmImage(reads: 0, writes: 1))
@@ -68,7 +68,7 @@ final class MsrTests: XCTestCase {
 
     /// L2 writes EFER without touching SVME and L1 does not intercept: L0 emulates, L2 goes on.
     func testL2EferWriteKeepingSvmeStaysInL2() {
-        for variant in Variant.allCases {
+        for variant in Variant.series {
             var v = makeL1(variant)
             enterL2(&v)
             XCTAssertEqual(exec(&v, .wrmsr(msr: MSR.efer, value: L2State.efer | EFER.sce)), .entered(.l2), "\(variant)")
@@ -189,7 +189,7 @@ final class MsrTests: XCTestCase {
     /// SET_SREGS / SET_MSRS clearing SVME in L2 forces the vCPU out without a triple fault on merged
     /// (wants_to_run is false), with the triple fault on v2-set-efer.
     func testHostEferClearInL2() {
-        for variant in Variant.allCases {
+        for variant in Variant.series {
             for viaSregs in [true, false] {
                 var v = makeL1(variant)
                 enterL2(&v)

@@ -37,7 +37,7 @@ final class SmmTests: XCTestCase {
     }
 
     func testSmiInL2EntersSmmThroughSwVmexit() {
-        for variant in Variant.allCases {
+        for variant in Variant.series {
             let v = smiInL2(variant)
             let smram = v.memory.smram
             XCTAssertTrue(smram.svmGuestFlag, "\(variant)")
@@ -65,7 +65,7 @@ final class SmmTests: XCTestCase {
     /// RSM back into L2: svm_leave_smm re-enters guest mode with nested_run_pending=1; the next entry
     /// clears it. L2 resumes where the SMI hit, and a later #VMEXIT restores L1 from the hsave copy.
     func testRsmReturnsToL2() {
-        for variant in Variant.allCases {
+        for variant in Variant.series {
             var v = smiInL2(variant)
             XCTAssertEqual(v.runGuestInstruction(.rsm), .resume, "\(variant)")
             XCTAssertEqual(v.mode, .l2, "\(variant)")
@@ -97,7 +97,7 @@ final class SmmTests: XCTestCase {
     /// svm_leave_smm refuses an SMRAM whose saved EFER lacks SVME: the RSM triple-faults and the run
     /// exits with shutdown, outside guest mode and outside SMM.
     func testRsmWithSmramEferSvmeClearShutsDown() {
-        for variant in Variant.allCases {
+        for variant in Variant.series {
             var v = smiInL2(variant, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .shutdown]))
             var smram = v.memory.smram
             smram.efer &= ~EFER.svme
@@ -190,7 +190,7 @@ final class SmmTests: XCTestCase {
     /// KVM_SET_VCPU_EVENTS toggling SMM while in L2 forces the vCPU out of guest mode first
     /// (svm_leave_nested: GIF=1, vmcb12 untouched, userspace owns the leftovers). No variant triple-faults.
     func testSetVcpuEventsSmmToggleForcesLeave() {
-        for variant in Variant.allCases {
+        for variant in Variant.series {
             var v = makeL1(variant)
             enterL2(&v)
             endRun(&v)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import SVMModel
 
 /// Every kind of bad input: one line on stderr, exit 2, never a crash or a backtrace.
 final class BadInputTests: CLITestCase {
@@ -48,7 +49,7 @@ final class BadInputTests: CLITestCase {
 
     func testUnknownVariant() throws {
         let f = try write("ok.svm", Scenario.clearEferSvme)
-        let expected = "svmfuzz: unknown variant 'x' (expected one of: prefix, v1-ignore-in-guest, v2-set-efer, msr-hook, merged)"
+        let expected = "svmfuzz: unknown variant 'x' (expected one of: " + Variant.allCases.map(\.rawValue).joined(separator: ", ") + ")"
         assertBadInput(try svmfuzz("replay", f, "--variant", "x"), expected)
         assertBadInput(try svmfuzz("minimize", f, "--variant", "x"), expected)
         assertBadInput(try svmfuzz("hunt", "--variant", "x", "--runs", "1"), expected)

@@ -97,7 +97,8 @@ extension MsrsPatch: PatchFields {
 extension EventsPatch: PatchFields {
     static var empty: EventsPatch { EventsPatch() }
     private static let specs = [PatchField(name: "smm", table: .bool), PatchField(name: "smi_pending", table: .bool),
-                                PatchField(name: "latched_init", table: .bool), PatchField(name: "triple_fault", table: .bool)]
+                                PatchField(name: "latched_init", table: .bool), PatchField(name: "triple_fault", table: .bool),
+                                PatchField(name: "interrupt", table: .bool)]
     static var fields: [PatchField] { specs }
     subscript(field i: Int) -> UInt64? {
         get {
@@ -105,7 +106,8 @@ extension EventsPatch: PatchFields {
             case 0: return bit(smm)
             case 1: return bit(smiPending)
             case 2: return bit(latchedInit)
-            default: return bit(tripleFault)
+            case 3: return bit(tripleFault)
+            default: return bit(interrupt)
             }
         }
         set {
@@ -114,7 +116,8 @@ extension EventsPatch: PatchFields {
             case 0: smm = b
             case 1: smiPending = b
             case 2: latchedInit = b
-            default: tripleFault = b
+            case 3: tripleFault = b
+            default: interrupt = b
             }
         }
     }

@@ -28,6 +28,7 @@ enum ValueTable: UInt8, CaseIterable {
     case general, rflags
     case asid, intCtl, miscCtl, interceptMisc, interceptExceptions, exitCode, cpl
     case msrIndex, vmCr, nestedFlags, bool
+    case csAttrib
 
     @inline(__always) var values: [UInt64] { ValueTables.all[Int(rawValue)] }
 
@@ -36,6 +37,7 @@ enum ValueTable: UInt8, CaseIterable {
         switch self {
         case .asid, .intCtl, .interceptExceptions, .msrIndex, .nestedFlags: return 32
         case .cpl: return 8
+        case .csAttrib: return 16
         case .bool: return 1
         default: return 64
         }
@@ -116,6 +118,8 @@ enum ValueTables {
             let g = NestedFlag.guestMode, r = NestedFlag.runPending, s = NestedFlag.gifSet
             return [g | s, 0, g, s, g | r | s, r, g | r, r | s, NestedFlag.evmcs, NestedFlag.mtfPending].map(UInt64.init)
         case .bool: return [0, 1]
+        // 0, 64-bit code (L), L and D together (illegal in long mode), 32-bit code (D, G)
+        case .csAttrib: return [0x0, 0x29b, 0x69b, 0xc9b]
         }
     }
 }

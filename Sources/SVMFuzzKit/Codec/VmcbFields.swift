@@ -11,6 +11,7 @@ enum VmcbField: UInt8, CaseIterable {
     case asid, msrpm, iopm, intCtl, miscCtl, ncr3
     case rip, rsp, rax, rflags, cpl, cr2
     case interceptExceptions, exitCode, exitInfo1, exitInfo2, nextRip
+    case csAttrib
 
     static let count = UInt8(allCases.count)
 
@@ -32,6 +33,7 @@ enum VmcbField: UInt8, CaseIterable {
         case .cr2: return .cr2
         case .interceptExceptions: return .interceptExceptions
         case .exitCode: return .exitCode
+        case .csAttrib: return .csAttrib
         }
     }
 
@@ -59,6 +61,7 @@ enum VmcbField: UInt8, CaseIterable {
         case .exitInfo1: return v.control.exitInfo1
         case .exitInfo2: return v.control.exitInfo2
         case .nextRip: return v.control.nextRip
+        case .csAttrib: return UInt64(v.save.csAttrib)
         }
     }
 
@@ -91,6 +94,7 @@ enum VmcbField: UInt8, CaseIterable {
         case .exitInfo1: v.control.exitInfo1 = x
         case .exitInfo2: v.control.exitInfo2 = x
         case .nextRip: v.control.nextRip = x
+        case .csAttrib: v.save.csAttrib = UInt16(truncatingIfNeeded: x)
         }
     }
 }

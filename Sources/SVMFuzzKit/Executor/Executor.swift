@@ -58,7 +58,11 @@ public struct Executor: Sendable {
         self.line = line
         lastSkipped = false
         lastRanAt = nil
+        let smmMismatchBefore = vcpu.smmL1Mismatch != nil
         var found = perform(op)
+        if found == nil, !smmMismatchBefore, let r = vcpu.smmL1Mismatch {
+            found = violation(.smmL1State, SmmL1State.describe(r))
+        }
         if found == nil { found = checkStructure() }
         if let v = found, firstViolation == nil { firstViolation = v }
         return found
@@ -115,6 +119,9 @@ public struct Executor: Sendable {
             lastIoctl = vcpu.setSregs(KvmSregs(efer: p.efer ?? cur.efer, cr0: p.cr0 ?? cur.cr0, cr2: p.cr2 ?? cur.cr2,
                                                cr3: p.cr3 ?? cur.cr3, cr4: p.cr4 ?? cur.cr4))
             if lastIoctl == .ok { stuffedSregs = true; resumeIfStuffed() }
+            if lastIoctl == .ok, let d = IoctlAcceptance.checkSetSregs(efer: p.efer ?? cur.efer, vcpu.config) {
+                return violation(.ioctlAcceptsInvalid, d)
+            }
         case .setRegs(let p):
             let cur = vcpu.getRegs()
             lastIoctl = vcpu.setRegs(KvmRegs(rip: p.rip ?? cur.rip, rsp: p.rsp ?? cur.rsp, rax: p.rax ?? cur.rax,
@@ -132,7 +139,7 @@ public struct Executor: Sendable {
             lastIoctl = vcpu.setNestedState(blob)
         case .setVcpuEvents(let p):
             lastIoctl = vcpu.setVcpuEvents(smm: p.smm, smiPending: p.smiPending, latchedInit: p.latchedInit,
-                                           tripleFault: p.tripleFault)
+                                           tripleFault: p.tripleFault, interrupt: p.interrupt)
         case .snapshot(let slot):
             lastIoctl = vcpu.vmDead ? .eio : .ok
             if !vcpu.vmDead {
@@ -237,43 +244,71 @@ public struct Executor: Sendable {
 
     /// A guest instruction runs inside KVM_RUN at whichever level is running.
     private mutating func guestInstruction(_ insn: GuestInstruction) -> Violation? {
-        if halted || vcpu.vmDead {
-            lastSkipped = true
-            return nil
-        }
-        if !inRun {
-            vcpu.kvmRunBegin()
-            inRun = true
-            lastIoctl = .ok
+        guard let started = startRun() else { return nil }
+        if started {
             if let v = enterGuest() { return v }
             // The entry itself exited to userspace: the instruction never ran.
             if !inRun { return nil }
         }
         lastRanAt = vcpu.mode
-        switch vcpu.runGuestInstruction(insn) {
+        let before = (mode: vcpu.mode, gif: vcpu.gif, hsave: vcpu.nested.hsaveMsr, intercepts: vcpu.nested.ctl.intercepts)
+        var vmcb12: Vmcb? = nil
+        if case .vmrun(let gpa) = insn, before.mode == .l1 { vmcb12 = vcpu.readGuestVmcb(gpa) }
+        let handling = vcpu.runGuestInstruction(insn)
+        var broken = checkInstruction(insn, before: before)
+        if broken == nil, let image = vmcb12, handling == .resume, vcpu.lastInjected == nil, !vcpu.vmDead,
+           let d = VmrunOutcome.check(vmcb12: image, after: vcpu) {
+            broken = violation(.vmrunOutcome, d)
+        }
+        let next: Violation?
+        switch handling {
         case .resume:
-            return enterGuest()
+            next = enterGuest()
         case .exitToUserspace(let reason):
-            return endRun(reason)
+            next = endRun(reason)
         case .error(let errno):
             lastIoctl = errno
-            return endRun(.none)
+            next = endRun(.none)
         }
+        return broken ?? next
+    }
+
+    /// The invariants about one guest instruction's handling (Invariants/: GifRules, HsaveRules,
+    /// InterceptReflection), checked before KVM re-enters the guest.
+    private func checkInstruction(_ insn: GuestInstruction,
+                                  before: (mode: Mode, gif: Bool, hsave: UInt64, intercepts: InterceptSet)) -> Violation? {
+        let mode = before.mode
+        if let d = GifRules.check(insn, mode: mode, gifBefore: before.gif, gifAfter: vcpu.gif) {
+            return violation(.gifChanged, d)
+        }
+        if let d = HsaveRules.check(insn, mode: mode, hsaveBefore: before.hsave, after: vcpu) {
+            return violation(.hsavePaRules, d)
+        }
+        if let d = InterceptReflection.check(insn, mode: mode, intercepts: before.intercepts, after: vcpu) {
+            return violation(.interceptNotReflected, d)
+        }
+        return nil
     }
 
     /// `run`: a KVM_RUN that enters and is interrupted before any guest instruction.
     private mutating func kvmRun() -> Violation? {
+        guard startRun() != nil else { return nil }
+        if let v = enterGuest() { return v }
+        return leaveRun()
+    }
+
+    /// Issues KVM_RUN unless the VMM would not run the guest now (halted, VM dead): nil when skipped,
+    /// true when a new KVM_RUN started, false when one was already running.
+    private mutating func startRun() -> Bool? {
         if halted || vcpu.vmDead {
             lastSkipped = true
             return nil
         }
-        if !inRun {
-            vcpu.kvmRunBegin()
-            inRun = true
-        }
         lastIoctl = .ok
-        if let v = enterGuest() { return v }
-        return leaveRun()
+        if inRun { return false }
+        vcpu.kvmRunBegin()
+        inRun = true
+        return true
     }
 
     /// An SMI or INIT kicks a running vCPU out of the guest; KVM services it before re-entering.
@@ -325,6 +360,7 @@ public struct Executor: Sendable {
         if let (failedStep, errno) = target.put(snap, order: .qemu).failure {
             var rule = ""
             if failedStep == .sregs, let r = target.kvmSregsRejection(snap.sregs) { rule = ":\(r)" }
+            if failedStep == .nested, let r = target.kvmNestedStateRejection(snap.nested) { rule = ":\(r)" }
             var v = violation(.unrestorableState,
                               "migrating this state fails: KVM_SET_\(failedStep.ioctlName) returns \(errno)\(rule.isEmpty ? "" : " (rule \(rule.dropFirst()))") (mode \(snap.mode), EFER 0x\(String(snap.sregs.efer, radix: 16)), CR0 0x\(String(snap.sregs.cr0, radix: 16)), nested flags 0x\(String(snap.nested.flags, radix: 16)))")
             v.reason = "KVM_SET_\(failedStep.ioctlName)\(rule)"
@@ -347,6 +383,7 @@ public struct Executor: Sendable {
         if let rule = ConsistencyRule.firstBroken(vcpu) {
             return violation(.inconsistentState(rule), rule.explanation)
         }
+        if let d = Vmcb12Checked.check(vcpu) { return violation(.vmcb12Unchecked, d) }
         return nil
     }
 

@@ -59,6 +59,7 @@ public struct VcpuSnapshot: Hashable, Sendable {
             ("events.smi_pending", a.events.smiPending, b.events.smiPending),
             ("events.latched_init", a.events.latchedInit, b.events.latchedInit),
             ("events.triple_fault", a.events.tripleFault, b.events.tripleFault),
+            ("events.interrupt", a.events.interrupt, b.events.interrupt),
             // GIF is saved only inside the nested state.
             ("gif", a.gif, a.nestedMigrated && b.nestedMigrated ? b.gif : a.gif),
         ]

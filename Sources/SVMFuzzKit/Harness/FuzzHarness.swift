@@ -9,9 +9,13 @@ public struct FuzzHarness: Sendable {
     /// abandoned there instead of being reported, so a campaign goes on looking for new ones.
     public let known: [String]
 
+    /// A fresh executor for the default configuration, copied for each input instead of created.
+    let template: Executor
+
     public init(variant: Variant, known: [String] = []) {
         self.variant = variant
         self.known = known
+        template = Executor(config: ProgramConfig().vcpuConfig(variant: variant))
     }
 
     /// Parses a known-issues file: one signature per line (`<invariant-id> [<reason>]`), `#` comments.
@@ -37,7 +41,8 @@ public struct FuzzHarness: Sendable {
     /// time and the run stops at the violation, so nothing after it is even decoded.
     public func run(_ bytes: UnsafeRawBufferPointer) -> Violation? {
         var decoder = OperationDecoder(bytes)
-        var ex = Executor(config: decoder.config.vcpuConfig(variant: variant))
+        let config = decoder.config.vcpuConfig(variant: variant)
+        var ex = config == template.config ? template : Executor(config: config)
         while let op = decoder.next() {
             if let v = ex.execute(op) { return isKnown(v) ? nil : v }
         }

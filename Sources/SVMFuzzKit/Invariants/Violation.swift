@@ -18,6 +18,20 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
     case kvmWarn(WarnSite)
     /// A structural rule of KVM's nested state broke.
     case inconsistentState(ConsistencyRule)
+    /// GifRules.swift: an instruction other than STGI/CLGI/VMRUN/#VMEXIT changed GIF.
+    case gifChanged
+    /// Vmcb12Checked.swift: in guest mode under vmcb12 controls VMRUN's checks refuse.
+    case vmcb12Unchecked
+    /// HsaveRules.swift: a VM_HSAVE_PA rule of the APM / KVM broke.
+    case hsavePaRules
+    /// InterceptReflection.swift: an instruction intercepted by vmcb12 left the vCPU in L2.
+    case interceptNotReflected
+    /// IoctlAcceptance.swift: a SET ioctl accepted state the vCPU cannot have.
+    case ioctlAcceptsInvalid
+    /// VmrunOutcome.swift: VMRUN's outcome disagrees with the APM consistency checks.
+    case vmrunOutcome
+    /// SmmL1State.swift: an SMI in L2 and RSM back into L2 changed L1's saved state.
+    case smmL1State
 
     public var description: String {
         switch self {
@@ -27,6 +41,13 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
         case .unrestorableState: return "unrestorable-state"
         case .kvmWarn(let s): return "kvm-warn:\(s.name)"
         case .inconsistentState(let r): return "inconsistent-state:\(r.rawValue)"
+        case .gifChanged: return "gif-changed"
+        case .vmcb12Unchecked: return "vmcb12-unchecked"
+        case .hsavePaRules: return "hsave-pa-rules"
+        case .interceptNotReflected: return "intercept-not-reflected"
+        case .ioctlAcceptsInvalid: return "ioctl-accepts-invalid"
+        case .vmrunOutcome: return "vmrun-outcome"
+        case .smmL1State: return "smm-l1-state"
         }
     }
 

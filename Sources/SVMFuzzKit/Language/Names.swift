@@ -25,9 +25,10 @@ enum SVMNames {
         ("np", nil), ("ncr3", .ncr3), ("efer", .efer), ("cr0", .cr0), ("cr2", .cr2), ("cr3", .cr3), ("cr4", .cr4),
         ("rip", .rip), ("rsp", .rsp), ("rax", .rax), ("rflags", .rflags), ("cpl", .cpl),
         ("misc_ctl", .miscCtl), ("exit_code", .exitCode), ("exit_info1", .exitInfo1), ("exit_info2", .exitInfo2),
-        ("next_rip", .nextRip),
+        ("next_rip", .nextRip), ("cs_attrib", .csAttrib),
     ]
-    static let vmcbOptionalKeys: Set<String> = ["misc_ctl", "exit_code", "exit_info1", "exit_info2", "next_rip"]
+    static let vmcbOptionalKeys: Set<String> = ["misc_ctl", "exit_code", "exit_info1", "exit_info2", "next_rip",
+                                                "cs_attrib"]
     /// Keys printed in decimal.
     static let decimalKeys: Set<String> = ["asid", "cpl"]
 

@@ -1,0 +1,43 @@
+// intercept-not-reflected (bug zoo INV-MODE / INV-FAIL): an instruction L2 executes that vmcb12
+// intercepts ends L2: the vCPU is back in L1 (or L1 is shut down).
+//
+// APM vol. 2, 15.9 "Instruction Intercepts" and 15.6 "#VMEXIT": an intercepted instruction in the
+// guest causes a #VMEXIT to the host (here L1, whose intercepts KVM honours for L2); KVM's nested
+// #VMEXIT either completes (leave_guest_mode, vmcb01) or, when it cannot write vmcb12 or restore
+// L1's CR3, still completes and shuts L1 down. Either way the vCPU leaves guest mode. The
+// instructions checked are those whose intercept bit alone decides (not WRMSR, which goes through
+// L1's MSR permission map, nor RSM, whose #UD is delivered at the next entry).
+
+import SVMModel
+
+enum InterceptReflection {
+    static func isChecked(_ insn: GuestInstruction) -> Bool {
+        switch insn {
+        case .vmrun, .vmmcall, .stgi, .clgi, .vmload, .vmsave, .tripleFault: return true
+        case .wrmsr, .rsm: return false
+        }
+    }
+
+    /// `intercepts`: vmcb12's intercepts (svm->nested.ctl) before L2 ran `insn`.
+    static func check(_ insn: GuestInstruction, mode: Mode, intercepts: InterceptSet, after v: Vcpu) -> String? {
+        guard mode == .l2, isChecked(insn), intercepts.intercepts(exitCode: insn.svmExitCode), v.guestMode else { return nil }
+        return "L2 executed \(SVMText.line(.guest(insn))), which vmcb12 intercepts, and is still in guest mode"
+    }
+}
+
+extension GuestInstruction {
+    /// The SVM exit code of the instruction (APM Appendix C).
+    var svmExitCode: UInt64 {
+        switch self {
+        case .wrmsr: return SVMExit.msr
+        case .vmrun: return SVMExit.vmrun
+        case .vmmcall: return SVMExit.vmmcall
+        case .stgi: return SVMExit.stgi
+        case .clgi: return SVMExit.clgi
+        case .vmload: return SVMExit.vmload
+        case .vmsave: return SVMExit.vmsave
+        case .tripleFault: return SVMExit.shutdown
+        case .rsm: return SVMExit.exceptionBase + UInt64(Vector.ud)
+        }
+    }
+}

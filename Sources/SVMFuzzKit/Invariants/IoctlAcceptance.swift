@@ -1,0 +1,24 @@
+// ioctl-accepts-invalid (bug zoo INV-ABI): KVM_SET_SREGS accepts only an EFER the vCPU can have.
+//
+// APM vol. 2, 3.1.7 "Extended Feature Enable Register": reserved EFER bits must be zero, EFER.SVME
+// is reserved without CPUID Fn8000_0001_ECX[SVM] and LME/LMA without long mode
+// (CPUID Fn8000_0001_EDX[LM]). KVM exposes SVME only with kvm_amd.nested (kvm_caps.supported_efer_bits),
+// and documents that KVM_SET_SREGS rejects state the guest's CPUID cannot have, like KVM_SET_MSRS does.
+
+import SVMModel
+
+enum IoctlAcceptance {
+    /// Why `efer` is not a valid EFER for a vCPU of `config`, or nil.
+    static func invalidEfer(_ efer: UInt64, _ config: VcpuConfig) -> String? {
+        let architectural = EFER.sce | EFER.lme | EFER.lma | EFER.nx | EFER.svme
+        if efer & ~architectural != 0 { return "reserved EFER bits set" }
+        if efer & EFER.svme != 0 && !(config.guestSvm && config.nested) { return "EFER.SVME without SVM for the guest" }
+        if efer & (EFER.lme | EFER.lma) != 0 && !config.guestLm { return "EFER.LME/LMA without long mode in CPUID" }
+        return nil
+    }
+
+    /// After KVM_SET_SREGS succeeded with `efer`.
+    static func checkSetSregs(efer: UInt64, _ config: VcpuConfig) -> String? {
+        invalidEfer(efer, config).map { "KVM_SET_SREGS accepted EFER 0x\(String(efer, radix: 16)): \($0)" }
+    }
+}

@@ -1,0 +1,72 @@
+// vmrun-outcome (bug zoo INV-CC): the VMRUN consistency-check oracle.
+//
+// APM vol. 2, 15.5.1 "Basic Operation" lists the vmcb12 states for which VMRUN fails with
+// #VMEXIT(INVALID) (exit code -1), leaving GIF clear and executing no guest instruction: EFER.SVME
+// clear; CR0.CD clear with CR0.NW set; CR0[63:32] nonzero; reserved CR4 / EFER bits set;
+// EFER.LME and CR0.PG with CR4.PAE or CR0.PE clear, or with an illegal CR3; EFER.LME, CR0.PG,
+// CR4.PAE, CS.L and CS.D all set; the VMRUN intercept clear; ASID 0; an MSR or I/O permission map
+// beyond the physical address width; with nested paging, an illegal nCR3. Nothing else fails it
+// (KVM follows the APM list and drops non-architectural checks). So a VMRUN in L1 that got past
+// the instruction's own faults (no exception, no exit to userspace) ends in #VMEXIT(INVALID)
+// exactly when its vmcb12 is on that list. Excluded from the "valid ⇒ no INVALID" direction: the
+// two failures after the checks that are KVM's and not the APM's to define (L1's MSR permission
+// map or legacy-PAE PDPTEs not backed by memory), where KVM also synthesizes VMEXIT_INVALID.
+
+import SVMModel
+
+enum VmrunOutcome {
+    /// Why the APM refuses `v` as vmcb12 for a vCPU of `config`, or nil when VMRUN must accept it.
+    static func apmRefusal(_ v: Vmcb, _ config: VcpuConfig) -> String? {
+        let s = v.save, c = v.control
+        if s.efer & EFER.svme == 0 { return "EFER.SVME clear" }
+        if s.cr0 & CR0.cd == 0 && s.cr0 & CR0.nw != 0 { return "CR0.NW without CR0.CD" }
+        if s.cr0 >> 32 != 0 { return "CR0[63:32] set" }
+        if s.cr4 & ~CR4.supported != 0 { return "reserved CR4 bits" }
+        if let why = IoctlAcceptance.invalidEfer(s.efer, config) { return why }
+        if s.efer & EFER.lme != 0 && s.cr0 & CR0.pg != 0 {
+            if s.cr4 & CR4.pae == 0 { return "long mode without CR4.PAE" }
+            if s.cr0 & CR0.pe == 0 { return "long mode without CR0.PE" }
+            if !GuestPhys.isLegal(s.cr3) { return "illegal CR3" }
+            if s.csAttrib & SegAttrib.l != 0 && s.csAttrib & SegAttrib.db != 0 { return "CS.L and CS.D in long mode" }
+        }
+        if !c.intercepts.contains(.vmrun) { return "VMRUN intercept clear" }
+        if c.asid == 0 { return "ASID 0" }
+        if !mapIsLegal(c.msrpmBasePa, size: GuestPhys.msrpmSize) { return "MSRPM beyond MAXPHYADDR" }
+        if !mapIsLegal(c.iopmBasePa, size: GuestPhys.iopmSize) { return "IOPM beyond MAXPHYADDR" }
+        // NP_ENABLE counts only when nested paging is exposed to L1.
+        if config.npt && c.miscCtl & MiscCtl.enableNp != 0 && !GuestPhys.isLegal(c.nestedCr3) { return "illegal nCR3" }
+        return nil
+    }
+
+    private static func mapIsLegal(_ base: UInt64, size: UInt64) -> Bool {
+        let b = base & GuestPhys.pageMask
+        return GuestPhys.isLegal(b) && GuestPhys.isLegal(b &+ size &- 1)
+    }
+
+    /// Failures after the checks that KVM reports as VMEXIT_INVALID although the APM does not list them.
+    private static func kvmOwnFailure(_ v: Vmcb, _ config: VcpuConfig) -> Bool {
+        let s = v.save, c = v.control
+        if c.intercepts.contains(.msrProt) && (!GuestPhys.isMappable(c.msrpmBasePa & GuestPhys.pageMask)
+            || !GuestPhys.isMappable((c.msrpmBasePa & GuestPhys.pageMask) &+ GuestPhys.msrpmSize &- 1)) { return true }
+        let nestedNpt = config.npt && c.miscCtl & MiscCtl.enableNp != 0
+        // KVM takes vmcb12's EFER.LMA as is (the known LMA/LME disagreement), so legacy PAE is LMA clear.
+        let legacyPae = s.cr0 & CR0.pg != 0 && s.cr4 & CR4.pae != 0 && s.efer & EFER.lma == 0
+        if legacyPae && !nestedNpt && !GuestPhys.isMappable(s.cr3) { return true }
+        if !GuestPhys.isLegal(s.cr3) { return true }
+        return false
+    }
+
+    /// After an L1 VMRUN of `vmcb12` (read before it ran) that raised no exception and stayed in KVM_RUN.
+    static func check(vmcb12: Vmcb, after v: Vcpu) -> String? {
+        let invalid = !v.guestMode && v.lastVmexitCode == SVMExit.err
+        if let why = apmRefusal(vmcb12, v.config) {
+            if !invalid { return "VMRUN of a vmcb12 with \(why) did not end in #VMEXIT(INVALID)" }
+            if v.gif { return "VMRUN failed with #VMEXIT(INVALID) but GIF is set" }
+            return nil
+        }
+        if invalid && !kvmOwnFailure(vmcb12, v.config) {
+            return "VMRUN of a vmcb12 the APM accepts ended in #VMEXIT(INVALID)"
+        }
+        return nil
+    }
+}

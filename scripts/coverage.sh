@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Line and branch coverage of the core (Sources/SVMModel) reached by the corpus.
+#   scripts/coverage.sh [--out DIR] [--no-work] [--corpus VARIANT=DIR]... [--html]
+# Builds FuzzSVM with -profile-generate -profile-coverage-mapping in .build-cov (its own scratch
+# path, swift-libfuzzer.md §6), replays with -runs=0:
+#   corpus/seeds + corpus/regressions (.svm encoded to bytes) under every variant, and
+#   each saved work corpus .fuzz/<variant>/corpus under its variant (unless --no-work), and
+#   each --corpus DIR under VARIANT (bench.sh passes its campaign corpus);
+# merges the profiles with the toolchain's llvm-profdata and reports per file with its llvm-cov.
+# A replay that stops at a violation writes no profile, so the violating input (named by its
+# crash-<sha1> artifact) is left out, counted, and the rest replayed again.
+# Writes DIR/coverage.md (default bench/) and prints it; the last line is
+#   COVERAGE lines <pct>% regions <pct>% functions <pct>% (<files> files)
+# Branch coverage: llvm-cov's branch view comes from clang's branch instrumentation; swiftc emits
+# none (every file shows 0/0 branches), so the region column (each `if`/`switch` arm, `&&`/`||`
+# operand and `?:` side is a region) stands in for it.
+source "$(dirname "$0")/lib.sh"
+out="$ROOT/bench" work=1 html=0 extra=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --out) out="${2:?--out needs a directory}"; shift 2 ;;
+        --no-work) work=0; shift ;;
+        --corpus) [[ "${2:-}" == ?*=?* ]] || die "--corpus needs VARIANT=DIR"; extra+=("$2"); shift 2 ;;
+        --html) html=1; shift ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        *) die "unknown argument '$1' (see --help)" ;;
+    esac
+done
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+PROFDATA="$TOOLCHAIN_BIN/llvm-profdata"
+LLVMCOV="$TOOLCHAIN_BIN/llvm-cov"
+[ -x "$PROFDATA" ] && [ -x "$LLVMCOV" ] || die "no llvm-profdata/llvm-cov next to swift in $TOOLCHAIN_BIN"
+
+SVMFUZZ="$(svmfuzz_bin)"
+cd "$ROOT"
+build() {
+    swift build -c release --product FuzzSVM --sanitize=fuzzer \
+        -Xswiftc -profile-generate -Xswiftc -profile-coverage-mapping --scratch-path "$ROOT/.build-cov" >&2
+}
+# Another session may be editing Sources/ while we build: retry a few times.
+for attempt in 1 2 3 4; do
+    build && break
+    [ "$attempt" = 4 ] && die "building the coverage binary failed"
+    sleep 10
+done
+bin="$ROOT/.build-cov/release/FuzzSVM"
+[ -x "$bin" ] || die "$bin was not produced"
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/fixed" "$tmp/prof"
+n=0
+while IFS= read -r f; do
+    [ -n "$f" ] || continue
+    n=$((n + 1))
+    "$SVMFUZZ" encode "$f" -o "$tmp/fixed/$n-$(basename "${f%.svm}").bin" 2>/dev/null \
+        || echo "coverage.sh: skipping $f (does not encode)" >&2
+done < <(find "$ROOT/corpus/seeds" "$ROOT/corpus/regressions" -name '*.svm' 2>/dev/null | sort)
+# Raw byte inputs kept in the regressions (anything not .svm).
+while IFS= read -r f; do
+    [ -n "$f" ] || continue
+    n=$((n + 1)); cp "$f" "$tmp/fixed/$n-$(basename "$f")"
+done < <(find "$ROOT/corpus/regressions" -type f ! -name '*.svm' ! -name '*.md' ! -name '.*' 2>/dev/null | sort)
+
+variants="$("$SVMFUZZ" variants | awk '{print $1}')"
+known=()
+[ -f "$ROOT/corpus/known-issues.txt" ] && known=(SVMFUZZ_KNOWN="$ROOT/corpus/known-issues.txt")
+replayed=0 excluded=0 sets=0
+# replay <variant> <dir>: the whole directory in one process. A violation ends the process before it
+# writes its profile: the artifact (crash-<sha1 of the input>) names the input, which is set aside,
+# and the rest is replayed again. After 40 such rounds the remainder goes one file per process.
+replay() {
+    local v="$1" dir="$2" f rc round=0 art sum
+    [ -n "$(ls -A "$dir" 2>/dev/null)" ] || return 0
+    sets=$((sets + 1))
+    rm -rf "$tmp/set" "$tmp/art"; mkdir -p "$tmp/set" "$tmp/art"
+    find "$dir" -maxdepth 1 -type f -exec cp -t "$tmp/set" {} +
+    while :; do
+        set +e
+        env ${known[@]+"${known[@]}"} SVMFUZZ_VARIANT="$v" LLVM_PROFILE_FILE="$tmp/prof/%p-%m.profraw" \
+            "$bin" -runs=0 -max_len=1048576 -artifact_prefix="$tmp/art/" "$tmp/set" >"$tmp/log" 2>&1
+        rc=$?
+        set -e
+        if [ "$rc" = 0 ]; then
+            replayed=$((replayed + $(find "$tmp/set" -maxdepth 1 -type f | wc -l))); return 0
+        fi
+        art="$(grep -oE "Test unit written to [^ ]+" "$tmp/log" | tail -n 1 | sed 's/Test unit written to //')"
+        sum="$(basename "${art:-none}" | sed -n 's/^crash-\([0-9a-f]\{40\}\)$/\1/p')"
+        round=$((round + 1))
+        [ -n "$sum" ] && [ "$round" -le 40 ] || break
+        local hit=0
+        for f in "$tmp/set"/*; do
+            if [ "$(sha1sum "$f" | cut -d' ' -f1)" = "$sum" ]; then rm -f "$f"; excluded=$((excluded + 1)); hit=1; fi
+        done
+        [ "$hit" = 1 ] || break
+        rm -f "$art"
+    done
+    echo "coverage.sh: replay of $dir under $v keeps stopping (rc $rc); replaying file by file" >&2
+    for f in "$tmp/set"/*; do
+        [ -f "$f" ] || continue
+        if env ${known[@]+"${known[@]}"} SVMFUZZ_VARIANT="$v" LLVM_PROFILE_FILE="$tmp/prof/%p-%m.profraw" \
+            "$bin" -runs=0 "$f" >/dev/null 2>&1; then
+            replayed=$((replayed + 1))
+        else
+            excluded=$((excluded + 1))
+        fi
+    done
+}
+for v in $variants; do replay "$v" "$tmp/fixed"; done
+work_dirs=0
+if [ "$work" = 1 ]; then
+    for d in "$ROOT"/.fuzz/*/corpus; do
+        [ -d "$d" ] || continue
+        v="$(basename "$(dirname "$d")")"
+        grep -qx "$v" <<<"$variants" || continue
+        work_dirs=$((work_dirs + 1))
+        replay "$v" "$d"
+    done
+fi
+for e in ${extra[@]+"${extra[@]}"}; do
+    v="${e%%=*}" d="${e#*=}"
+    grep -qx "$v" <<<"$variants" || die "--corpus: unknown variant '$v'"
+    [ -d "$d" ] || die "--corpus: '$d' is not a directory"
+    work_dirs=$((work_dirs + 1))
+    replay "$v" "$d"
+done
+ls "$tmp"/prof/*.profraw >/dev/null 2>&1 || die "no profile was written (did every replay stop at a violation?)"
+"$PROFDATA" merge -sparse "$tmp"/prof/*.profraw -o "$out/coverage.profdata"
+
+sources=("$ROOT"/Sources/SVMModel/*.swift)
+"$LLVMCOV" export "$bin" -instr-profile="$out/coverage.profdata" -summary-only "${sources[@]}" >"$tmp/cov.json"
+[ "$html" = 1 ] && "$LLVMCOV" show "$bin" -instr-profile="$out/coverage.profdata" -format=html \
+    -output-dir="$out/coverage-html" "${sources[@]}" >/dev/null
+
+python3 - "$tmp/cov.json" "$ROOT" "$replayed" "$excluded" "$sets" "$work_dirs" >"$out/coverage.md" <<'EOF'
+import json, os, sys
+data = json.load(open(sys.argv[1]))
+root, replayed, excluded, sets, work_dirs = sys.argv[2], *map(int, sys.argv[3:])
+files = data["data"][0]["files"]
+rows = []
+tot = {k: [0, 0] for k in ("lines", "regions", "functions", "branches")}
+def pct(c, n): return f"{100.0 * c / n:.1f}%" if n else "n/a"
+for f in sorted(files, key=lambda f: f["filename"]):
+    s = f["summary"]
+    for k in tot:
+        tot[k][0] += s[k]["covered"]; tot[k][1] += s[k]["count"]
+    rows.append((os.path.relpath(f["filename"], root), s))
+print(f"Replayed {replayed} inputs ({sets} replay sets: seeds+regressions under every variant, "
+      f"plus {work_dirs} work corpora); {excluded} violating input(s) left out.\n")
+print("| File | Lines | Line cov. | Regions | Region cov. | Functions |")
+print("|---|---:|---:|---:|---:|---:|")
+for name, s in rows:
+    l, r, fn = s["lines"], s["regions"], s["functions"]
+    print(f"| {name} | {l['covered']}/{l['count']} | {pct(l['covered'], l['count'])} | "
+          f"{r['covered']}/{r['count']} | {pct(r['covered'], r['count'])} | {fn['covered']}/{fn['count']} |")
+l, r, fn = tot["lines"], tot["regions"], tot["functions"]
+print(f"| **total** | {l[0]}/{l[1]} | **{pct(*l)}** | {r[0]}/{r[1]} | **{pct(*r)}** | {fn[0]}/{fn[1]} |")
+print()
+b = tot["branches"]
+print("Branch coverage: " + (f"{pct(*b)} ({b[0]}/{b[1]})" if b[1] else
+      "not available for Swift (swiftc emits no branch counters; llvm-cov reports 0/0), so the region column stands in for it") + ".")
+print()
+print(f"COVERAGE lines {pct(*l)} regions {pct(*r)} functions {pct(*fn)} ({len(rows)} files)")
+EOF
+cat "$out/coverage.md"
