@@ -12,8 +12,8 @@ public enum GuestInstruction: Hashable, Sendable {
     case tripleFault
     case rsm
 
-    /// The SVM exit code the instruction causes.
-    var exitCode: UInt64 {
+    /// The SVM exit code the instruction causes (APM Appendix C).
+    public var exitCode: UInt64 {
         switch self {
         case .wrmsr: return SVMExit.msr
         case .vmrun: return SVMExit.vmrun

@@ -20,24 +20,7 @@ enum InterceptReflection {
 
     /// `intercepts`: vmcb12's intercepts (svm->nested.ctl) before L2 ran `insn`.
     static func check(_ insn: GuestInstruction, mode: Mode, intercepts: InterceptSet, after v: Vcpu) -> String? {
-        guard mode == .l2, isChecked(insn), intercepts.intercepts(exitCode: insn.svmExitCode), v.guestMode else { return nil }
+        guard mode == .l2, isChecked(insn), intercepts.intercepts(exitCode: insn.exitCode), v.guestMode else { return nil }
         return "L2 executed \(SVMText.line(.guest(insn))), which vmcb12 intercepts, and is still in guest mode"
-    }
-}
-
-extension GuestInstruction {
-    /// The SVM exit code of the instruction (APM Appendix C).
-    var svmExitCode: UInt64 {
-        switch self {
-        case .wrmsr: return SVMExit.msr
-        case .vmrun: return SVMExit.vmrun
-        case .vmmcall: return SVMExit.vmmcall
-        case .stgi: return SVMExit.stgi
-        case .clgi: return SVMExit.clgi
-        case .vmload: return SVMExit.vmload
-        case .vmsave: return SVMExit.vmsave
-        case .tripleFault: return SVMExit.shutdown
-        case .rsm: return SVMExit.exceptionBase + UInt64(Vector.ud)
-        }
     }
 }
