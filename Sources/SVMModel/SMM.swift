@@ -14,7 +14,10 @@ extension Vcpu {
 
     /// svm_enter_smm (arch/x86/kvm/svm/svm.c). Returns false when the VM must die.
     mutating func svmEnterSmm(_ smram: inout Smram) -> Bool {
-        guard guestMode else { return true }
+        guard guestMode else {
+            l1StateAtSmi = nil
+            return true
+        }
         // 32-bit SMRAM cannot describe a nested guest.
         guard config.guestLm else { return false }
         smram.svmGuestFlag = true
@@ -94,8 +97,13 @@ extension Vcpu {
         if svmAllocateNested() != .ok { return false }
         // Restore L1's VMRUN-time state that SMM used vmcb01 for.
         Vcpu.svmCopyVmrunState(&vmcb01.save, from: hsave.save)
-        if let saved = l1StateAtSmi, saved != vmcb01.save, smmL1Mismatch == nil {
-            smmL1Mismatch = SmmL1Record(atSmi: saved, atRsm: vmcb01.save)
+        // Observable for the smm-l1-state invariant: did RSM install an L1 state other than the one
+        // the SMI saved, or one the other ways into L2 would refuse?
+        let l1 = vmcb01.save
+        let l1Valid = l1.cr0 & CR0.pg != 0 && l1.cr0 & CR0.pe != 0 && l1.rflags & RFLAGS.vm == 0
+            && nestedVmcbCheckSave(l1)
+        if smmL1Mismatch == nil, !l1Valid || (l1StateAtSmi.map { $0 != l1 } ?? false) {
+            smmL1Mismatch = SmmL1Record(atSmi: l1StateAtSmi, atRsm: l1)
         }
         nested.ctl = Vcpu.nestedCopyVmcbControlToCache(vmcb12.control, guestNpt: config.npt)
         nested.save = vmcb12.save

@@ -3,7 +3,8 @@
 
 /// L1's state as an SMI in L2 saved it and as the RSM back into L2 reloaded it.
 public struct SmmL1Record: Hashable, Sendable {
-    public var atSmi: VmcbSave
+    /// nil when the SMI was not taken in L2 (SMM code made SMRAM say "return to a guest").
+    public var atSmi: VmcbSave?
     public var atRsm: VmcbSave
 }
 
@@ -78,7 +79,8 @@ public struct Vcpu: Equatable, Sendable {
     /// L1's state as svm_enter_smm saved it in the hsave page at the last SMI taken in L2 (an
     /// observable for the smm-l1-state invariant; KVM itself keeps only the guest page).
     public internal(set) var l1StateAtSmi: VmcbSave? = nil
-    /// The first RSM into L2 that reloaded an L1 state different from the one its SMI saved.
+    /// The first RSM into L2 that installed an L1 state different from the one its SMI saved, or one
+    /// that VMRUN's and KVM_SET_NESTED_STATE's checks refuse.
     public internal(set) var smmL1Mismatch: SmmL1Record? = nil
 
     public init(config: VcpuConfig) {

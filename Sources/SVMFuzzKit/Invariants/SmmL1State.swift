@@ -1,4 +1,5 @@
-// smm-l1-state: an SMI taken in L2 and an RSM back into L2 must leave L1 exactly as it was.
+// smm-l1-state: an SMI taken in L2 and an RSM back into L2 must leave L1 exactly as it was, and no
+// RSM into L2 may install an L1 state that VMRUN and KVM_SET_NESTED_STATE would refuse.
 //
 // Architecturally SMM is transparent: RSM resumes the interrupted context, here L2 with L1's state
 // held as it was at the SMI (AMD APM vol. 2, SMM and SVM). KVM emulates that by copying L1's state
@@ -10,9 +11,13 @@
 import SVMModel
 
 enum SmmL1State {
-    /// What differs between the L1 state an SMI saved and the one its RSM reloaded.
+    /// What differs between the L1 state an SMI saved and the one its RSM installed.
     static func describe(_ r: SmmL1Record) -> String {
-        let a = r.atSmi, b = r.atRsm
+        guard let a = r.atSmi, a != r.atRsm else {
+            let b = r.atRsm
+            return "RSM into L2 installed an L1 state KVM_SET_NESTED_STATE refuses (EFER 0x\(String(b.efer, radix: 16)), CR0 0x\(String(b.cr0, radix: 16)), CR4 0x\(String(b.cr4, radix: 16)))"
+        }
+        let b = r.atRsm
         let fields: [(String, UInt64, UInt64)] = [
             ("efer", a.efer, b.efer), ("cr0", a.cr0, b.cr0), ("cr3", a.cr3, b.cr3), ("cr4", a.cr4, b.cr4),
             ("rflags", a.rflags, b.rflags), ("rip", a.rip, b.rip), ("rsp", a.rsp, b.rsp), ("rax", a.rax, b.rax),
