@@ -60,7 +60,9 @@ public struct Executor: Sendable {
         lastRanAt = nil
         let smmMismatchBefore = vcpu.smmL1Mismatch != nil
         var found = perform(op)
-        if found == nil, !smmMismatchBefore, let r = vcpu.smmL1Mismatch {
+        // The root cause wins over what it leads to later in the same operation (e.g. a state that
+        // then cannot be migrated at the exit to userspace).
+        if !smmMismatchBefore, let r = vcpu.smmL1Mismatch {
             found = violation(.smmL1State, SmmL1State.describe(r))
         }
         if found == nil { found = checkStructure() }
