@@ -71,26 +71,10 @@ public enum Minimizer {
             }
         case .restore(let slot, let order) where order != .qemu:
             out.append(.restore(slot, .qemu))
-        case .setSregs(let p):
-            if p.efer != nil { var q = p; q.efer = nil; out.append(.setSregs(q)) }
-            if p.cr0 != nil { var q = p; q.cr0 = nil; out.append(.setSregs(q)) }
-            if p.cr2 != nil { var q = p; q.cr2 = nil; out.append(.setSregs(q)) }
-            if p.cr3 != nil { var q = p; q.cr3 = nil; out.append(.setSregs(q)) }
-            if p.cr4 != nil { var q = p; q.cr4 = nil; out.append(.setSregs(q)) }
-        case .setRegs(let p):
-            if p.rip != nil { var q = p; q.rip = nil; out.append(.setRegs(q)) }
-            if p.rsp != nil { var q = p; q.rsp = nil; out.append(.setRegs(q)) }
-            if p.rax != nil { var q = p; q.rax = nil; out.append(.setRegs(q)) }
-            if p.rflags != nil { var q = p; q.rflags = nil; out.append(.setRegs(q)) }
-        case .setMsrs(let p):
-            if p.efer != nil { var q = p; q.efer = nil; out.append(.setMsrs(q)) }
-            if p.hsavePa != nil { var q = p; q.hsavePa = nil; out.append(.setMsrs(q)) }
-            if p.vmCr != nil { var q = p; q.vmCr = nil; out.append(.setMsrs(q)) }
-        case .setVcpuEvents(let p):
-            if p.smm != nil { var q = p; q.smm = nil; out.append(.setVcpuEvents(q)) }
-            if p.smiPending != nil { var q = p; q.smiPending = nil; out.append(.setVcpuEvents(q)) }
-            if p.latchedInit != nil { var q = p; q.latchedInit = nil; out.append(.setVcpuEvents(q)) }
-            if p.tripleFault != nil { var q = p; q.tripleFault = nil; out.append(.setVcpuEvents(q)) }
+        case .setSregs(let p): out += withoutOneField(p).map(Operation.setSregs)
+        case .setRegs(let p): out += withoutOneField(p).map(Operation.setRegs)
+        case .setMsrs(let p): out += withoutOneField(p).map(Operation.setMsrs)
+        case .setVcpuEvents(let p): out += withoutOneField(p).map(Operation.setVcpuEvents)
         case .setNestedState(let slot, let flags, let pa):
             if flags != nil { out.append(.setNestedState(slot, flags: nil, vmcbPa: pa)) }
             if pa != nil { out.append(.setNestedState(slot, flags: flags, vmcbPa: nil)) }
@@ -98,5 +82,15 @@ public enum Minimizer {
             break
         }
         return out
+    }
+
+    /// The patch with each of its set fields left out in turn (the codec's field table).
+    static func withoutOneField<P: PatchFields>(_ p: P) -> [P] {
+        P.fields.indices.compactMap { i in
+            guard p[field: i] != nil else { return nil }
+            var q = p
+            q[field: i] = nil
+            return q
+        }
     }
 }
