@@ -129,6 +129,9 @@ public enum Operation: Hashable, Sendable {
     // Platform events.
     case smi
     case initSignal
+    /// A signal for the vCPU thread (e.g. QEMU kicking it for migration): KVM_RUN returns
+    /// KVM_EXIT_INTR at its next attempt to enter the guest, after handling the exit in progress.
+    case signal
     // Userspace, between KVM_RUN calls.
     case run
     case setSregs(SregsPatch)
@@ -154,10 +157,11 @@ public enum Operation: Hashable, Sendable {
 /// The optional `config` line.
 public struct ProgramConfig: Hashable, Sendable {
     public var variant: Variant?
-    public var nested: Bool?, npt: Bool?, vgif: Bool?, svm: Bool?, lm: Bool?
+    public var nested: Bool?, npt: Bool?, vgif: Bool?, svm: Bool?, lm: Bool?, nrips: Bool?
     public init(variant: Variant? = nil, nested: Bool? = nil, npt: Bool? = nil, vgif: Bool? = nil,
-                svm: Bool? = nil, lm: Bool? = nil) {
+                svm: Bool? = nil, lm: Bool? = nil, nrips: Bool? = nil) {
         self.variant = variant; self.nested = nested; self.npt = npt; self.vgif = vgif; self.svm = svm; self.lm = lm
+        self.nrips = nrips
     }
 
     public var isEmpty: Bool { self == ProgramConfig() }
@@ -165,7 +169,7 @@ public struct ProgramConfig: Hashable, Sendable {
     /// The vCPU configuration, with `variant` (e.g. from the command line) overriding the file's.
     public func vcpuConfig(variant override: Variant? = nil) -> VcpuConfig {
         VcpuConfig(variant: override ?? variant ?? .default, nested: nested ?? true, npt: npt ?? true,
-                   vgif: vgif ?? true, guestSvm: svm ?? true, guestLm: lm ?? true)
+                   vgif: vgif ?? true, guestSvm: svm ?? true, guestLm: lm ?? true, guestNrips: nrips ?? true)
     }
 }
 

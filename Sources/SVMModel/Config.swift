@@ -12,11 +12,13 @@ public struct VcpuConfig: Hashable, Sendable {
     public var guestSvm: Bool
     /// Guest CPUID X86_FEATURE_LM
     public var guestLm: Bool
+    /// Guest CPUID X86_FEATURE_NRIPS (the host always has NextRIP save)
+    public var guestNrips: Bool
     /// Test-only breakage (Sabotage.swift); empty in every real run.
     public var sabotage: Sabotage
 
     public init(variant: Variant = .default, nested: Bool = true, npt: Bool = true, vgif: Bool = true,
-                guestSvm: Bool = true, guestLm: Bool = true, sabotage: Sabotage = []) {
+                guestSvm: Bool = true, guestLm: Bool = true, guestNrips: Bool = true, sabotage: Sabotage = []) {
         self.sabotage = sabotage
         self.variant = variant
         self.nested = nested
@@ -24,6 +26,7 @@ public struct VcpuConfig: Hashable, Sendable {
         self.vgif = vgif
         self.guestSvm = guestSvm
         self.guestLm = guestLm
+        self.guestNrips = guestNrips
     }
 
     /// kvm_caps.supported_efer_bits: SCE, LME, LMA, NX always; SVME when kvm_amd.nested is set.

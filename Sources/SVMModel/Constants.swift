@@ -76,8 +76,19 @@ public enum SVMExit {
 
 /// Exception vectors the model injects.
 public enum Vector {
+    public static let bp: UInt8 = 3
+    public static let of: UInt8 = 4
     public static let ud: UInt8 = 6
     public static let gp: UInt8 = 13
+
+    /// nested_svm_event_inj_valid_exept (arch/x86/kvm/svm/nested.c): the architecturally defined
+    /// exception vectors (#CP and #VC need CPUID features the modeled guest lacks).
+    public static func isDefinedException(_ v: UInt8) -> Bool {
+        switch v {
+        case 0, 1, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 16, 17, 18, 19, 28, 30: return true
+        default: return false
+        }
+    }
 }
 
 /// KVM_STATE_NESTED_* flags (uapi/asm/kvm.h).

@@ -49,6 +49,11 @@ extension Vcpu {
 
     /// svm_handle_exit in guest mode: nested_svm_exit_special, then nested_svm_exit_handled.
     private mutating func svmHandleL2Exit(_ insn: GuestInstruction) -> ExitHandling {
+        // The CPU's #VMEXIT: NextRIP of the intercepted instruction (NRIPS), and no interrupt shadow
+        // (L2 ran at least one instruction since the entry that may have set it).
+        vmcb02.control.nextRip = rip &+ 3
+        vmcb02.control.intState = 0
+        svmSyncAfterL2Run()
         vmcb02.control.exitCode = insn.exitCode
         vmcb02.control.exitInfo2 = 0
         switch insn {

@@ -27,10 +27,15 @@ public struct KvmVcpuEvents: Hashable, Sendable {
     public var smm: Bool, smmInsideNmi: Bool, smiPending: Bool, latchedInit: Bool, tripleFault: Bool
     /// interrupt.injected
     public var interrupt: Bool
+    /// interrupt.shadow (KVM_X86_SHADOW_INT_*): the current VMCB's interrupt shadow
+    public var shadow: Bool
+    /// exception.pending with its vector: queued, delivered (or reflected to L1) at the next entry
+    public var exception: UInt8?
     public init(smm: Bool, smmInsideNmi: Bool = false, smiPending: Bool = false, latchedInit: Bool = false,
-                tripleFault: Bool = false, interrupt: Bool = false) {
+                tripleFault: Bool = false, interrupt: Bool = false, shadow: Bool = false, exception: UInt8? = nil) {
         self.smm = smm; self.smmInsideNmi = smmInsideNmi; self.smiPending = smiPending
         self.latchedInit = latchedInit; self.tripleFault = tripleFault; self.interrupt = interrupt
+        self.shadow = shadow; self.exception = exception
     }
 }
 
@@ -112,14 +117,23 @@ extension Vcpu {
     /// KVM_GET_VCPU_EVENTS
     public func getVcpuEvents() -> KvmVcpuEvents {
         KvmVcpuEvents(smm: smm, smmInsideNmi: smmInsideNmi, smiPending: smiPending, latchedInit: initPending,
-                      tripleFault: requests.contains(.tripleFault), interrupt: injectedIrq)
+                      tripleFault: requests.contains(.tripleFault), interrupt: injectedIrq,
+                      shadow: svmGetInterruptShadow(), exception: pendingException)
+    }
+
+    /// svm_get_interrupt_shadow (arch/x86/kvm/svm/svm.c): read from the current VMCB.
+    func svmGetInterruptShadow() -> Bool { vmcb.control.intState & IntState.shadow != 0 }
+
+    /// svm_set_interrupt_shadow (arch/x86/kvm/svm/svm.c): written to the current VMCB.
+    mutating func svmSetInterruptShadow(_ on: Bool) {
+        if on { vmcb.control.intState |= IntState.shadow } else { vmcb.control.intState &= ~IntState.shadow }
     }
 
     /// KVM_SET_VCPU_EVENTS (kvm_vcpu_ioctl_x86_set_vcpu_events, arch/x86/kvm/x86.c). nil fields are
     /// not marked valid and keep their values.
     public mutating func setVcpuEvents(smm newSmm: Bool?, smmInsideNmi: Bool? = nil, smiPending newSmi: Bool? = nil,
                                        latchedInit: Bool? = nil, tripleFault: Bool? = nil,
-                                       interrupt: Bool? = nil) -> Errno {
+                                       interrupt: Bool? = nil, shadow: Bool? = nil) -> Errno {
         if vmDead { return .eio }
         if let s = newSmm {
             // f7e570780efc: toggling SMM from userspace forces the vCPU out of L2 first.
@@ -140,12 +154,20 @@ extension Vcpu {
             injectedIrq = i
             makeRequest(.event)
         }
+        if let sh = shadow { svmSetInterruptShadow(sh) }
         return .ok
     }
 
+    /// KVM_SET_VCPU_EVENTS with every field valid, as a VMM restoring a vCPU issues it.
     public mutating func setVcpuEvents(_ e: KvmVcpuEvents) -> Errno {
-        setVcpuEvents(smm: e.smm, smmInsideNmi: e.smmInsideNmi, smiPending: e.smiPending,
-                      latchedInit: e.latchedInit, tripleFault: e.tripleFault, interrupt: e.interrupt)
+        let r = setVcpuEvents(smm: e.smm, smmInsideNmi: e.smmInsideNmi, smiPending: e.smiPending,
+                              latchedInit: e.latchedInit, tripleFault: e.tripleFault, interrupt: e.interrupt,
+                              shadow: e.shadow)
+        if r == .ok {
+            pendingException = e.exception
+            makeRequest(.event)
+        }
+        return r
     }
 
     /// A platform SMI (KVM_SMI or an APIC SMI): latched until KVM can deliver it.

@@ -68,7 +68,34 @@ extension Vcpu {
         pendingException = nil                     // delivered by this entry
         // vcpu_enter_guest consumed these before entering.
         requests.remove([.event, .recalcIntercepts, .apicvUpdate, .mmuSync, .tlbFlushCurrent, .tlbFlushGuest])
-        if guestMode { nestedRunPending = 0 }
+        lastDelivered = nil
+        guard guestMode else { return }
+        // pre_svm_run (arch/x86/kvm/svm/svm.c): an L1 without NRIPS advanced L2's RIP before VMRUN,
+        // so the CPU must push L2's current RIP, known only now that userspace cannot change it.
+        if nestedRunPending != 0 && !config.guestNrips && config.variant != .zooB25 {
+            vmcb02.control.nextRip = rip
+        }
+        // VMRUN delivers EVENTINJ; a software interrupt pushes NextRIP (the host CPU has NRIPS).
+        let e = vmcb02.control.eventInj
+        if e & EventInj.valid != 0 {
+            lastDelivered = DeliveredEvent(eventInj: e, returnRip: Vcpu.isEvtinjSoft(e) ? vmcb02.control.nextRip : rip)
+            vmcb02.control.eventInj = 0
+        }
+        nestedRunPending = 0
+        svmSyncAfterL2Run()
+    }
+
+    /// The tail of svm_vcpu_run after L2 ran (arch/x86/kvm/svm/svm.c): the NextRIP sync and
+    /// nested_sync_control_from_vmcb02 (arch/x86/kvm/svm/nested.c), so that the cached vmcb12 that
+    /// KVM_GET_NESTED_STATE reports carries the fields the CPU wrote.
+    mutating func svmSyncAfterL2Run() {
+        nested.ctl.eventInj = vmcb02.control.eventInj
+        // zoo-B26, before 778d8c1b2a6f ("KVM: nSVM: Sync NextRIP to cached vmcb12 after VMRUN of L2")
+        // and 03bee264f8eb ("KVM: nSVM: Sync interrupt shadow to cached vmcb12 after VMRUN of L2"):
+        // the cache kept vmcb12's NextRIP and interrupt shadow.
+        if config.variant == .zooB26 { return }
+        nested.ctl.nextRip = vmcb02.control.nextRip
+        nested.ctl.intState = vmcb02.control.intState
     }
 
     /// svm_inject_irq (arch/x86/kvm/svm/svm.c): the IRQ goes into EVENTINJ of the current VMCB.

@@ -93,7 +93,7 @@ extension Vcpu {
         Vcpu.svmCopyVmrunState(&vmcb01.save, from: save)
         nested.ctl = ctl
         svmSwitchVmcb(.vmcb02)
-        nestedVmcb02PrepareControl()
+        nestedVmcb02PrepareControl(vmcb12Rip: vmcb02.save.rip)
         if !nestedSvmLoadCr3(cr3, nestedNpt: nestedNptEnabled, reloadPdptrs: false, owner: owners.cr3) {
             return .einval
         }

@@ -26,6 +26,8 @@ public enum Variant: String, CaseIterable, Sendable {
     case zooB20 = "zoo-B20"
     case zooB23 = "zoo-B23"
     case zooB28 = "zoo-B28"
+    case zooB25 = "zoo-B25"
+    case zooB26 = "zoo-B26"
 
     public static let `default` = Variant.merged
 
@@ -55,6 +57,8 @@ public enum Variant: String, CaseIterable, Sendable {
         case .zooB20: return "before 96bd3e76a171 KVM: nSVM: Add missing consistency check for EFER, CR0, CR4, and CS + e0b6f031d64c KVM: nSVM: Drop the non-architectural consistency check for NP_ENABLE"
         case .zooB23: return "before f17c31c48e5c KVM: SVM: Don't BUG if userspace injects an interrupt with GIF=0"
         case .zooB28: return "before 184bd464bdb6 KVM: x86: Check EFER validity on KVM_SET_SREGS*"
+        case .zooB25: return "before a0592461f39c KVM: nSVM: Delay stuffing L2's current RIP into NextRIP until vCPU run"
+        case .zooB26: return "before 778d8c1b2a6f KVM: nSVM: Sync NextRIP to cached vmcb12 after VMRUN of L2 + 03bee264f8eb KVM: nSVM: Sync interrupt shadow to cached vmcb12 after VMRUN of L2"
         }
     }
 
@@ -79,6 +83,8 @@ public enum Variant: String, CaseIterable, Sendable {
         case .zooB20: return "nested_vmcb_check_save: no CS.L && CS.D check in long mode; nested_svm_vmrun: NP_ENABLE without NPT fails VMRUN"
         case .zooB23: return "svm_inject_irq: BUG_ON(!gif) when re-injecting an IRQ userspace set with GIF=0"
         case .zooB28: return "kvm_is_valid_sregs: EFER is not checked against KVM's supported bits and guest CPUID"
+        case .zooB25: return "nested_vmcb02_prepare_control: for L1 without NRIPS, NextRIP is stuffed from a RIP KVM_SET_NESTED_STATE reads out of the stale vmcb02"
+        case .zooB26: return "svm_vcpu_run: NextRIP and the interrupt shadow the CPU wrote in vmcb02 are not copied to the cached vmcb12 (KVM_GET_NESTED_STATE)"
         }
     }
 }

@@ -8,6 +8,15 @@ public struct SmmL1Record: Hashable, Sendable {
     public var atRsm: VmcbSave
 }
 
+/// An event VMRUN delivered to the guest from EVENTINJ, with the return address it pushed.
+public struct DeliveredEvent: Hashable, Sendable {
+    public var eventInj: UInt32
+    /// The RIP pushed on the guest stack: NextRIP for software interrupts (the CPU has NRIPS),
+    /// the guest RIP otherwise.
+    public var returnRip: UInt64
+    public init(eventInj: UInt32, returnRip: UInt64) { self.eventInj = eventInj; self.returnRip = returnRip }
+}
+
 /// struct svm_nested_state (arch/x86/kvm/svm/svm.h)
 public struct SvmNested: Hashable, Sendable {
     public var initialized = false
@@ -74,6 +83,8 @@ public struct Vcpu: Equatable, Sendable {
     public internal(set) var lastExit: ExitReason = .none
     /// The last exception KVM injected into the running level (nil: none since the last entry).
     public internal(set) var lastInjected: UInt8? = nil
+    /// The event the CPU delivered at the last entry into L2 (EVENTINJ), nil when none.
+    public internal(set) var lastDelivered: DeliveredEvent? = nil
     /// The exit code of the last emulated #VMEXIT to L1.
     public internal(set) var lastVmexitCode: UInt64? = nil
     /// L1's state as svm_enter_smm saved it in the hsave page at the last SMI taken in L2 (an

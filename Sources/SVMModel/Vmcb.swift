@@ -6,6 +6,26 @@ public enum IntCtl {
     public static let vGifEnable: UInt32 = 1 << 25
 }
 
+/// EVENTINJ / EXITINTINFO layout (asm/svm.h SVM_EVTINJ_*).
+public enum EventInj {
+    public static let vectorMask: UInt32 = 0xff
+    public static let typeShift: UInt32 = 8
+    public static let typeMask: UInt32 = 7 << 8
+    public static let typeIntr: UInt32 = 0 << 8
+    public static let typeNmi: UInt32 = 2 << 8
+    public static let typeExept: UInt32 = 3 << 8
+    public static let typeSoft: UInt32 = 4 << 8
+    public static let validErr: UInt32 = 1 << 11
+    public static let valid: UInt32 = 1 << 31
+    /// Bits 12-30 are reserved; KVM strips them when caching vmcb12.
+    public static let reserved: UInt32 = 0x7fff_f000
+}
+
+/// int_state (SVM_INTERRUPT_SHADOW_MASK): the guest is in an STI / MOV SS interrupt shadow.
+public enum IntState {
+    public static let shadow: UInt32 = 1
+}
+
 /// misc_ctl bits (SVM_MISC_ENABLE_NP, formerly SVM_NESTED_CTL_NP_ENABLE).
 public enum MiscCtl {
     public static let enableNp: UInt64 = 1 << 0
@@ -23,6 +43,9 @@ public struct VmcbControl: Hashable, Sendable {
     public var exitInfo1: UInt64 = 0
     public var exitInfo2: UInt64 = 0
     public var nextRip: UInt64 = 0
+    /// EVENTINJ: the event the CPU delivers to the guest at the next VMRUN.
+    public var eventInj: UInt32 = 0
+    public var intState: UInt32 = 0
     public init() {}
 }
 

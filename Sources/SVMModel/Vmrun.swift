@@ -36,7 +36,26 @@ extension Vcpu {
         c.miscCtl = guestNpt ? from.miscCtl & MiscCtl.enableNp : 0
         c.nestedCr3 = from.nestedCr3
         c.nextRip = from.nextRip
+        c.eventInj = from.eventInj & ~EventInj.reserved
+        c.intState = from.intState & IntState.shadow
         return c
+    }
+
+    /// nested_svm_check_event_inj (arch/x86/kvm/svm/nested.c): an EVENTINJ VMRUN can deliver.
+    static func nestedSvmCheckEventInj(_ e: UInt32) -> Bool {
+        guard e & EventInj.valid != 0 else { return true }
+        switch e & EventInj.typeMask {
+        case EventInj.typeIntr, EventInj.typeNmi, EventInj.typeSoft: return true
+        case EventInj.typeExept: return Vector.isDefinedException(UInt8(e & EventInj.vectorMask))
+        default: return false
+        }
+    }
+
+    /// is_evtinj_soft (arch/x86/kvm/svm/nested.c): INTn, or INT3 / INTO injected as exceptions.
+    static func isEvtinjSoft(_ e: UInt32) -> Bool {
+        guard e & EventInj.valid != 0 else { return false }
+        let type = e & EventInj.typeMask, vector = UInt8(e & EventInj.vectorMask)
+        return type == EventInj.typeSoft || (type == EventInj.typeExept && (vector == Vector.bp || vector == Vector.of))
     }
 
     /// nested_vmcb_check_controls (arch/x86/kvm/svm/nested.c)
@@ -48,6 +67,7 @@ extension Vcpu {
         if !GuestPhys.isLegal(msrpm) || !GuestPhys.isLegal(msrpm &+ GuestPhys.msrpmSize &- 1) { return false }
         let iopm = (c.iopmBasePa &+ GuestPhys.pageSize &- 1) & GuestPhys.pageMask
         if !GuestPhys.isLegal(iopm) || !GuestPhys.isLegal(iopm &+ GuestPhys.iopmSize &- 1) { return false }
+        if !nestedSvmCheckEventInj(c.eventInj) { return false }
         return true
     }
 
@@ -151,7 +171,7 @@ extension Vcpu {
         nested.vmcb12Gpa = vmcb12Gpa
         if current == .vmcb02 { warn(.enterGuestModeOnVmcb02) }
         svmSwitchVmcb(.vmcb02)
-        nestedVmcb02PrepareControl()
+        nestedVmcb02PrepareControl(vmcb12Rip: nested.save.rip)
         nestedVmcb02PrepareSave()
         if !nestedSvmLoadCr3(nested.save.cr3, nestedNpt: nestedNptEnabled, reloadPdptrs: fromVmrun, owner: .l2) {
             return false
@@ -164,13 +184,25 @@ extension Vcpu {
     /// nested_npt_enabled: L1 asked for nested paging and KVM uses NPT.
     var nestedNptEnabled: Bool { config.npt && nested.ctl.miscCtl & MiscCtl.enableNp != 0 }
 
-    /// nested_vmcb02_prepare_control (arch/x86/kvm/svm/nested.c), reduced to mode, intercepts and int_ctl.
-    mutating func nestedVmcb02PrepareControl() {
+    /// nested_vmcb02_prepare_control (arch/x86/kvm/svm/nested.c), reduced to mode, intercepts, int_ctl
+    /// and event injection. `vmcb12Rip` is what the pre-a0592461f39c code took as L2's current RIP.
+    mutating func nestedVmcb02PrepareControl(vmcb12Rip: UInt64) {
         makeRequest([.mmuSync, .tlbFlushCurrent])
         guestMode = true                           // enter_guest_mode
         vmcb02.control.asid = nested.ctl.asid
         vmcb02.control.intCtl = nested.ctl.intCtl
-        vmcb02.control.nextRip = nested.ctl.nextRip
+        vmcb02.control.intState = nested.ctl.intState
+        vmcb02.control.eventInj = nested.ctl.eventInj
+        if config.variant == .zooB25 {
+            // zoo-B25, before a0592461f39c ("KVM: nSVM: Delay stuffing L2's current RIP into NextRIP
+            // until vCPU run"): for L1 without NRIPS, NextRIP was stuffed here from a RIP the caller
+            // passed, which KVM_SET_NESTED_STATE took from vmcb02 before L2's registers were restored.
+            vmcb02.control.nextRip = config.guestNrips ? nested.ctl.nextRip : vmcb12Rip
+        } else if config.guestNrips || nestedRunPending == 0 {
+            // L1 without NRIPS advanced L2's RIP itself; svmVcpuRun stuffs it before the first run.
+            // After that first run NextRIP is the CPU's (or KVM's) and travels in the cache.
+            vmcb02.control.nextRip = nested.ctl.nextRip
+        }
         vmcb02.control.msrpmBasePa = vmcb01.control.msrpmBasePa
         nestedVmcb02RecalcIntercepts()
     }

@@ -71,7 +71,7 @@ enum Observer {
             return ex.lastRanAt?.description ?? "none"
         case .run:
             return ex.lastSkipped ? "skipped" : "userspace"
-        case .smi, .initSignal:
+        case .smi, .initSignal, .signal:
             return "platform"
         case .expect:
             return "expect"

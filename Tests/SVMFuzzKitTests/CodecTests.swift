@@ -60,12 +60,13 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(OpKind.allCases.reduce(0) { $0 + $1.weight }, 256)
         // As documented in Opcodes.swift.
         XCTAssertEqual(OpKind.canonicalBytes, [0x00, 0x12, 0x1a, 0x20, 0x26, 0x38, 0x40, 0x48, 0x50, 0x55, 0x5a, 0x5e,
-                                               0x63, 0x6d, 0x7b, 0x83, 0x89, 0x97, 0x9d, 0xa2, 0xa9, 0xba, 0xc0, 0xca,
+                                               0x63, 0x6d, 0x7b, 0x83, 0x89, 0x97, 0x9d, 0xa2, 0xa5, 0xa9, 0xba, 0xc0, 0xca,
                                                0xd4, 0xdc, 0xea, 0xfa])
         for k in OpKind.allCases {
             XCTAssertEqual(OpKind.of(k.canonicalByte), k)
             XCTAssertNotEqual(k.canonicalByte, ByteCodec.configMagic, "\(k)")
             XCTAssertNotEqual(k.canonicalByte, ByteCodec.configMagicWithVariant, "\(k)")
+            XCTAssertNotEqual(k.canonicalByte, ByteCodec.configMagicExtended, "\(k)")
         }
         // Guest instructions and the snapshot/restore/set_sregs ioctls are the common opcodes.
         let guest: [OpKind] = [.wrmsrEfer, .wrmsrHsave, .wrmsrVmCr, .wrmsrOther, .vmrun, .vmmcall, .stgi, .clgi,
@@ -202,6 +203,10 @@ enum DictionaryEntries {
         asid0.control.asid = 0
         var csLD = DefaultVmcb12.value
         csLD.save.csAttrib = 0x69b
+        var softInt = DefaultVmcb12.value
+        softInt.control.eventInj = 0x8000_0480
+        var shadow = DefaultVmcb12.value
+        shadow.control.intState = 1
         return [
             ("enter_l2", ops(ByteCodec.enterL2(vmcb: 0x10000))),
             ("wrmsr_efer_svme", ops([.guest(.wrmsr(msr: MSR.efer, value: 0x1d01))])),
@@ -213,6 +218,9 @@ enum DictionaryEntries {
             ("vmcb_efer_no_svme", ops([.vmcb(gpa: 0x10000, noSvme)])),
             ("vmcb_asid_0", ops([.vmcb(gpa: 0x10000, asid0)])),
             ("vmcb_cs_l_d", ops([.vmcb(gpa: 0x10000, csLD)])),
+            ("vmcb_event_inj_soft", ops([.vmcb(gpa: 0x10000, softInt)])),
+            ("vmcb_int_shadow", ops([.vmcb(gpa: 0x10000, shadow)])),
+            ("signal", ops([.signal])),
             ("set_vcpu_events_interrupt", ops([.setVcpuEvents(EventsPatch(interrupt: true))])),
             ("set_sregs_efer_no_svme", ops([.setSregs(SregsPatch(efer: 0xd01))])),
             ("set_msrs_efer_no_svme", ops([.setMsrs(MsrsPatch(efer: 0xd01))])),
@@ -239,6 +247,7 @@ enum DictionaryEntries {
             ("intercepts_vmrun_only", lit(0xff, InterceptSet.vmrun.misc, 8)),
             ("config_npt_off", [ByteCodec.configMagic, ByteCodec.configByte(ProgramConfig(npt: false))]),
             ("config_vgif_off", [ByteCodec.configMagic, ByteCodec.configByte(ProgramConfig(vgif: false))]),
+            ("config_nrips_off", ByteCodec.encode(Program(config: ProgramConfig(nrips: false), operations: []))),
         ]
     }
 }
@@ -308,7 +317,7 @@ enum RandomPrograms {
         case 3: return .vmcb(gpa: value(&r), vmcb(&r))
         case 4: return .msrpm(gpa: value(&r), MsrpmImage(reads: UInt8(r.below(256)), writes: UInt8(r.below(256))))
         case 5: return .smram(patch(&r, SmramPatch.self))
-        case 6: return r.pick([.smi, .initSignal, .run, .reset])
+        case 6: return r.pick([.smi, .initSignal, .signal, .run, .reset])
         case 7: return .setSregs(patch(&r, SregsPatch.self))
         case 8: return .setRegs(patch(&r, RegsPatch.self))
         case 9: return .setMsrs(patch(&r, MsrsPatch.self))

@@ -29,6 +29,7 @@ final class LanguageTests: XCTestCase {
     # platform events
     smi
     init
+    signal                                       # the next entry attempt returns KVM_EXIT_INTR instead
 
     # userspace, between KVM_RUN calls
     run                                          # KVM_RUN that enters and leaves with no guest instruction
@@ -59,7 +60,7 @@ final class LanguageTests: XCTestCase {
             .vmcb(gpa: 0x10000, vmcb),
             .msrpm(gpa: 0x20000, MsrpmImage(reads: 0, writes: 1)),
             .smram(SmramPatch(efer: 0x1d01, svmGuest: true, vmcb: 0x10000)),
-            .smi, .initSignal, .run,
+            .smi, .initSignal, .signal, .run,
             .setSregs(SregsPatch(efer: 0x500, cr0: 0x8005_0033)),
             .setRegs(RegsPatch(rip: 0x1000, rsp: 0x2000, rax: 0)),
             .setMsrs(MsrsPatch(efer: 0x1d01)),
@@ -71,7 +72,7 @@ final class LanguageTests: XCTestCase {
         ]
         XCTAssertEqual(p.operations.count, expected.count)
         for (a, b) in zip(p.operations, expected) { XCTAssertEqual(a, b) }
-        XCTAssertEqual(p.lines, [5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17, 18, 21, 22, 25, 26, 27, 28, 29, 30, 31, 32, 33, 36, 37])
+        XCTAssertEqual(p.lines, [5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17, 18, 21, 22, 23, 26, 27, 28, 29, 30, 31, 32, 33, 34, 37, 38])
         XCTAssertEqual(try SVMText.parse(SVMText.print(p), file: "printed.svm"), p)
     }
 
@@ -153,7 +154,7 @@ final class LanguageTests: XCTestCase {
         let cases: [(String, Int, String)] = [
             ("run\n\nvmrum 0x10000", 3,
              "unknown operation 'vmrum' (expected one of: wrmsr, vmrun, vmmcall, stgi, clgi, vmload, vmsave, "
-             + "triple_fault, rsm, vmcb, msrpm, smram, smi, init, run, set_sregs, set_regs, set_msrs, "
+             + "triple_fault, rsm, vmcb, msrpm, smram, smi, init, signal, run, set_sregs, set_regs, set_msrs, "
              + "set_nested_state, set_vcpu_events, snapshot, restore, reset, expect, config)"),
             ("set_sregs foo=1", 1, "unknown field 'foo' for set_sregs (expected efer, cr0, cr2, cr3, cr4)"),
             ("# x\nset_regs rip=zz", 2, "expected a number after 'rip=', got 'zz'"),

@@ -2,9 +2,11 @@
 //
 // Layout: [config header] operation*
 //   config header (optional): 0xc5 C            config byte C
-//                             0xc6 C V          config byte C and variant Variant.allCases[V % 5]
+//                             0xc6 C V          config byte C and variant Variant.allCases[V % count]
+//                             0xc7 C X          config byte C and extension byte X
 //   C % 243 holds five base-3 digits (least significant first) for nested, npt, vgif, svm, lm:
-//   0 = key absent, 1 = key=0, 2 = key=1. Without a header the program has an empty config.
+//   0 = key absent, 1 = key=0, 2 = key=1. X % 3 is the same digit for nrips; X / 3, when nonzero,
+//   selects the variant Variant.allCases[(X / 3 - 1) % count]. Without a header the config is empty.
 //   Any other first byte starts the first operation.
 // Operations: one opcode byte (Opcodes.swift) then the payload (OperationDecoder.swift); values are value
 // bytes (ValueTables.swift). `encode` skips `expect` operations (the fuzzer never generates them), so
@@ -15,6 +17,9 @@ import SVMModel
 public enum ByteCodec {
     public static let configMagic: UInt8 = 0xc5
     public static let configMagicWithVariant: UInt8 = 0xc6
+    public static let configMagicExtended: UInt8 = 0xc7
+
+    static func isConfigMagic(_ b: UInt8) -> Bool { b >= configMagic && b <= configMagicExtended }
 
     /// The EFER and HSAVE_PA values of the enter-L2 opcode's expansion.
     public static let enterL2Efer: UInt64 = EFER.sce | EFER.lme | EFER.lma | EFER.nx | EFER.svme
@@ -63,6 +68,20 @@ public enum ByteCodec {
             }
         }
         return cfg
+    }
+
+    /// Applies the extension byte of a 0xc7 header.
+    static func decodeExtension(_ x: UInt8, into cfg: inout ProgramConfig) {
+        let digit = x % 3
+        cfg.nrips = digit == 0 ? nil : digit == 2
+        let v = Int(x / 3)
+        if v != 0 { cfg.variant = variants[(v - 1) % variants.count] }
+    }
+
+    static func extensionByte(_ cfg: ProgramConfig) -> UInt8 {
+        let digit = cfg.nrips.map { $0 ? 2 : 1 } ?? 0
+        let v = cfg.variant.flatMap { variants.firstIndex(of: $0) }.map { $0 + 1 } ?? 0
+        return UInt8(v * 3 + digit)
     }
 
     static func configByte(_ cfg: ProgramConfig) -> UInt8 {

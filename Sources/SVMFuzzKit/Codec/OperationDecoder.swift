@@ -34,11 +34,14 @@ public struct OperationDecoder {
         self.bytes = bytes
         var o = 0
         var cfg = ProgramConfig()
-        if let first = bytes.first, first == ByteCodec.configMagic || first == ByteCodec.configMagicWithVariant {
+        if let first = bytes.first, ByteCodec.isConfigMagic(first) {
             o = 1
             if o < bytes.count { cfg = ByteCodec.decodeConfig(bytes[o]); o += 1 }
             if first == ByteCodec.configMagicWithVariant && o < bytes.count {
                 cfg.variant = ByteCodec.variants[Int(bytes[o]) % ByteCodec.variants.count]
+                o += 1
+            } else if first == ByteCodec.configMagicExtended && o < bytes.count {
+                ByteCodec.decodeExtension(bytes[o], into: &cfg)
                 o += 1
             }
         }
@@ -163,6 +166,7 @@ public struct OperationDecoder {
             return .guest(.wrmsr(msr: MSR.efer, value: ByteCodec.enterL2Efer))
         case .smi: return .smi
         case .initSignal: return .initSignal
+        case .signal: return .signal
         case .run: return .run
         case .setSregs: return .setSregs(patch(SregsPatch.self))
         case .setRegs: return .setRegs(patch(RegsPatch.self))

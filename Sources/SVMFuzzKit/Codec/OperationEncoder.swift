@@ -8,7 +8,9 @@ struct OperationEncoder {
 
     mutating func config(_ cfg: ProgramConfig) {
         guard !cfg.isEmpty else { return }
-        if let v = cfg.variant {
+        if cfg.nrips != nil {
+            bytes += [ByteCodec.configMagicExtended, ByteCodec.configByte(cfg), ByteCodec.extensionByte(cfg)]
+        } else if let v = cfg.variant {
             bytes += [ByteCodec.configMagicWithVariant, ByteCodec.configByte(cfg),
                       UInt8(ByteCodec.variants.firstIndex(of: v) ?? 0)]
         } else {
@@ -74,6 +76,7 @@ struct OperationEncoder {
         case .smram(let p): op(.smram); patch(p)
         case .smi: op(.smi)
         case .initSignal: op(.initSignal)
+        case .signal: op(.signal)
         case .run: op(.run)
         case .setSregs(let p): op(.setSregs); patch(p)
         case .setRegs(let p): op(.setRegs); patch(p)

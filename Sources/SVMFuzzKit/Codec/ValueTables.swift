@@ -29,13 +29,14 @@ enum ValueTable: UInt8, CaseIterable {
     case asid, intCtl, miscCtl, interceptMisc, interceptExceptions, exitCode, cpl
     case msrIndex, vmCr, nestedFlags, bool
     case csAttrib
+    case eventInj
 
     @inline(__always) var values: [UInt64] { ValueTables.all[Int(rawValue)] }
 
     /// The field's width in bits; decoded literals are truncated to it.
     var bits: Int {
         switch self {
-        case .asid, .intCtl, .interceptExceptions, .msrIndex, .nestedFlags: return 32
+        case .asid, .intCtl, .interceptExceptions, .msrIndex, .nestedFlags, .eventInj: return 32
         case .cpl: return 8
         case .csAttrib: return 16
         case .bool: return 1
@@ -120,6 +121,16 @@ enum ValueTables {
         case .bool: return [0, 1]
         // 0, 64-bit code (L), L and D together (illegal in long mode), 32-bit code (D, G)
         case .csAttrib: return [0x0, 0x29b, 0x69b, 0xc9b]
+        case .eventInj: return [
+            0,
+            0x8000_0480,        // valid, software interrupt INT 0x80 (pushes NextRIP)
+            0x8000_0320,        // valid, external interrupt 0x20
+            0x8000_0303,        // valid, #BP as an exception (soft: pushes NextRIP)
+            0x8000_0b0d,        // valid, #GP with an error code
+            0x8000_0200,        // valid, NMI
+            0x8000_0502,        // valid with an undefined type (5): VMRUN must fail
+            0x8000_0302,        // valid exception with vector 2 (not an exception): VMRUN must fail
+        ]
         }
     }
 }

@@ -12,6 +12,7 @@ enum VmcbField: UInt8, CaseIterable {
     case rip, rsp, rax, rflags, cpl, cr2
     case interceptExceptions, exitCode, exitInfo1, exitInfo2, nextRip
     case csAttrib
+    case eventInj, intState
 
     static let count = UInt8(allCases.count)
 
@@ -34,6 +35,8 @@ enum VmcbField: UInt8, CaseIterable {
         case .interceptExceptions: return .interceptExceptions
         case .exitCode: return .exitCode
         case .csAttrib: return .csAttrib
+        case .eventInj: return .eventInj
+        case .intState: return .bool
         }
     }
 
@@ -62,6 +65,8 @@ enum VmcbField: UInt8, CaseIterable {
         case .exitInfo2: return v.control.exitInfo2
         case .nextRip: return v.control.nextRip
         case .csAttrib: return UInt64(v.save.csAttrib)
+        case .eventInj: return UInt64(v.control.eventInj)
+        case .intState: return UInt64(v.control.intState)
         }
     }
 
@@ -95,6 +100,8 @@ enum VmcbField: UInt8, CaseIterable {
         case .exitInfo2: v.control.exitInfo2 = x
         case .nextRip: v.control.nextRip = x
         case .csAttrib: v.save.csAttrib = UInt16(truncatingIfNeeded: x)
+        case .eventInj: v.control.eventInj = UInt32(truncatingIfNeeded: x)
+        case .intState: v.control.intState = UInt32(truncatingIfNeeded: x)
         }
     }
 }

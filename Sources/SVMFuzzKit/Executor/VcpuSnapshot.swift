@@ -60,10 +60,14 @@ public struct VcpuSnapshot: Hashable, Sendable {
             ("events.latched_init", a.events.latchedInit, b.events.latchedInit),
             ("events.triple_fault", a.events.tripleFault, b.events.tripleFault),
             ("events.interrupt", a.events.interrupt, b.events.interrupt),
+            ("events.shadow", a.events.shadow, b.events.shadow),
             // GIF is saved only inside the nested state.
             ("gif", a.gif, a.nestedMigrated && b.nestedMigrated ? b.gif : a.gif),
         ]
         for (name, x, y) in flags where x != y { return "\(name): \(x ? 1 : 0) -> \(y ? 1 : 0)" }
+        if a.events.exception != b.events.exception {
+            return "events.exception: \(a.events.exception.map { String($0) } ?? "none") -> \(b.events.exception.map { String($0) } ?? "none")"
+        }
         if a.nested.control != b.nested.control { return "nested.control differs" }
         if a.nested.save != b.nested.save { return "nested.save (L1 state) differs" }
         if a.mode != b.mode { return "mode: \(a.mode) -> \(b.mode)" }

@@ -5,7 +5,8 @@
 // clear; CR0.CD clear with CR0.NW set; CR0[63:32] nonzero; reserved CR4 / EFER bits set;
 // EFER.LME and CR0.PG with CR4.PAE or CR0.PE clear, or with an illegal CR3; EFER.LME, CR0.PG,
 // CR4.PAE, CS.L and CS.D all set; the VMRUN intercept clear; ASID 0; an MSR or I/O permission map
-// beyond the physical address width; with nested paging, an illegal nCR3. Nothing else fails it
+// beyond the physical address width; with nested paging, an illegal nCR3; an EVENTINJ marked valid
+// with an undefined type or, for type exception, a vector that is no exception (15.20). Nothing else fails it
 // (KVM follows the APM list and drops non-architectural checks). So a VMRUN in L1 that got past
 // the instruction's own faults (no exception, no exit to userspace) ends in #VMEXIT(INVALID)
 // exactly when its vmcb12 is on that list. Excluded from the "valid ⇒ no INVALID" direction: the
@@ -35,7 +36,19 @@ enum VmrunOutcome {
         if !mapIsLegal(c.iopmBasePa, size: GuestPhys.iopmSize) { return "IOPM beyond MAXPHYADDR" }
         // NP_ENABLE counts only when nested paging is exposed to L1.
         if config.npt && c.miscCtl & MiscCtl.enableNp != 0 && !GuestPhys.isLegal(c.nestedCr3) { return "illegal nCR3" }
+        if let why = eventInjRefusal(c.eventInj) { return why }
         return nil
+    }
+
+    /// APM 15.20: the EVENTINJ types are 0 (INTR), 2 (NMI), 3 (exception) and 4 (software interrupt).
+    private static func eventInjRefusal(_ e: UInt32) -> String? {
+        guard e & EventInj.valid != 0 else { return nil }
+        switch e & EventInj.typeMask {
+        case EventInj.typeIntr, EventInj.typeNmi, EventInj.typeSoft: return nil
+        case EventInj.typeExept:
+            return Vector.isDefinedException(UInt8(e & EventInj.vectorMask)) ? nil : "EVENTINJ exception with a non-exception vector"
+        default: return "EVENTINJ with an undefined type"
+        }
     }
 
     private static func mapIsLegal(_ base: UInt64, size: UInt64) -> Bool {

@@ -4,7 +4,7 @@ import SVMModel
 
 enum SVMNames {
     static let operations = ["wrmsr", "vmrun", "vmmcall", "stgi", "clgi", "vmload", "vmsave", "triple_fault", "rsm",
-                             "vmcb", "msrpm", "smram", "smi", "init", "run", "set_sregs", "set_regs", "set_msrs",
+                             "vmcb", "msrpm", "smram", "smi", "init", "signal", "run", "set_sregs", "set_regs", "set_msrs",
                              "set_nested_state", "set_vcpu_events", "snapshot", "restore", "reset", "expect", "config"]
 
     /// MSRs with names (wrmsr and msrpm); others are written as hex indices.
@@ -16,7 +16,7 @@ enum SVMNames {
         ("guest_mode", NestedFlag.guestMode), ("run_pending", NestedFlag.runPending), ("gif_set", NestedFlag.gifSet),
     ]
 
-    static let configKeys = ["variant", "nested", "npt", "vgif", "svm", "lm"]
+    static let configKeys = ["variant", "nested", "npt", "vgif", "svm", "lm", "nrips"]
 
     /// vmcb keys in printing order; `np` is misc_ctl's NP bit (printed as misc_ctl when other bits are set),
     /// the exit fields are printed only when non-zero.
@@ -25,10 +25,10 @@ enum SVMNames {
         ("np", nil), ("ncr3", .ncr3), ("efer", .efer), ("cr0", .cr0), ("cr2", .cr2), ("cr3", .cr3), ("cr4", .cr4),
         ("rip", .rip), ("rsp", .rsp), ("rax", .rax), ("rflags", .rflags), ("cpl", .cpl),
         ("misc_ctl", .miscCtl), ("exit_code", .exitCode), ("exit_info1", .exitInfo1), ("exit_info2", .exitInfo2),
-        ("next_rip", .nextRip), ("cs_attrib", .csAttrib),
+        ("next_rip", .nextRip), ("cs_attrib", .csAttrib), ("event_inj", .eventInj), ("int_state", .intState),
     ]
     static let vmcbOptionalKeys: Set<String> = ["misc_ctl", "exit_code", "exit_info1", "exit_info2", "next_rip",
-                                                "cs_attrib"]
+                                                "cs_attrib", "event_inj", "int_state"]
     /// Keys printed in decimal.
     static let decimalKeys: Set<String> = ["asid", "cpl"]
 

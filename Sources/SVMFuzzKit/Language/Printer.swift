@@ -29,7 +29,8 @@ extension SVMText {
         guard !c.isEmpty else { return nil }
         var parts = ["config"]
         if let v = c.variant { parts.append("variant=\(v.rawValue)") }
-        for (key, b) in [("nested", c.nested), ("npt", c.npt), ("vgif", c.vgif), ("svm", c.svm), ("lm", c.lm)] {
+        for (key, b) in [("nested", c.nested), ("npt", c.npt), ("vgif", c.vgif), ("svm", c.svm), ("lm", c.lm),
+                             ("nrips", c.nrips)] {
             if let b { parts.append("\(key)=\(b ? 1 : 0)") }
         }
         return parts.joined(separator: " ")
@@ -57,6 +58,7 @@ extension SVMText {
         case .smram(let p): return patchLine("smram", p)
         case .smi: return "smi"
         case .initSignal: return "init"
+        case .signal: return "signal"
         case .run: return "run"
         case .setSregs(let p): return patchLine("set_sregs", p)
         case .setRegs(let p): return patchLine("set_regs", p)

@@ -47,6 +47,7 @@ public enum SVMText {
             case "npt": cfg.npt = b
             case "vgif": cfg.vgif = b
             case "svm": cfg.svm = b
+            case "nrips": cfg.nrips = b
             default: cfg.lm = b
             }
         }
@@ -70,6 +71,7 @@ public enum SVMText {
         case "smram": return .smram(try parsePatch(&r, SmramPatch.self))
         case "smi": op = .smi
         case "init": op = .initSignal
+        case "signal": op = .signal
         case "run": op = .run
         case "reset": op = .reset
         case "set_sregs": return .setSregs(try parsePatch(&r, SregsPatch.self))

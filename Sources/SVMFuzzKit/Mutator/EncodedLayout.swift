@@ -59,7 +59,7 @@ struct EncodedLayout {
         let headerless = out.isEmpty
         for op in ops { out += op }
         if headerless, let first = out.first,
-           first == ByteCodec.configMagic || first == ByteCodec.configMagicWithVariant {
+           ByteCodec.isConfigMagic(first) {
             out[0] = OpKind.of(first).canonicalByte
         }
         return out

@@ -70,8 +70,8 @@ enum OperationTweak {
             case 1: return .restore(s, RestoreOrders.all[rng.below(RestoreOrders.all.count)])
             default: return .restore(s, RestoreOrders.table[rng.below(RestoreOrders.table.count)])
             }
-        case .smi, .initSignal, .run, .reset:
-            return other(op, in: [.smi, .initSignal, .run, .reset], &rng)
+        case .smi, .initSignal, .signal, .run, .reset:
+            return other(op, in: [.smi, .initSignal, .signal, .run, .reset], &rng)
         case .expect: return op
         }
     }

@@ -1,0 +1,51 @@
+// unrestorable-state, second half: a migrated vCPU's next entry does what the original's would.
+//
+// Live migration promises that KVM_GET_* then KVM_SET_* on a new vCPU resumes the guest as if it had
+// never stopped (Documentation/virt/kvm/api.rst, KVM_GET_NESTED_STATE: the state is what "userspace
+// needs to save and restore"). Equal GET results are not enough when KVM keeps guest-visible state
+// outside them, so both vCPUs are entered once more and compared on what that entry shows the guest:
+// the level and registers it runs with, GIF, the event VMRUN delivers from EVENTINJ with the return
+// address it pushes (APM vol. 2, 15.20 "Event Injection": for a software interrupt the CPU pushes
+// NextRIP), and, for an L1 with NRIPS, vmcb02's NextRIP, which the next #VMEXIT reports in vmcb12.
+
+import SVMModel
+
+enum NextEntry {
+    struct Outcome: Equatable {
+        var entry: EntryResult
+        var mode: Mode
+        var rip: UInt64, rsp: UInt64, rax: UInt64, rflags: UInt64
+        var gif: Bool
+        var delivered: DeliveredEvent?
+        var nextRip: UInt64?
+    }
+
+    /// KVM_RUN on a copy of `v`, up to the entry into the guest.
+    static func probe(_ v: Vcpu) -> Outcome {
+        var c = v
+        c.kvmRunBegin()
+        let entry = c.vcpuEnterGuest()
+        let reportsNextRip = c.config.guestNrips && c.mode == .l2
+        return Outcome(entry: entry, mode: c.mode, rip: c.rip, rsp: c.rsp, rax: c.rax, rflags: c.rflags, gif: c.gif,
+                       delivered: c.lastDelivered, nextRip: reportsNextRip ? c.vmcb02.control.nextRip : nil)
+    }
+
+    /// What differs between the original's next entry and the migrated vCPU's, or nil.
+    static func firstDifference(original: Vcpu, migrated: Vcpu) -> (field: String, detail: String)? {
+        let a = probe(original), b = probe(migrated)
+        if a == b { return nil }
+        func hex(_ x: UInt64?) -> String { x.map { "0x" + String($0, radix: 16) } ?? "none" }
+        func event(_ e: DeliveredEvent?) -> String {
+            e.map { "event_inj 0x\(String($0.eventInj, radix: 16)) returning to \(hex($0.returnRip))" } ?? "no event"
+        }
+        if a.entry != b.entry { return ("entry", "\(a.entry) -> \(b.entry)") }
+        if a.mode != b.mode { return ("mode", "\(a.mode) -> \(b.mode)") }
+        if a.delivered != b.delivered { return ("event", "\(event(a.delivered)) -> \(event(b.delivered))") }
+        if a.nextRip != b.nextRip { return ("next_rip", "vmcb02 NextRIP \(hex(a.nextRip)) -> \(hex(b.nextRip))") }
+        if a.gif != b.gif { return ("gif", "\(a.gif ? 1 : 0) -> \(b.gif ? 1 : 0)") }
+        let regs: [(String, UInt64, UInt64)] = [("rip", a.rip, b.rip), ("rsp", a.rsp, b.rsp), ("rax", a.rax, b.rax),
+                                                ("rflags", a.rflags, b.rflags)]
+        for (name, x, y) in regs where x != y { return (name, "\(name) \(hex(x)) -> \(hex(y))") }
+        return nil
+    }
+}
