@@ -93,7 +93,8 @@ extension Vcpu {
         switch config.variant {
         case .merged: return guestMode && wantsToRun      // cdc69269b18a
         // The zoo variants are merged here.
-        case .zooB01, .zooB03, .zooB04, .zooB08, .zooB10, .zooB11, .zooB13, .zooB15, .zooB16, .zooB18, .zooB20, .zooB23, .zooB28:
+        case .zooB01, .zooB03, .zooB04, .zooB05, .zooB08, .zooB10, .zooB11, .zooB13, .zooB15, .zooB16, .zooB18, .zooB19,
+             .zooB20, .zooB23, .zooB28:
             return guestMode && wantsToRun
         case .v2SetEfer: return guestMode                 // v2 1/2
         case .prefix, .v1IgnoreInGuest, .msrHook: return false
