@@ -126,6 +126,9 @@ public enum Operation: Hashable, Sendable {
     case vmcb(gpa: UInt64, Vmcb)
     case msrpm(gpa: UInt64, MsrpmImage)
     case smram(SmramPatch)
+    /// Another vCPU of the guest writes this image over vmcb12 while KVM emulates the next VMRUN,
+    /// after KVM first reads the page (a check-then-use race, played without threads).
+    case racingVmcb(Vmcb)
     // Platform events.
     case smi
     case initSignal

@@ -34,6 +34,8 @@ extension Vcpu {
     mutating func executeGuestInstruction(_ insn: GuestInstruction) -> ExitHandling {
         lastInjected = nil
         lastVmexitCode = nil
+        // A racing vmcb12 write is armed for one VMRUN only, whether or not KVM got to read vmcb12.
+        defer { if case .vmrun = insn, concurrentVmcb12Write != nil { concurrentVmcb12Write = nil } }
         // Operands go into the registers the instruction reads.
         switch insn {
         case .vmrun(let gpa), .vmload(let gpa), .vmsave(let gpa):

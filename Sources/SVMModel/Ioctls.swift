@@ -187,6 +187,8 @@ extension Vcpu {
     public mutating func writeGuestMsrpm(_ gpa: UInt64, _ image: MsrpmImage) -> Bool { memory.writeMsrpm(gpa, image) }
     public mutating func writeSmram(_ smram: Smram) { memory.smram = smram }
     public func readGuestVmcb(_ gpa: UInt64) -> Vmcb? { memory.readVmcb(gpa) }
+    /// Arms a write of `image` to vmcb12 by another vCPU, racing with the next VMRUN's emulation.
+    public mutating func raceNextVmrun(vmcb12 image: Vmcb) { concurrentVmcb12Write = image }
 
     /// Copies another vCPU's guest memory (migration copies RAM along with the vCPU state).
     public mutating func adoptMemory(of other: Vcpu) { memory = other.memory }

@@ -76,6 +76,11 @@ public struct Vcpu: Equatable, Sendable {
     public internal(set) var smbase: UInt64 = 0x30000
 
     public internal(set) var memory = GuestMemory()
+    /// An environment input, not KVM state: the image another vCPU of the same guest writes over the
+    /// vmcb12 page while KVM emulates this vCPU's next VMRUN, landing after KVM has first read the page
+    /// (a race the model cannot run with one thread). The next VMRUN emulation that maps vmcb12 consumes
+    /// it; the end of the next VMRUN instruction drops it whatever happened.
+    public internal(set) var concurrentVmcb12Write: Vmcb? = nil
     public internal(set) var owners = RegisterOwners()
     public internal(set) var warnings = WarnSet()
 

@@ -97,8 +97,8 @@ extension Vcpu {
         nestedVmcbCheckSave(nested.save) && Vcpu.nestedVmcbCheckControls(nested.ctl)
     }
 
-    /// nested_svm_copy_vmcb12_to_cache: nil when vmcb12 cannot be mapped, else whether it passed the checks.
-    /// On a check failure vmcb12 gets VMEXIT_INVALID and GIF is cleared.
+    /// nested_svm_copy_vmcb12_to_cache (arch/x86/kvm/svm/nested.c): nil when vmcb12 cannot be mapped,
+    /// else whether it passed the checks. On a check failure vmcb12 gets VMEXIT_INVALID and GIF is cleared.
     mutating func nestedSvmCopyVmcb12ToCache(_ gpa: UInt64) -> Bool? {
         guard var vmcb12 = memory.mapVmcb(gpa) else { return nil }
         nested.ctl = Vcpu.nestedCopyVmcbControlToCache(vmcb12.control, guestNpt: config.npt)
@@ -106,7 +106,22 @@ extension Vcpu {
         // zoo-B20, before e0b6f031d64c ("KVM: nSVM: Drop the non-architectural consistency check for
         // NP_ENABLE"): NP_ENABLE without NPT failed VMRUN instead of being ignored.
         let npWithoutNpt = config.variant == .zooB20 && vmcb12.control.miscCtl & MiscCtl.enableNp != 0 && !config.npt
-        if nestedSvmCheckCachedVmcb12() && !npWithoutNpt { return true }
+        let passed = nestedSvmCheckCachedVmcb12() && !npWithoutNpt
+        // Another vCPU's write to the page lands here, after KVM's one read: the checked copy is what
+        // L2 gets, the write only changes guest memory.
+        if let racing = concurrentVmcb12Write {
+            concurrentVmcb12Write = nil
+            if memory.writeVmcb(gpa, racing) {
+                vmcb12 = racing
+                // zoo-B05, before a58d9166a756 ("KVM: SVM: load control fields from VMCB12 before checking
+                // them"): the checks ran on the controls in guest memory and the controls for L2 were then
+                // read from guest memory a second time, so what L2 got was the racing image's, unchecked.
+                if passed && config.variant == .zooB05 {
+                    nested.ctl = Vcpu.nestedCopyVmcbControlToCache(racing.control, guestNpt: config.npt)
+                }
+            }
+        }
+        if passed { return true }
         vmcb12.control.exitCode = SVMExit.err
         vmcb12.control.exitInfo1 = 0
         vmcb12.control.exitInfo2 = 0
@@ -138,6 +153,14 @@ extension Vcpu {
             return .resume
         }
         guard let passed = nestedSvmCopyVmcb12ToCache(vmcb12Gpa) else {
+            // zoo-B19, before 01ddcdc55e09 ("KVM: nSVM: Always inject a #GP if mapping VMCB12 fails on
+            // nested VMRUN"): only a map failure of -EINVAL injected #GP; any other one skipped the
+            // instruction and resumed L1 as if VMRUN had done nothing. The model has one kind of map
+            // failure (an unbacked GPA) and sends it down that other path.
+            if config.variant == .zooB19 {
+                rip &+= 3                          // kvm_skip_emulated_instruction
+                return .resume
+            }
             // kvm_handle_memory_failure: emulation-failure exit, RIP not advanced.
             return .exitToUserspace(.internalError)
         }

@@ -60,7 +60,7 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(OpKind.allCases.reduce(0) { $0 + $1.weight }, 256)
         // As documented in Opcodes.swift.
         XCTAssertEqual(OpKind.canonicalBytes, [0x00, 0x12, 0x1a, 0x20, 0x26, 0x38, 0x40, 0x48, 0x50, 0x55, 0x5a, 0x5e,
-                                               0x63, 0x6d, 0x7b, 0x83, 0x89, 0x97, 0x9d, 0xa2, 0xa5, 0xa9, 0xba, 0xc0, 0xca,
+                                               0x63, 0x6d, 0x77, 0x7b, 0x83, 0x89, 0x97, 0x9d, 0xa2, 0xa5, 0xa9, 0xba, 0xc0, 0xca,
                                                0xd4, 0xdc, 0xea, 0xfa])
         for k in OpKind.allCases {
             XCTAssertEqual(OpKind.of(k.canonicalByte), k)
@@ -107,6 +107,7 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(only([OpKind.wrmsrEfer.canonicalByte, ValueEscape.u32, 0x01]),
                        .guest(.wrmsr(msr: MSR.efer, value: 0x01)))
         XCTAssertEqual(only([OpKind.vmcbEdits.canonicalByte]), .vmcb(gpa: 0x10000, DefaultVmcb12.value))
+        XCTAssertEqual(only([OpKind.raceVmcb.canonicalByte]), .racingVmcb(DefaultVmcb12.value))
         XCTAssertEqual(only([OpKind.setSregs.canonicalByte]), .setSregs(SregsPatch()))
         XCTAssertEqual(only([OpKind.restore.canonicalByte]), .restore(.a, .qemu))
         XCTAssertEqual(only([OpKind.restore.canonicalByte, 48 << 2 | 1]), .restore(.b, RestoreOrder([.sregs])!))
@@ -147,6 +148,11 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(t.operations, [.vmcb(gpa: 0x10000, noVmrun)])
         // The plain vmcb opcode is the default vmcb12.
         XCTAssertEqual(ByteCodec.decode([OpKind.vmcb.canonicalByte, 2]).operations, [.vmcb(gpa: 0x12000, DefaultVmcb12.value)])
+        // race_vmcb: the same edit list without a GPA; the default image is written as one no-op edit.
+        let race = OpKind.raceVmcb.canonicalByte
+        XCTAssertEqual(ByteCodec.decode([race, VmcbField.interceptToggle.rawValue, 0]).operations, [.racingVmcb(noVmrun)])
+        XCTAssertEqual(ByteCodec.encode(Program(operations: [.racingVmcb(DefaultVmcb12.value)])),
+                       [race, VmcbField.efer.rawValue, 0])
     }
 
     func testEnterL2ExpandsAndIsFoldedBack() {
@@ -207,6 +213,8 @@ enum DictionaryEntries {
         softInt.control.eventInj = 0x8000_0480
         var shadow = DefaultVmcb12.value
         shadow.control.intState = 1
+        var vmmcallOnly = DefaultVmcb12.value
+        vmmcallOnly.control.intercepts = [.vmmcall]
         return [
             ("enter_l2", ops(ByteCodec.enterL2(vmcb: 0x10000))),
             ("wrmsr_efer_svme", ops([.guest(.wrmsr(msr: MSR.efer, value: 0x1d01))])),
@@ -221,6 +229,7 @@ enum DictionaryEntries {
             ("vmcb_event_inj_soft", ops([.vmcb(gpa: 0x10000, softInt)])),
             ("vmcb_int_shadow", ops([.vmcb(gpa: 0x10000, shadow)])),
             ("signal", ops([.signal])),
+            ("race_vmcb_vmmcall_only", ops([.racingVmcb(vmmcallOnly)])),
             ("set_vcpu_events_interrupt", ops([.setVcpuEvents(EventsPatch(interrupt: true))])),
             ("set_sregs_efer_no_svme", ops([.setSregs(SregsPatch(efer: 0xd01))])),
             ("set_msrs_efer_no_svme", ops([.setMsrs(MsrsPatch(efer: 0xd01))])),
@@ -312,7 +321,7 @@ enum RandomPrograms {
     }
 
     static func operation(_ r: inout CodecRng, withExpect: Bool) -> SVMFuzzKit.Operation {
-        switch r.below(withExpect ? 19 : 18) {
+        switch r.below(withExpect ? 20 : 19) {
         case 0, 1, 2: return .guest(guest(&r))
         case 3: return .vmcb(gpa: value(&r), vmcb(&r))
         case 4: return .msrpm(gpa: value(&r), MsrpmImage(reads: UInt8(r.below(256)), writes: UInt8(r.below(256))))
@@ -330,6 +339,7 @@ enum RandomPrograms {
         case 16: return .guest(.wrmsr(msr: MSR.efer, value: r.pick(ValueTable.efer.values)))
         case 17:    // sometimes a whole enter-L2 sequence, which the encoder folds
             return .guest(.wrmsr(msr: MSR.efer, value: ByteCodec.enterL2Efer))
+        case 18: return .racingVmcb(r.bool() ? DefaultVmcb12.value : vmcb(&r))
         default: return .expect(expectation(&r))
         }
     }

@@ -101,6 +101,14 @@ final class LanguageTests: XCTestCase {
         XCTAssertEqual(try op("vmcb 0x10000 intercepts=- np=1 int_ctl=0x2000000 cpl=3"), .vmcb(gpa: 0x10000, v))
         XCTAssertEqual(try op("smram"), .smram(SmramPatch()))
         XCTAssertEqual(try op("vmcb 0x10000"), .vmcb(gpa: 0x10000, DefaultVmcb12.value))
+        var raced = DefaultVmcb12.value
+        raced.control.intercepts = [.vmmcall]
+        raced.control.asid = 0
+        XCTAssertEqual(try op("race_vmcb intercepts=vmmcall asid=0"), .racingVmcb(raced))
+        XCTAssertEqual(try op("race_vmcb"), .racingVmcb(DefaultVmcb12.value))
+        XCTAssertEqual(SVMText.line(.racingVmcb(raced)), "race_vmcb intercepts=vmmcall asid=0 msrpm=0 iopm=0 int_ctl=0 "
+            + "np=0 ncr3=0 efer=0x1d01 cr0=0x80050033 cr2=0 cr3=0x3000 cr4=0x20 rip=0x4000 rsp=0x8000 rax=0 rflags=0x2 cpl=0")
+        XCTAssertThrowsError(try op("race_vmcb 0x10000"))
         XCTAssertEqual(try op("expect violation=l1-runs-l2-state triple_fault=1 exit=internal_error mode=smm ioctl=einval"),
                        .expect(Expectation(exit: .internalError, mode: .smm, violation: "l1-runs-l2-state",
                                            ioctl: .einval, tripleFault: true)))
@@ -154,7 +162,7 @@ final class LanguageTests: XCTestCase {
         let cases: [(String, Int, String)] = [
             ("run\n\nvmrum 0x10000", 3,
              "unknown operation 'vmrum' (expected one of: wrmsr, vmrun, vmmcall, stgi, clgi, vmload, vmsave, "
-             + "triple_fault, rsm, vmcb, msrpm, smram, smi, init, signal, run, set_sregs, set_regs, set_msrs, "
+             + "triple_fault, rsm, vmcb, race_vmcb, msrpm, smram, smi, init, signal, run, set_sregs, set_regs, set_msrs, "
              + "set_nested_state, set_vcpu_events, snapshot, restore, reset, expect, config)"),
             ("set_sregs foo=1", 1, "unknown field 'foo' for set_sregs (expected efer, cr0, cr2, cr3, cr4)"),
             ("# x\nset_regs rip=zz", 2, "expected a number after 'rip=', got 'zz'"),

@@ -65,6 +65,22 @@ final class ZooInvariantTests: XCTestCase {
         assertFires(Build.enterL2(np), on: .zooB20, .vmrunOutcome, config: ProgramConfig(npt: false))
     }
 
+    func testVmrunIsNeverASilentNoOp() {
+        // VMRUN of a vmcb12 GPA that is legal but not backed: merged exits to userspace, zoo-B19 skips it.
+        let ops = [svme, hsave, SVMFuzzKit.Operation.guest(.vmrun(gpa: GuestPhys.ramTop))]
+        assertFires(ops, on: .zooB19, .vmrunOutcome)
+    }
+
+    func testRacingVmcb12WriteIsCaughtAsUnchecked() {
+        // Another vCPU clears the VMRUN intercept (or zeroes the ASID) between KVM's check and use.
+        var noVmrun = DefaultVmcb12.value
+        noVmrun.control.intercepts = [.vmmcall]
+        assertFires([.racingVmcb(noVmrun)] + Build.enterL2(), on: .zooB05, .vmcb12Unchecked)
+        var asid0 = DefaultVmcb12.value
+        asid0.control.asid = 0
+        assertFires([.racingVmcb(asid0)] + Build.enterL2(), on: .zooB05, .vmcb12Unchecked)
+    }
+
     func testInjectIrqWithGifClearIsAWarnOnlyOnB23() {
         assertFires([svme, .guest(.clgi), .setVcpuEvents(EventsPatch(interrupt: true)), .run],
                     on: .zooB23, .kvmWarn(.injectIrqWithoutGif))

@@ -122,6 +122,48 @@ final class VmrunTests: XCTestCase {
         XCTAssertEqual(v.nestedRunPending, 0)
     }
 
+    /// zoo-B19 (before 01ddcdc55e09): the map failure skips VMRUN: no exit, no #GP, no #VMEXIT.
+    func testVmrunWithUnmappableVmcb12IsANoOpOnZooB19() {
+        var v = makeL1(.zooB19)
+        prepareVmrun(&v)
+        XCTAssertEqual(exec(&v, .vmrun(gpa: Layout.unmapped)), .entered(.l1))
+        XCTAssertEqual(v.rip, L1State.rip + 4 + 3, "VMRUN retired")
+        XCTAssertNil(v.lastInjected)
+        XCTAssertNil(v.lastVmexitCode)
+        XCTAssertTrue(v.gif)
+        XCTAssertEqual(v.lastExit, .none)
+    }
+
+    /// Another vCPU clears vmcb12's VMRUN intercept while KVM emulates VMRUN. merged checks and uses
+    /// one copy (the write only reaches guest memory); zoo-B05 checks the first read and gives L2 the
+    /// second, so L2 runs without the VMRUN intercept and its VMRUN is handled by L0 instead of L1.
+    func testRacingVmcb12WriteAfterTheChecks() {
+        for variant in [Variant.merged, .zooB05] {
+            var v = makeL1(variant)
+            prepareVmrun(&v)
+            v.raceNextVmrun(vmcb12: makeVmcb12(intercepts: [.vmmcall]))
+            XCTAssertEqual(exec(&v, .vmrun(gpa: Layout.vmcb12)), .entered(.l2), "\(variant)")
+            XCTAssertNil(v.concurrentVmcb12Write, "consumed")
+            XCTAssertEqual(v.vmcb12InMemory.control.intercepts, [.vmmcall], "the write reached guest memory")
+            XCTAssertEqual(v.nested.ctl.intercepts.contains(.vmrun), variant == .merged, "\(variant)")
+            // L2's VMRUN: reflected to L1 on merged; on zoo-B05 L0 emulates it as a VMRUN of L1's.
+            _ = exec(&v, .vmrun(gpa: Layout.vmcb12))
+            XCTAssertEqual(v.lastVmexitCode == SVMExit.vmrun, variant == .merged, "\(variant)")
+        }
+    }
+
+    /// The racing write is armed for the next VMRUN only, even one that faults before reading vmcb12.
+    func testRacingVmcb12WriteIsDroppedByTheNextVmrun() {
+        var v = makeL1(.zooB05)
+        prepareVmrun(&v)
+        v.raceNextVmrun(vmcb12: makeVmcb12(intercepts: [.vmmcall]))
+        XCTAssertEqual(exec(&v, .vmrun(gpa: Layout.vmcb12 + 0x10)), .entered(.l1))
+        XCTAssertEqual(v.lastInjected, Vector.gp)
+        XCTAssertNil(v.concurrentVmcb12Write)
+        XCTAssertEqual(exec(&v, .vmrun(gpa: Layout.vmcb12)), .entered(.l2))
+        XCTAssertTrue(v.nested.ctl.intercepts.contains(.vmrun))
+    }
+
     /// A vmcb12 failing nested_svm_check_cached_vmcb12: VMEXIT_INVALID in vmcb12, GIF=0, L1 resumes
     /// after the VMRUN, guest mode never entered.
     private func assertVmexitInvalid(_ vmcb12: Vmcb, _ what: String, file: StaticString = #filePath, line: UInt = #line) {

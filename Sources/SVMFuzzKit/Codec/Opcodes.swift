@@ -5,7 +5,8 @@
 //
 //   0x00 wrmsr efer     0x12 wrmsr hsave_pa  0x1a wrmsr vm_cr    0x20 wrmsr <index>  0x26 vmrun
 //   0x38 vmmcall        0x40 stgi            0x48 clgi           0x50 vmload         0x55 vmsave
-//   0x5a triple_fault   0x5e rsm             0x63 vmcb (default) 0x6d vmcb + edits   0x7b msrpm
+//   0x5a triple_fault   0x5e rsm             0x63 vmcb (default) 0x6d vmcb + edits   0x77 race_vmcb
+//   0x7b msrpm
 //   0x83 smram          0x89 enter-L2        0x97 smi            0x9d init           0xa2 signal
 //   0xa5 run
 //   0xa9 set_sregs      0xba set_regs        0xc0 set_msrs       0xca set_nested_state
@@ -16,7 +17,7 @@ import SVMModel
 enum OpKind: UInt8, CaseIterable {
     case wrmsrEfer, wrmsrHsave, wrmsrVmCr, wrmsrOther
     case vmrun, vmmcall, stgi, clgi, vmload, vmsave, tripleFault, rsm
-    case vmcb, vmcbEdits, msrpm, smram, enterL2
+    case vmcb, vmcbEdits, raceVmcb, msrpm, smram, enterL2
     case smi, initSignal, signal
     case run, setSregs, setRegs, setMsrs, setNestedState, setVcpuEvents, snapshot, restore, reset
 
@@ -36,7 +37,8 @@ enum OpKind: UInt8, CaseIterable {
         case .tripleFault: return 4
         case .rsm: return 5
         case .vmcb: return 10
-        case .vmcbEdits: return 14
+        case .vmcbEdits: return 10
+        case .raceVmcb: return 4
         case .msrpm: return 8
         case .smram: return 6
         case .enterL2: return 14

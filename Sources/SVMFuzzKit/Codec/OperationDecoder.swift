@@ -8,6 +8,8 @@
 //   vmcb_edits v<vmcbGpa> (F v)*            DefaultVmcb12.value with edits: field byte F picks
 //                                           VmcbField((F & 0x7f) % count), then its value; the list goes on
 //                                           while F & 0x80 (interceptToggle's value is one raw byte)
+//   race_vmcb (F v)*                        the same edit list without a GPA (at least one edit is read;
+//                                           the encoder writes the default image as efer := its default)
 //   msrpm v<msrpmGpa> W R                   W, R: the write and read intercept bits (MsrpmImage)
 //   smram M0 M1 v...                        M0 | M1 << 8: which SmramPatch fields follow, in field order
 //   enter_l2 v<vmcbGpa>                     expands to ByteCodec.enterL2(vmcb:)
@@ -126,6 +128,17 @@ public struct OperationDecoder {
         }
     }
 
+    /// DefaultVmcb12.value with an edit list applied.
+    mutating func vmcbEdits() -> Vmcb {
+        var v = DefaultVmcb12.value
+        while let f = byte() {
+            let field = VmcbField(rawValue: (f & 0x7f) % VmcbField.count) ?? .efer
+            field.set(&v, field == .interceptToggle ? UInt64(byte() ?? 0) : value(field.table))
+            if f & 0x80 == 0 { break }
+        }
+        return v
+    }
+
     mutating func slot() -> Slot { Slot(rawValue: (byte() ?? 0) & 3) ?? .a }
 
     @inline(__always) mutating func decodeEncoded() -> Operation? {
@@ -148,13 +161,8 @@ public struct OperationDecoder {
         case .vmcb: return .vmcb(gpa: value(.vmcbGpa), DefaultVmcb12.value)
         case .vmcbEdits:
             let gpa = value(.vmcbGpa)
-            var v = DefaultVmcb12.value
-            while let f = byte() {
-                let field = VmcbField(rawValue: (f & 0x7f) % VmcbField.count) ?? .efer
-                field.set(&v, field == .interceptToggle ? UInt64(byte() ?? 0) : value(field.table))
-                if f & 0x80 == 0 { break }
-            }
-            return .vmcb(gpa: gpa, v)
+            return .vmcb(gpa: gpa, vmcbEdits())
+        case .raceVmcb: return .racingVmcb(vmcbEdits())
         case .msrpm:
             let gpa = value(.msrpmGpa)
             let writes = byte() ?? 0

@@ -61,14 +61,15 @@ struct OperationEncoder {
         switch o {
         case .guest(let g): guest(g)
         case .vmcb(let gpa, let v):
-            let base = DefaultVmcb12.value
-            let edits = VmcbField.allCases.filter { $0 != .interceptToggle && $0.get(v) != $0.get(base) }
+            let edits = OperationEncoder.edits(v)
             op(edits.isEmpty ? .vmcb : .vmcbEdits)
             value(gpa, .vmcbGpa)
-            for (n, f) in edits.enumerated() {
-                bytes.append(f.rawValue | (n + 1 < edits.count ? 0x80 : 0))
-                value(f.get(v), f.table)
-            }
+            editList(v, edits)
+        case .racingVmcb(let v):
+            op(.raceVmcb)
+            let edits = OperationEncoder.edits(v)
+            // The decoder reads at least one edit: the default image is "efer := the default's efer".
+            editList(v, edits.isEmpty ? [.efer] : edits)
         case .msrpm(let gpa, let image):
             op(.msrpm)
             value(gpa, .msrpmGpa)
@@ -98,6 +99,19 @@ struct OperationEncoder {
             }
         case .reset: op(.reset)
         case .expect: break
+        }
+    }
+
+    /// The fields in which `v` differs from DefaultVmcb12.value.
+    static func edits(_ v: Vmcb) -> [VmcbField] {
+        let base = DefaultVmcb12.value
+        return VmcbField.allCases.filter { $0 != .interceptToggle && $0.get(v) != $0.get(base) }
+    }
+
+    mutating func editList(_ v: Vmcb, _ edits: [VmcbField]) {
+        for (n, f) in edits.enumerated() {
+            bytes.append(f.rawValue | (n + 1 < edits.count ? 0x80 : 0))
+            value(f.get(v), f.table)
         }
     }
 

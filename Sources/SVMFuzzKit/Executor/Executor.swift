@@ -88,6 +88,9 @@ public struct Executor: Sendable {
         case .msrpm(let gpa, let image):
             _ = vcpu.writeGuestMsrpm(gpa, image)
             return nil
+        case .racingVmcb(let image):
+            vcpu.raceNextVmrun(vmcb12: image)
+            return nil
         case .smram(let p):
             var s = vcpu.memory.smram
             p.apply(to: &s)
@@ -273,8 +276,8 @@ public struct Executor: Sendable {
         if case .vmrun(let gpa) = insn, before.mode == .l1 { vmcb12 = vcpu.readGuestVmcb(gpa) }
         let handling = vcpu.runGuestInstruction(insn)
         var broken = checkInstruction(insn, before: before)
-        if broken == nil, let image = vmcb12, handling == .resume, vcpu.lastInjected == nil, !vcpu.vmDead,
-           let d = VmrunOutcome.check(vmcb12: image, after: vcpu) {
+        if broken == nil, case .vmrun = insn, before.mode == .l1, handling == .resume, !vcpu.vmDead,
+           let d = VmrunOutcome.check(vmcb12: vmcb12, after: vcpu) {
             broken = violation(.vmrunOutcome, d)
         }
         let next: Violation?

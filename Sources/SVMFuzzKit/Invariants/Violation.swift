@@ -28,7 +28,7 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
     case interceptNotReflected
     /// IoctlAcceptance.swift: a SET ioctl accepted state the vCPU cannot have.
     case ioctlAcceptsInvalid
-    /// VmrunOutcome.swift: VMRUN's outcome disagrees with the APM consistency checks.
+    /// VmrunOutcome.swift: VMRUN's outcome disagrees with the APM consistency checks, or VMRUN in L1 did nothing.
     case vmrunOutcome
     /// SmmL1State.swift: an SMI in L2 and RSM back into L2 changed L1's saved state.
     case smmL1State

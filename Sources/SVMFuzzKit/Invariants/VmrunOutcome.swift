@@ -12,6 +12,11 @@
 // exactly when its vmcb12 is on that list. Excluded from the "valid ⇒ no INVALID" direction: the
 // two failures after the checks that are KVM's and not the APM's to define (L1's MSR permission
 // map or legacy-PAE PDPTEs not backed by memory), where KVM also synthesizes VMEXIT_INVALID.
+//
+// And whatever vmcb12 holds, even when it cannot be read at all (APM vol. 2, 15.5 "VMRUN
+// Instruction"): VMRUN in L1 raises an exception, starts the guest, or ends in a #VMEXIT
+// (VMEXIT_INVALID written to vmcb12); KVM may also exit to userspace instead (e.g. when it cannot
+// access vmcb12). It never just retires, leaving L1 to go on as if it had executed nothing.
 
 import SVMModel
 
@@ -69,9 +74,15 @@ enum VmrunOutcome {
         return false
     }
 
-    /// After an L1 VMRUN of `vmcb12` (read before it ran) that raised no exception and stayed in KVM_RUN.
-    static func check(vmcb12: Vmcb, after v: Vcpu) -> String? {
+    /// After an L1 VMRUN that stayed in KVM_RUN (KVM resumes the guest). `vmcb12`: the page as read
+    /// before the VMRUN, nil when it could not be read.
+    static func check(vmcb12: Vmcb?, after v: Vcpu) -> String? {
+        guard v.lastInjected == nil else { return nil }
         let invalid = !v.guestMode && v.lastVmexitCode == SVMExit.err
+        if !v.guestMode && v.lastVmexitCode == nil {
+            return "VMRUN in L1 raised no exception, entered no guest and made no #VMEXIT: a silent no-op"
+        }
+        guard let vmcb12 else { return nil }
         if let why = apmRefusal(vmcb12, v.config) {
             if !invalid { return "VMRUN of a vmcb12 with \(why) did not end in #VMEXIT(INVALID)" }
             if v.gif { return "VMRUN failed with #VMEXIT(INVALID) but GIF is set" }

@@ -4,7 +4,7 @@ import SVMModel
 
 enum SVMNames {
     static let operations = ["wrmsr", "vmrun", "vmmcall", "stgi", "clgi", "vmload", "vmsave", "triple_fault", "rsm",
-                             "vmcb", "msrpm", "smram", "smi", "init", "signal", "run", "set_sregs", "set_regs", "set_msrs",
+                             "vmcb", "race_vmcb", "msrpm", "smram", "smi", "init", "signal", "run", "set_sregs", "set_regs", "set_msrs",
                              "set_nested_state", "set_vcpu_events", "snapshot", "restore", "reset", "expect", "config"]
 
     /// MSRs with names (wrmsr and msrpm); others are written as hex indices.

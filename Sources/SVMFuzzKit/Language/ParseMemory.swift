@@ -27,8 +27,13 @@ extension SVMText {
 
     static func parseVmcb(_ r: inout LineReader) throws -> Operation {
         let gpa = try r.operand("a GPA", after: "vmcb", field: "the GPA")
+        return .vmcb(gpa: gpa, try parseVmcbFields(&r, for: "vmcb"))
+    }
+
+    /// `key=value` vmcb fields on top of DefaultVmcb12.value (vmcb, race_vmcb).
+    static func parseVmcbFields(_ r: inout LineReader, for op: String) throws -> Vmcb {
         var v = DefaultVmcb12.value
-        for (key, value) in try r.fields(SVMNames.vmcbKeys.map(\.key), for: "vmcb") {
+        for (key, value) in try r.fields(SVMNames.vmcbKeys.map(\.key), for: op) {
             switch key {
             case "intercepts": v.control.intercepts = try parseIntercepts(value, &r)
             case "np":
@@ -39,7 +44,7 @@ extension SVMText {
                 field.set(&v, try r.number(value, bits: field.table.bits, after: "\(key)=", field: key))
             }
         }
-        return .vmcb(gpa: gpa, v)
+        return v
     }
 
     static func parseIntercepts(_ value: Substring, _ r: inout LineReader) throws -> InterceptSet {

@@ -52,7 +52,8 @@ extension SVMText {
             case .tripleFault: return "triple_fault"
             case .rsm: return "rsm"
             }
-        case .vmcb(let gpa, let v): return vmcbLine(gpa, v)
+        case .vmcb(let gpa, let v): return vmcbLine(["vmcb", SVMNumber.hex(gpa)], v)
+        case .racingVmcb(let v): return vmcbLine(["race_vmcb"], v)
         case .msrpm(let gpa, let image):
             return "msrpm \(hex(gpa)) write=\(msrList(image.writes)) read=\(msrList(image.reads))"
         case .smram(let p): return patchLine("smram", p)
@@ -84,8 +85,9 @@ extension SVMText {
         return parts.joined(separator: " ")
     }
 
-    static func vmcbLine(_ gpa: UInt64, _ v: Vmcb) -> String {
-        var parts = ["vmcb", SVMNumber.hex(gpa)]
+    /// `head` (the operation and its operands) followed by every vmcb field.
+    static func vmcbLine(_ head: [String], _ v: Vmcb) -> String {
+        var parts = head
         for (key, field) in SVMNames.vmcbKeys {
             switch key {
             case "intercepts": parts.append("intercepts=\(interceptList(v.control.intercepts))")

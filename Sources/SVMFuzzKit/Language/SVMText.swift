@@ -67,6 +67,7 @@ public enum SVMText {
         case "triple_fault": op = .guest(.tripleFault)
         case "rsm": op = .guest(.rsm)
         case "vmcb": return try parseVmcb(&r)
+        case "race_vmcb": return .racingVmcb(try parseVmcbFields(&r, for: "race_vmcb"))
         case "msrpm": return try parseMsrpm(&r)
         case "smram": return .smram(try parsePatch(&r, SmramPatch.self))
         case "smi": op = .smi

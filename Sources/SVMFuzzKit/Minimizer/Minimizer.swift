@@ -62,13 +62,9 @@ public enum Minimizer {
         var out: [Operation] = []
         switch op {
         case .vmcb(let gpa, let image):
-            let d = DefaultVmcb12.value
-            if image != d {
-                // Reset one field group at a time to the valid default.
-                var a = image; a.control = d.control
-                var b = image; b.save = d.save
-                out += [.vmcb(gpa: gpa, a), .vmcb(gpa: gpa, b)]
-            }
+            out += towardsDefault(image).map { .vmcb(gpa: gpa, $0) }
+        case .racingVmcb(let image):
+            out += towardsDefault(image).map(Operation.racingVmcb)
         case .restore(let slot, let order) where order != .qemu:
             out.append(.restore(slot, .qemu))
         case .setSregs(let p): out += withoutOneField(p).map(Operation.setSregs)
@@ -82,6 +78,15 @@ public enum Minimizer {
             break
         }
         return out
+    }
+
+    /// The image with one field group (control, save) reset to the valid default.
+    static func towardsDefault(_ image: Vmcb) -> [Vmcb] {
+        let d = DefaultVmcb12.value
+        guard image != d else { return [] }
+        var a = image; a.control = d.control
+        var b = image; b.save = d.save
+        return [a, b]
     }
 
     /// The patch with each of its set fields left out in turn (the codec's field table).

@@ -40,13 +40,11 @@ enum OperationTweak {
     static func tweak(_ op: Operation, _ rng: inout MutatorRng) -> Operation {
         switch op {
         case .guest(let g): return .guest(guest(g, &rng))
-        case .vmcb(let gpa, var v):
+        case .vmcb(let gpa, let v):
             if rng.chance(6) { return .vmcb(gpa: neighbour(gpa, .vmcbGpa, &rng), v) }
-            // Mostly the first dozen fields (EFER, CRs, intercepts, ASID, bitmaps, int_ctl, NP).
-            let n = rng.chance(4) ? Int(VmcbField.count) : 12
-            guard let f = VmcbField(rawValue: UInt8(rng.below(n))) else { return op }
-            f.set(&v, f == .interceptToggle ? UInt64(rng.below(InterceptSet.named.count)) : neighbour(f.get(v), f.table, &rng))
-            return .vmcb(gpa: gpa, v)
+            return .vmcb(gpa: gpa, vmcbField(v, &rng))
+        case .racingVmcb(let v):
+            return .racingVmcb(vmcbField(v, &rng))
         case .msrpm(let gpa, var image):
             if rng.chance(4) { return .msrpm(gpa: neighbour(gpa, .msrpmGpa, &rng), image) }
             let bit = UInt8(1) << UInt8(rng.below(MsrpmImage.known.count))
@@ -74,6 +72,15 @@ enum OperationTweak {
             return other(op, in: [.smi, .initSignal, .signal, .run, .reset], &rng)
         case .expect: return op
         }
+    }
+
+    /// One vmcb field moved: mostly the first dozen (EFER, CRs, intercepts, ASID, bitmaps, int_ctl, NP).
+    static func vmcbField(_ v: Vmcb, _ rng: inout MutatorRng) -> Vmcb {
+        var v = v
+        let n = rng.chance(4) ? Int(VmcbField.count) : 12
+        guard let f = VmcbField(rawValue: UInt8(rng.below(n))) else { return v }
+        f.set(&v, f == .interceptToggle ? UInt64(rng.below(InterceptSet.named.count)) : neighbour(f.get(v), f.table, &rng))
+        return v
     }
 
     static func guest(_ g: GuestInstruction, _ rng: inout MutatorRng) -> GuestInstruction {
