@@ -85,4 +85,51 @@ final class ZooInvariantTests: XCTestCase {
         assertFires([svme, .guest(.clgi), .setVcpuEvents(EventsPatch(interrupt: true)), .run],
                     on: .zooB23, .kvmWarn(.injectIrqWithoutGif))
     }
+
+    // unrestorable-state's next-entry half and the restore comparison, on the migration paths the
+    // NextRIP / interrupt-shadow fixes concern.
+
+    func testMigratedSoftInterruptReturnsWhereTheOriginalWould() {
+        // L1 without NRIPS injects INT 0x80; userspace stops the vCPU before L2 first runs.
+        var soft = DefaultVmcb12.value
+        soft.control.eventInj = 0x8000_0480
+        let ops: [SVMFuzzKit.Operation] = [svme, hsave, .vmcb(gpa: Build.vmcbGpa, soft), .signal,
+                                            .guest(.vmrun(gpa: Build.vmcbGpa))]
+        assertFires(ops, on: .zooB25, .unrestorableState, config: ProgramConfig(nrips: false))
+        let v = run(ops, .zooB25, ProgramConfig(nrips: false))
+        XCTAssertEqual(v?.reason, "next-entry:event")
+        // With NRIPS L1 supplies NextRIP itself: nothing to stuff, so no variant differs.
+        XCTAssertNil(run(ops, .zooB25, ProgramConfig(nrips: true)))
+    }
+
+    func testMigratedNextRipIsTheOneTheCpuWrote() {
+        // L0 handles an L2 instruction (VMMCALL is not intercepted here): the CPU writes NextRIP.
+        var noVmmcall = DefaultVmcb12.value
+        noVmmcall.control.intercepts.remove(.vmmcall)
+        let ops = Build.enterL2(noVmmcall) + [.guest(.vmmcall), .snapshot(.a)]
+        assertFires(ops, on: .zooB26, .unrestorableState)
+        XCTAssertEqual(run(ops, .zooB26)?.reason, "next-entry:next_rip")
+    }
+
+    func testRestoredInterruptShadowMatchesTheSnapshot() {
+        // L2 starts in an interrupt shadow that has ended by its first exit; KVM_SET_VCPU_EVENTS
+        // before KVM_SET_NESTED_STATE then gets the shadow back from the cached vmcb12.
+        var shadow = DefaultVmcb12.value
+        shadow.control.intState = 1
+        shadow.control.intercepts.remove(.vmmcall)
+        let eventsFirst = RestoreOrder([.events, .sregs, .nested, .regs, .msrs])!
+        let ops = Build.enterL2(shadow) + [.guest(.vmmcall), .snapshot(.a), .restore(.a, eventsFirst)]
+        // zoo-B26 also fails the next-entry check (NextRIP) at the snapshot's exit; without NRIPS
+        // NextRIP is not reported, which leaves the shadow.
+        assertFires(ops, on: .zooB26, .restoreMismatch, config: ProgramConfig(nrips: false))
+    }
+
+    func testPendingExceptionSurvivesMigration() {
+        // L2's WRMSR of a reserved EFER bit queues #GP, which vmcb12 intercepts; a signal stops the
+        // vCPU before the #VMEXIT: the migrated vCPU must still reflect it to L1.
+        var gp = DefaultVmcb12.value
+        gp.control.intercepts.exceptions |= 1 << 13
+        let ops = Build.enterL2(gp) + [.signal, .guest(.wrmsr(msr: MSR.efer, value: 0xa400_0000))]
+        for variant in [Variant.merged, .zooB25, .zooB26] { XCTAssertNil(run(ops, variant), "\(variant)") }
+    }
 }

@@ -32,6 +32,9 @@ enum NextEntry {
 
     /// What differs between the original's next entry and the migrated vCPU's, or nil.
     static func firstDifference(original: Vcpu, migrated: Vcpu) -> (field: String, detail: String)? {
+        // Without nested state the VMM does not migrate GIF (VcpuSnapshot.migratesNestedState); what a
+        // different GIF then changes at entry is that known limit, not a KVM fault.
+        if original.gif != migrated.gif && !VcpuSnapshot.migratesNestedState(original.config) { return nil }
         let a = probe(original), b = probe(migrated)
         if a == b { return nil }
         func hex(_ x: UInt64?) -> String { x.map { "0x" + String($0, radix: 16) } ?? "none" }
