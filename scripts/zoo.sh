@@ -47,9 +47,12 @@ run_seed() {
     art="$(ls "$dir/art-$s"/crash-* 2>/dev/null | head -n 1 || true)"
     n="$(grep -oE "stat::number_of_executed_units: [0-9]+" "$dir/log-$s" | tail -n 1 | grep -oE "[0-9]+$" || true)"
     secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}')"
+    # (replay's output is captured first: `grep -q` closing the pipe early would fail it under pipefail)
+    local on_merged=""
+    [ -z "$art" ] || on_merged="$("$SVMFUZZ" replay "$art" --variant merged 2>/dev/null || true)"
     if [ -z "$art" ]; then
         echo "missed ${n:-0} $secs - -" >"$dir/result-$s"
-    elif "$SVMFUZZ" replay "$art" --variant merged 2>/dev/null | grep -q "^VIOLATION"; then
+    elif grep -q "^VIOLATION" <<<"$on_merged"; then
         echo "merged ${n:-0} $secs - $art" >"$dir/result-$s"
     else
         id="$(grep -oE "^VIOLATION [^ ]+" "$dir/log-$s" | head -n 1 | cut -d' ' -f2 || true)"

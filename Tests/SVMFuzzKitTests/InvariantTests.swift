@@ -19,6 +19,31 @@ final class InvariantTests: XCTestCase {
         }
     }
 
+    func testL1RunsL2StateIsNotJudgedAfterTheVmmDiscardsKvmsTripleFault() throws {
+        // merged leaves L2 with a triple fault when L2 clears SVME; a signal returns to userspace before
+        // KVM services it, and the VMM drops it (directly, or with a partial restore): the VMM chose to
+        // run what KVM shut down. With SREGS and REGS put again, L2's leftovers are gone anyway.
+        let prologue = """
+            wrmsr efer 0x1d01
+            snapshot A
+            wrmsr hsave_pa 0x40000
+            vmcb 0x10000 intercepts=vmrun,vmmcall asid=1
+            vmrun 0x10000
+            signal
+            wrmsr efer 0xd01
+
+            """
+        for drop in ["set_vcpu_events triple_fault=0", "restore A order=nested,regs,msrs,events"] {
+            let p = try SVMText.parse(prologue + drop + "\nwrmsr efer 0xd01\n", file: "t.svm")
+            let r = run(p, .merged)
+            XCTAssertNil(r.violation, "\(drop): \(String(describing: r.violation))")
+            XCTAssertEqual(r.finalState.lastRanAt, .l1, drop)
+        }
+        // Without the signal KVM services the triple fault at once: L1 is shut down.
+        let p = try SVMText.parse(prologue.replacingOccurrences(of: "signal\n", with: ""), file: "t.svm")
+        XCTAssertEqual(run(p, .merged).finalState.lastExit, .shutdown)
+    }
+
     func testV1LeavesGuestModeWithoutSvme() {
         let r = run(Build.clearEferSvme, .v1IgnoreInGuest)
         XCTAssertEqual(r.violation?.id, .inconsistentState(.guestModeSvme))

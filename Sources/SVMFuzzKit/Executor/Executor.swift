@@ -38,8 +38,9 @@ public struct Executor: Sendable {
     /// guest-reachable states (live migration promises to carry what the guest can create).
     public private(set) var guestReachable = true
 
-    /// The VMM discarded a triple fault KVM had raised (KVM_SET_VCPU_EVENTS triple_fault=0): it chose
-    /// to run a state KVM declared shut down, so l1-runs-l2-state is not judged until a reset or restore.
+    /// The VMM discarded a triple fault KVM had raised (KVM_SET_VCPU_EVENTS, or a restore that puts
+    /// VCPU_EVENTS without it): it chose to run a state KVM declared shut down, so l1-runs-l2-state is
+    /// not judged until a reset or a restore that puts all registers again.
     private var discardedTripleFault = false
 
     private var snapshots: InlineArray<4, VcpuSnapshot>
@@ -119,6 +120,7 @@ public struct Executor: Sendable {
             }
             let tfBefore = vcpu.requests.contains(.tripleFault)
             var fromIoctl = ioctl(op)
+            if tfBefore && !vcpu.requests.contains(.tripleFault) && !putAllRegisters(op) { discardedTripleFault = true }
             if fromIoctl == nil, !tfBefore, vcpu.requests.contains(.tripleFault), let name = op.stuffingIoctlName {
                 fromIoctl = violation(.spuriousTripleFault, "\(name) raised a triple fault")
             }
@@ -152,7 +154,6 @@ public struct Executor: Sendable {
             if let pa = vmcbPa { blob.vmcbPa = pa }
             lastIoctl = vcpu.setNestedState(blob)
         case .setVcpuEvents(let p):
-            if p.tripleFault == false && vcpu.requests.contains(.tripleFault) { discardedTripleFault = true }
             lastIoctl = vcpu.setVcpuEvents(smm: p.smm, smiPending: p.smiPending, latchedInit: p.latchedInit,
                                            tripleFault: p.tripleFault, interrupt: p.interrupt)
         case .snapshot(let slot):
@@ -173,7 +174,7 @@ public struct Executor: Sendable {
                 return nil
             }
             let v = restore(snap, order: order)
-            if lastIoctl == .ok { discardedTripleFault = false }
+            if putAllRegisters(op) { discardedTripleFault = false }
             guestReachable = lastIoctl == .ok && order.isMigrationOrder && snapshotReachable & (1 << slot.rawValue) != 0
             return v
         case .reset:
@@ -182,6 +183,15 @@ public struct Executor: Sendable {
             break
         }
         return nil
+    }
+
+    /// Whether `op` just put every register again (a reset, or a restore with REGS and SREGS that succeeded).
+    private func putAllRegisters(_ op: Operation) -> Bool {
+        switch op {
+        case .reset: return lastIoctl == .ok
+        case .restore(_, let order): return lastIoctl == .ok && order.contains(.regs) && order.contains(.sregs)
+        default: return false
+        }
     }
 
     private func snapshot(_ slot: Slot) -> VcpuSnapshot? {
