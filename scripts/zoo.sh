@@ -11,6 +11,7 @@
 # --quick: 2 seeds x 20 s. Known issues (corpus/known-issues.txt) are skipped as in scripts/fuzz.sh.
 # Work files: .fuzz/zoo/.
 source "$(dirname "$0")/lib.sh"
+args="$*"
 seeds=5 seconds=300 variants="" jobs="$(nproc 2>/dev/null || echo 1)"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -61,6 +62,7 @@ run_seed() {
     echo "zoo.sh: $v seed $s: $(cut -d' ' -f1,3 "$dir/result-$s")s" >&2
 }
 
+started="$(date -u '+%Y-%m-%d %H:%M')"
 # The (variant, seed) pairs, at most $jobs at a time.
 for v in $variants; do rm -rf "${work:?}/$v"; mkdir -p "$work/$v"; done
 running=0
@@ -80,6 +82,8 @@ median_or_more() {
         k = int((n + 1) / 2); if (NR < k) print more; else print a[k] }'
 }
 
+table="$work/table.md"
+{
 echo "| bug | variant | found | median execs | median s | invariant | minimized ops | merged finding |"
 echo "|---|---|---|---|---|---|---|---|"
 for v in $variants; do
@@ -97,3 +101,14 @@ for v in $variants; do
     [ "$found" -gt 0 ] || mexecs="-"
     echo "| ${v#zoo-} | $v | $found/$seeds | $mexecs | $msecs | ${inv:--} | $ops | $other |"
 done
+} >"$table"
+cat "$table"
+
+# bench/zoo.md: the table with when, how and where it was made (scripts/bench.sh includes it).
+mkdir -p "$ROOT/bench"
+{
+    echo "Run $started to $(date -u '+%H:%M') UTC: \`scripts/zoo.sh${args:+ $args}\` ($seeds seeds x $seconds s, $jobs jobs),"
+    echo "$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//')."
+    echo
+    cat "$table"
+} >"$ROOT/bench/zoo.md"
