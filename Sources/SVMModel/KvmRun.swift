@@ -31,6 +31,7 @@ extension Vcpu {
 
     /// vcpu_enter_guest (arch/x86/kvm/x86.c): service requests and events, then enter the guest.
     public mutating func vcpuEnterGuest() -> EntryResult {
+        lastDelivered = nil                        // an observable of this entry only
         var round = 0
         while true {
             round += 1
@@ -68,7 +69,6 @@ extension Vcpu {
         pendingException = nil                     // delivered by this entry
         // vcpu_enter_guest consumed these before entering.
         requests.remove([.event, .recalcIntercepts, .apicvUpdate, .mmuSync, .tlbFlushCurrent, .tlbFlushGuest])
-        lastDelivered = nil
         guard guestMode else { return }
         // pre_svm_run (arch/x86/kvm/svm/svm.c): an L1 without NRIPS advanced L2's RIP before VMRUN,
         // so the CPU must push L2's current RIP, known only now that userspace cannot change it.
