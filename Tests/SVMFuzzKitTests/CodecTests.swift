@@ -229,6 +229,8 @@ enum DictionaryEntries {
             ("vmcb_event_inj_soft", ops([.vmcb(gpa: 0x10000, softInt)])),
             ("vmcb_int_shadow", ops([.vmcb(gpa: 0x10000, shadow)])),
             ("signal", ops([.signal])),
+            ("signal_vmrun", ops([.signal, .guest(.vmrun(gpa: 0x10000))])),
+            ("smi_rsm", ops([.smi, .guest(.rsm)])),
             ("race_vmcb_vmmcall_only", ops([.racingVmcb(vmmcallOnly)])),
             ("set_vcpu_events_interrupt", ops([.setVcpuEvents(EventsPatch(interrupt: true))])),
             ("set_sregs_efer_no_svme", ops([.setSregs(SregsPatch(efer: 0xd01))])),

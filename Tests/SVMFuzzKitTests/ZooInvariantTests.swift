@@ -132,4 +132,18 @@ final class ZooInvariantTests: XCTestCase {
         let ops = Build.enterL2(gp) + [.signal, .guest(.wrmsr(msr: MSR.efer, value: 0xa400_0000))]
         for variant in [Variant.merged, .zooB25, .zooB26] { XCTAssertNil(run(ops, variant), "\(variant)") }
     }
+
+    func testNextEntryComparesOnlyTheEventOfThatEntry() throws {
+        // L2 got INT 0x80 at its entry, then cleared SVME: a signal leaves userspace in L1 with the
+        // triple fault pending. Neither the original's next entry nor the migrated one's delivers anything.
+        let p = try SVMText.parse("""
+            wrmsr efer 0x1d01
+            wrmsr hsave_pa 0x40000
+            vmcb 0x10000 intercepts=vmrun,vmmcall asid=1 event_inj=0x80000480
+            vmrun 0x10000
+            signal
+            wrmsr efer 0xd00
+            """, file: "t.svm")
+        XCTAssertNil(run(p.operations, .merged, p.config))
+    }
 }
