@@ -9,13 +9,11 @@ public enum IntCtl {
 /// EVENTINJ / EXITINTINFO layout (asm/svm.h SVM_EVTINJ_*).
 public enum EventInj {
     public static let vectorMask: UInt32 = 0xff
-    public static let typeShift: UInt32 = 8
     public static let typeMask: UInt32 = 7 << 8
     public static let typeIntr: UInt32 = 0 << 8
     public static let typeNmi: UInt32 = 2 << 8
     public static let typeExept: UInt32 = 3 << 8
     public static let typeSoft: UInt32 = 4 << 8
-    public static let validErr: UInt32 = 1 << 11
     public static let valid: UInt32 = 1 << 31
     /// Bits 12-30 are reserved; KVM strips them when caching vmcb12.
     public static let reserved: UInt32 = 0x7fff_f000

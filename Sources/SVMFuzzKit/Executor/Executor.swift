@@ -120,7 +120,11 @@ public struct Executor: Sendable {
             }
             let tfBefore = vcpu.requests.contains(.tripleFault)
             var fromIoctl = ioctl(op)
-            if tfBefore && !vcpu.requests.contains(.tripleFault) && !putAllRegisters(op) { discardedTripleFault = true }
+            if putAllRegisters(op) {
+                discardedTripleFault = false
+            } else if tfBefore && !vcpu.requests.contains(.tripleFault) {
+                discardedTripleFault = true
+            }
             if fromIoctl == nil, !tfBefore, vcpu.requests.contains(.tripleFault), let name = op.stuffingIoctlName {
                 fromIoctl = violation(.spuriousTripleFault, "\(name) raised a triple fault")
             }
@@ -174,7 +178,6 @@ public struct Executor: Sendable {
                 return nil
             }
             let v = restore(snap, order: order)
-            if putAllRegisters(op) { discardedTripleFault = false }
             guestReachable = lastIoctl == .ok && order.isMigrationOrder && snapshotReachable & (1 << slot.rawValue) != 0
             return v
         case .reset:
@@ -260,7 +263,6 @@ public struct Executor: Sendable {
         }
         lastIoctl = .ok
         halted = false
-        discardedTripleFault = false
         // The reset state is guest-reachable (a guest can reboot), if the reset put all of it:
         // without nested state QEMU leaves GIF as the VMM last stuffed it.
         if VcpuSnapshot.migratesNestedState(vcpu.config) { guestReachable = true }

@@ -20,9 +20,8 @@ enum NextEntry {
         var nextRip: UInt64?
     }
 
-    /// KVM_RUN on a copy of `v`, up to the entry into the guest.
-    static func probe(_ v: Vcpu) -> Outcome {
-        var c = v
+    /// KVM_RUN on `c` (the caller's copy, or its last use), up to the entry into the guest.
+    static func probe(_ c: consuming Vcpu) -> Outcome {
         c.kvmRunBegin()
         let entry = c.vcpuEnterGuest()
         let reportsNextRip = c.config.guestNrips && c.mode == .l2
@@ -31,7 +30,7 @@ enum NextEntry {
     }
 
     /// What differs between the original's next entry and the migrated vCPU's, or nil.
-    static func firstDifference(original: Vcpu, migrated: Vcpu) -> (field: String, detail: String)? {
+    static func firstDifference(original: Vcpu, migrated: consuming Vcpu) -> (field: String, detail: String)? {
         // Without nested state the VMM does not migrate GIF (VcpuSnapshot.migratesNestedState); what a
         // different GIF then changes at entry is that known limit, not a KVM fault.
         if original.gif != migrated.gif && !VcpuSnapshot.migratesNestedState(original.config) { return nil }
