@@ -30,6 +30,10 @@ struct StepObservation {
     var state: VcpuSnapshot
     var violation: Violation?
     var expectFailures: [ExpectFailure] = []
+    /// The exception KVM injected into the running level during this step, if any.
+    var exception: UInt8?
+    /// exit_code in guest memory of the vmcb12 the last VMRUN from L1 named (nil before any).
+    var vmcb12Exit: UInt64?
 
     var skipped: Bool { ran == "skipped" }
 
@@ -41,20 +45,29 @@ struct StepObservation {
 enum Observer {
     /// Runs the whole program (past violations, so later `expect` lines are checked) and records each step.
     static func run(_ program: Program, variant: Variant?) -> (RunReport, [StepObservation]) {
-        let initial = Executor(config: program.config.vcpuConfig(variant: variant))
+        run(program, config: program.config.vcpuConfig(variant: variant))
+    }
+
+    static func run(_ program: Program, config: VcpuConfig) -> (RunReport, [StepObservation]) {
+        let initial = Executor(config: config)
         var prev = initial
         var prevOwners = initial.vcpu.owners.visible(current: initial.vcpu.current)
         var steps: [StepObservation] = []
         steps.reserveCapacity(program.operations.count)
-        let report = Runner.run(program, variant: variant) { index, op, ex, violation in
+        var lastVmrun: UInt64? = nil
+        let report = Runner.run(program, config: config) { index, op, ex, violation in
             let owners = ex.vcpu.owners.visible(current: ex.vcpu.current)
             let line = index < program.lines.count ? program.lines[index] : 0
+            let ranAt = ran(op, ex)
+            if case .guest(.vmrun(let gpa)) = op, ranAt == "l1" { lastVmrun = gpa }
             steps.append(StepObservation(
                 step: index + 1, line: line, operation: op, text: OperationText.of(op),
-                ran: ran(op, ex), exit: exited(op, prev, ex), ioctl: ioctl(op, prev, ex, violation),
+                ran: ranAt, exit: exited(op, prev, ex), ioctl: ioctl(op, prev, ex, violation),
                 mode: ex.vcpu.mode, gif: ex.vcpu.gif, efer: ex.vcpu.efer, requests: ex.vcpu.requests.names,
                 owners: owners, ownersChanged: owners != prevOwners, state: VcpuSnapshot(of: ex.vcpu),
-                violation: violation))
+                violation: violation,
+                exception: op.isGuestInstruction && !ex.lastSkipped ? ex.vcpu.lastInjected : nil,
+                vmcb12Exit: lastVmrun.flatMap { ex.vcpu.readGuestVmcb($0)?.control.exitCode }))
             prev = ex
             prevOwners = owners
         }

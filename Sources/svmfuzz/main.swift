@@ -19,7 +19,8 @@ struct SVMFuzzCommand: ParsableCommand {
         violation, a failed expect or nothing to minimize; 2 bad input (unreadable file, malformed \
         .svm, unknown variant, bad option), reported as one line on stderr.
         """,
-        subcommands: [Replay.self, Decode.self, Encode.self, Minimize.self, Diff.self, Variants.self, Hunt.self])
+        subcommands: [Replay.self, Decode.self, Encode.self, Minimize.self, Diff.self, Variants.self, Hunt.self,
+                      KvmPlanCommand.self, Oracle.self])
 }
 
 func runMain() -> Int32 {

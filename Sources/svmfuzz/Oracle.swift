@@ -1,0 +1,186 @@
+// svmfuzz oracle: run programs on the model and on real KVM (scripts/kvm-oracle.sh boots a Debian
+// kernel under QEMU/TCG) and report, per program, whether they agree and where they first differ.
+
+import ArgumentParser
+import Foundation
+import SVMFuzzKit
+import SVMModel
+
+struct Oracle: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare the model with real KVM, program by program.",
+        discussion: """
+        Lowers each program to a plan (svmfuzz kvm-plan), replays the plans on real KVM with \
+        scripts/kvm-oracle.sh (one QEMU/TCG boot of the chosen Debian kernel), runs the same programs on \
+        the model configured as that kernel (variant linux-<kernel>, guest without NRIPS as on the TCG \
+        host), and compares every step (PLAN.md lists the fields). Disagreements listed in \
+        corpus/oracle-known.txt are shown with their cause. Exit status: 0 when every program agrees or \
+        its disagreement is known; 1 otherwise; 2 on bad input.
+        """)
+
+    @Argument(help: "Programs (.svm) or directories searched for them.")
+    var paths: [String]
+
+    @Option(help: "The Debian kernel: 6.1 or 6.12.")
+    var kernel: String = "6.12"
+
+    @Option(help: "The model variant to compare with (default: linux-<kernel>).")
+    var variant: String?
+
+    @Option(help: ArgumentHelp("Compare with the records already in this folder instead of booting.", valueName: "dir"))
+    var records: String?
+
+    @Option(help: ArgumentHelp("Where to keep plans and records (default .build-kvm/oracle-<kernel>).", valueName: "dir"))
+    var work: String?
+
+    @Option(help: ArgumentHelp("A patch to KVM applied to the kernel's source (scripts/kvm-oracle.sh --kvm-patch).", valueName: "file"))
+    var kvmPatch: String?
+
+    @Option(help: ArgumentHelp("Known disagreements (default corpus/oracle-known.txt).", valueName: "file"))
+    var known: String?
+
+    @Flag(help: "Print one JSON object per program and a summary object.")
+    var json = false
+
+    func run() throws {
+        guard ["6.1", "6.12"].contains(kernel) else { throw BadInput("svmfuzz: --kernel takes 6.1 or 6.12 (got '\(kernel)')") }
+        let root = Repo.root()
+        let programs = try ProgramFiles.collect(paths)
+        guard !programs.isEmpty else { throw BadInput("svmfuzz: no .svm programs under \(paths.joined(separator: " "))") }
+        let model = try modelVariant()
+        let knownList = try KnownDisagreements.load(known ?? root + "/corpus/oracle-known.txt", required: known != nil)
+
+        var loaded: [(path: String, plan: String, program: Program)] = []
+        for p in programs {
+            loaded.append((p, ProgramFiles.planName(p), try Input.loadText(p)))
+        }
+        let recordsDir: String
+        if let records {
+            recordsDir = records
+        } else {
+            let dir = work ?? root + "/.build-kvm/oracle-\(kernel)"
+            let plans = dir + "/plans", out = dir + "/records"
+            try? FileManager.default.removeItem(atPath: plans)
+            try FileManager.default.createDirectory(atPath: plans, withIntermediateDirectories: true)
+            for l in loaded where Oracle.runnable(l.program) {
+                try Files.write(KvmPlan.lower(l.program, name: l.path), to: plans + "/" + l.plan + ".plan")
+            }
+            try boot(root: root, plans: plans, out: out)
+            recordsDir = out
+        }
+
+        var summary = OracleSummary(kernel: kernel, variant: model.rawValue)
+        for l in loaded {
+            let result = compare(l.path, l.program, records: recordsDir + "/" + l.plan + ".jsonl", model: model,
+                                 known: knownList)
+            summary.add(result)
+            if json { print(result.json) } else { print(result.line) }
+        }
+        if json { print(summary.json) } else { print(summary.line) }
+        if summary.failed > 0 { throw Finish(code: 1) }
+    }
+
+    /// The module parameters the oracle boots with (nested=1 npt=1 vgif=1); other programs are not run.
+    static func runnable(_ p: Program) -> Bool {
+        let c = p.config.vcpuConfig()
+        return c.nested && c.npt && c.vgif
+    }
+
+    /// The model as the kernel: the program's CPUID and module parameters, the kernel's fixes, and a
+    /// guest without NRIPS (the TCG host has none, so KVM offers none).
+    func config(_ p: Program, _ v: Variant) -> VcpuConfig {
+        var c = p.config.vcpuConfig(variant: v)
+        c.guestNrips = false
+        return c
+    }
+
+    func modelVariant() throws -> Variant {
+        if let variant { return try VariantNames.parse(variant) }
+        // The kernels have the pre-series EFER.SVME behaviour; until their fix sets exist, prefix.
+        return Variant(rawValue: "linux-\(kernel)") ?? .prefix
+    }
+
+    func compare(_ path: String, _ program: Program, records: String, model: Variant,
+                 known: [KnownDisagreements.Entry]) -> OracleResult {
+        var r = OracleResult(program: path)
+        guard Oracle.runnable(program) else {
+            r.status = .notRun("module parameters differ from the oracle's boot (nested=1 npt=1 vgif=1)")
+            return r
+        }
+        guard let bytes = try? Files.read(records), let text = String(bytes: bytes, encoding: .utf8) else {
+            r.status = .noRecords
+            return r
+        }
+        let kernelRun = KernelRun.parse(text)
+        r.warnings = kernelRun.warnings
+        let (_, steps) = Observer.run(program, config: config(program, model))
+        let (diff, unsupported) = OracleCompare.firstDifference(model: steps, kernel: kernelRun)
+        if let d = diff {
+            if let k = known.first(where: { $0.matches(path: path, kernel: kernel, difference: d) }) {
+                r.status = .known(d, k)
+            } else {
+                r.status = .disagree(d)
+            }
+        } else if let s = unsupported {
+            r.status = .agreeUntil(s)
+        } else {
+            r.status = .agree(steps.count)
+        }
+        return r
+    }
+
+    func boot(root: String, plans: String, out: String) throws {
+        var args = [root + "/scripts/kvm-oracle.sh", "--kernel", kernel, "--plans", plans, "--out", out]
+        if let kvmPatch { args += ["--kvm-patch", kvmPatch] }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = args
+        try p.run()
+        p.waitUntilExit()
+        if p.terminationStatus != 0 {
+            throw BadInput("svmfuzz: scripts/kvm-oracle.sh failed (exit \(p.terminationStatus)); its log is in \(out)")
+        }
+    }
+}
+
+/// The repository root: the nearest directory above the current one holding scripts/kvm-oracle.sh.
+enum Repo {
+    static func root() -> String {
+        var dir = FileManager.default.currentDirectoryPath
+        while dir != "/" && !dir.isEmpty {
+            if FileManager.default.fileExists(atPath: dir + "/scripts/kvm-oracle.sh") { return dir }
+            dir = (dir as NSString).deletingLastPathComponent
+        }
+        return FileManager.default.currentDirectoryPath
+    }
+}
+
+enum ProgramFiles {
+    /// The .svm files named or under the named directories, sorted, each once.
+    static func collect(_ paths: [String]) throws -> [String] {
+        var out: [String] = []
+        for p in paths {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir) else {
+                throw BadInput("svmfuzz: cannot read '\(p)': No such file or directory")
+            }
+            if isDir.boolValue {
+                let base = p.hasSuffix("/") ? String(p.dropLast()) : p
+                let found = (FileManager.default.subpaths(atPath: p) ?? []).filter { $0.hasSuffix(".svm") }
+                out += found.sorted().map { base + "/" + $0 }
+            } else {
+                out.append(p)
+            }
+        }
+        var seen = Set<String>()
+        return out.filter { seen.insert($0).inserted }
+    }
+
+    /// A file name for a program's plan and records: its path with '/' as '__', without `.svm`.
+    static func planName(_ path: String) -> String {
+        var p = path
+        while p.hasPrefix("./") { p.removeFirst(2) }
+        if p.hasSuffix(".svm") { p.removeLast(4) }
+        return p.replacingOccurrences(of: "/", with: "__")
+    }
+}

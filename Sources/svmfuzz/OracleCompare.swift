@@ -1,0 +1,183 @@
+// Model versus real KVM, step by step: the fields both sides can observe, normalized so that what
+// only one side has (the runner's doorbell exits, the model's abstract RIP values) is not compared.
+
+import Foundation
+import SVMFuzzKit
+import SVMModel
+
+/// One step record of the real-KVM runner (Sources/svmfuzz-kvm/PLAN.md).
+struct KernelRecord: Decodable {
+    var step: Int?
+    var line: Int?
+    var op: String?
+    var ran: String?
+    var exit: String?
+    var ioctl: String?
+    var exc: Int?
+    var mode: String?
+    var gif: Int?
+    var run_pending: Int?
+    var smm: Int?
+    var rip: String?
+    var rip_owner: String?
+    var efer: String?
+    var cr0: String?
+    var cr3: String?
+    var cr4: String?
+    var hsave_pa: String?
+    var vm_cr: String?
+    var nested_flags: String?
+    var vmcb_pa: String?
+    var triple_fault: Int?
+    var smi_pending: Int?
+    var latched_init: Int?
+    var vmcb12_exit: String?
+    // Header and trailer lines.
+    var program: String?
+    var kernel: String?
+    var params: String?
+    var end: String?
+    var warnings: [String]?
+    var note: String?
+    var error: String?
+}
+
+/// What the runner printed for one program.
+struct KernelRun {
+    var kernel = ""
+    var params = ""
+    var steps: [KernelRecord] = []
+    var warnings: [String] = []
+    var notes: [String] = []
+    var ended = false
+
+    /// Parses the JSON lines of one program (`<plan>.jsonl`); lines that are not JSON are ignored.
+    static func parse(_ text: String) -> KernelRun {
+        var run = KernelRun()
+        let decoder = JSONDecoder()
+        for line in text.split(separator: "\n") where line.hasPrefix("{") {
+            guard let r = try? decoder.decode(KernelRecord.self, from: Data(line.utf8)) else { continue }
+            if r.program != nil { run.kernel = r.kernel ?? ""; run.params = r.params ?? "" }
+            if r.step != nil { run.steps.append(r) }
+            if r.end != nil { run.ended = true; run.warnings = r.warnings ?? [] }
+            if let n = r.note ?? r.error { run.notes.append(n) }
+        }
+        return run
+    }
+}
+
+/// The first field where model and kernel differ.
+struct OracleDifference: Equatable {
+    var step: Int
+    var line: Int
+    var operation: String
+    var field: String
+    var model: String
+    var kernel: String
+}
+
+enum OracleCompare {
+    /// The fields compared at every step, in report order.
+    static let fieldNames = ["ran", "exit", "ioctl", "exc", "mode", "gif", "run_pending", "rip_owner", "efer", "cr0",
+                             "cr3", "cr4", "hsave_pa", "vmcb_pa", "triple_fault", "smi_pending", "latched_init",
+                             "vmcb12_exit"]
+
+    /// The first difference, or nil when every step agrees. `unsupported` is set when the runner could
+    /// not play a step (comparison stops there).
+    static func firstDifference(model: [StepObservation], kernel: KernelRun) -> (OracleDifference?, unsupported: Int?) {
+        for (m, k) in zip(model, kernel.steps) {
+            if k.ran == "unsupported" { return (nil, m.step) }
+            let mf = modelFields(m), kf = kernelFields(k, m)
+            for name in fieldNames {
+                guard let a = mf[name], let b = kf[name], a != b else { continue }
+                return (OracleDifference(step: m.step, line: m.line, operation: m.text, field: name, model: a, kernel: b), nil)
+            }
+        }
+        if kernel.steps.count < model.count, let m = model.dropFirst(kernel.steps.count).first {
+            return (OracleDifference(step: m.step, line: m.line, operation: m.text, field: "record", model: "present",
+                                     kernel: "missing (runner stopped)"), nil)
+        }
+        return (nil, nil)
+    }
+
+    /// The model's side. A field left out is not compared at this step.
+    static func modelFields(_ m: StepObservation) -> [String: String] {
+        var f: [String: String] = [:]
+        let s = m.state
+        f["mode"] = m.mode.description
+        f["gif"] = m.gif ? "1" : "0"
+        f["run_pending"] = s.nested.flags & NestedFlag.runPending != 0 ? "1" : "0"
+        f["efer"] = hex(s.sregs.efer)
+        f["cr0"] = hex(s.sregs.cr0)
+        f["cr3"] = hex(s.sregs.cr3)
+        f["cr4"] = hex(s.sregs.cr4)
+        f["hsave_pa"] = hex(s.msrs.hsavePa)
+        if m.mode == .l2 { f["vmcb_pa"] = hex(s.nested.vmcbPa) }
+        f["triple_fault"] = s.events.tripleFault ? "1" : "0"
+        f["smi_pending"] = s.events.smiPending ? "1" : "0"
+        f["latched_init"] = s.events.latchedInit ? "1" : "0"
+        f["vmcb12_exit"] = m.vmcb12Exit.map(hex) ?? "-"
+        // Whose code runs: the model's RIP owner (host: userspace put it; not comparable).
+        if m.mode == .smm {
+            f["rip_owner"] = "smm"
+        } else if let o = m.owners.first, o != .host {
+            f["rip_owner"] = o.description
+        }
+        switch m.operation {
+        case .guest:
+            f["ran"] = m.ran == "none" ? nil : m.ran
+            if !m.skipped {
+                f["exit"] = m.exit.map(\.description) ?? "none"
+                f["exc"] = m.exception.map { String($0) } ?? "-1"
+            }
+        case .run, .smi, .initSignal:
+            f["exit"] = m.exit.map(\.description) ?? "none"
+        case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents, .snapshot, .restore, .reset:
+            f["ioctl"] = m.ioctl?.description
+        default:
+            break
+        }
+        return f
+    }
+
+    /// The kernel's side, normalized to the model's vocabulary.
+    static func kernelFields(_ k: KernelRecord, _ m: StepObservation) -> [String: String] {
+        var f: [String: String] = [:]
+        f["mode"] = k.mode
+        f["gif"] = k.gif.map(String.init)
+        f["run_pending"] = k.run_pending.map(String.init)
+        f["efer"] = k.efer.map(canonicalHex)
+        f["cr0"] = k.cr0.map(canonicalHex)
+        f["cr3"] = k.cr3.map(canonicalHex)
+        f["cr4"] = k.cr4.map(canonicalHex)
+        f["hsave_pa"] = k.hsave_pa.map(canonicalHex)
+        f["vmcb_pa"] = k.vmcb_pa.map(canonicalHex)
+        f["triple_fault"] = k.triple_fault.map(String.init)
+        f["smi_pending"] = k.smi_pending.map(String.init)
+        f["latched_init"] = k.latched_init.map(String.init)
+        f["vmcb12_exit"] = k.vmcb12_exit.map { $0 == "-" ? "-" : canonicalHex($0) }
+        if let o = k.rip_owner, ["l1", "l2", "smm"].contains(o) { f["rip_owner"] = o }
+        switch m.operation {
+        case .guest:
+            f["ran"] = k.ran
+            if k.ran != "skipped" {
+                f["exit"] = k.exit == "-" ? "none" : k.exit
+                f["exc"] = k.exc.map(String.init)
+            }
+        case .run, .smi, .initSignal:
+            f["exit"] = k.exit == "-" ? "none" : k.exit
+        default:
+            f["ioctl"] = k.ioctl
+        }
+        return f
+    }
+
+    static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+
+    /// "0x00FF" and "255" both as "0xff".
+    static func canonicalHex(_ s: String) -> String {
+        let t = s.lowercased()
+        let v = t.hasPrefix("0x") ? UInt64(t.dropFirst(2), radix: 16) : UInt64(t)
+        return v.map(hex) ?? s
+    }
+}

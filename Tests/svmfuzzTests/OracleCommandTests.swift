@@ -1,0 +1,73 @@
+import Foundation
+import XCTest
+
+/// `svmfuzz oracle --records`: the comparison with real KVM's step records, without booting.
+final class OracleCommandTests: CLITestCase {
+    private let program = """
+    wrmsr efer 0x1d01
+    wrmsr hsave_pa 0x40000
+    """
+
+    private func record(step: Int, efer: String, hsave: String) -> String {
+        """
+        {"step":\(step),"line":\(step),"op":"wrmsr","ran":"l1","exit":"none","ioctl":"ok","exc":-1,"mode":"l1","gif":1,\
+        "run_pending":0,"smm":0,"rip":"0x604010","rip_owner":"l1","rsp":"0x8000","rax":"0x0","rflags":"0x2",\
+        "efer":"\(efer)","cr0":"0x80050033","cr3":"0x1000","cr4":"0x20","hsave_pa":"\(hsave)","vm_cr":"0x0",\
+        "nested_flags":"0x100","vmcb_pa":"0x0","triple_fault":0,"smi_pending":0,"latched_init":0,"vmcb12_exit":"-"}
+        """
+    }
+
+    private func writeRecords(efer2: String) throws {
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("rec"), withIntermediateDirectories: true)
+        let lines = [
+            #"{"program":"p.svm","kernel":"6.12.117+deb12-amd64","params":"nested=1 npt=Y nrips=0 vgif=1"}"#,
+            record(step: 1, efer: "0x1d01", hsave: "0x0"),
+            record(step: 2, efer: efer2, hsave: "0x40000"),
+            #"{"end":"p.svm","steps":2,"ms":3,"warnings":[]}"#,
+        ]
+        try write("rec/p.jsonl", lines.joined(separator: "\n") + "\n")
+    }
+
+    func testAgreeingRecords() throws {
+        try write("p.svm", program)
+        try writeRecords(efer2: "0x1d01")
+        let r = try svmfuzz("oracle", "p.svm", "--kernel", "6.12", "--records", "rec", "--known", "none.txt")
+        XCTAssertEqual(r.status, 2, "a missing --known file is bad input")
+        try write("none.txt", "# nothing known\n")
+        let ok = try svmfuzz("oracle", "p.svm", "--kernel", "6.12", "--records", "rec", "--known", "none.txt")
+        XCTAssertEqual(ok.status, 0, ok.stdout + ok.stderr)
+        XCTAssertEqual(ok.stdoutLines.first, "agree     p.svm (2 steps)")
+        XCTAssertTrue(ok.lastLine.contains("1 programs, 1 agree, 0 known, 0 disagree"), ok.lastLine)
+    }
+
+    func testDisagreementNamesStepFieldAndBothValues() throws {
+        try write("p.svm", program)
+        try writeRecords(efer2: "0xd01")
+        try write("none.txt", "")
+        let r = try svmfuzz("oracle", "p.svm", "--kernel", "6.12", "--records", "rec", "--known", "none.txt")
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stdoutLines.first,
+                       "DISAGREE  p.svm: step 2 (line 2) wrmsr hsave_pa 0x40000: efer model=0x1d01 kernel=0xd01")
+
+        // Explained with evidence, the same difference no longer fails the run.
+        try write("known.txt", "6.12 p.svm efer tcg an example of evidence\n")
+        let k = try svmfuzz("oracle", "p.svm", "--kernel", "6.12", "--records", "rec", "--known", "known.txt", "--json")
+        XCTAssertEqual(k.status, 0, k.stdout)
+        XCTAssertTrue(k.stdoutLines.first?.contains(#""verdict":"known:tcg""#) ?? false, k.stdout)
+        XCTAssertTrue(k.lastLine.contains(#""known":1"#), k.lastLine)
+
+        try write("bad.txt", "6.12 p.svm efer because\n")
+        let bad = try svmfuzz("oracle", "p.svm", "--kernel", "6.12", "--records", "rec", "--known", "bad.txt")
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.hasPrefix("bad.txt:1: expected"), bad.stderr)
+    }
+
+    func testMissingRecordsFail() throws {
+        try write("p.svm", program)
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("empty"), withIntermediateDirectories: true)
+        try write("none.txt", "")
+        let r = try svmfuzz("oracle", "p.svm", "--kernel", "6.12", "--records", "empty", "--known", "none.txt")
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stdout.hasPrefix("NO-RECORDS p.svm"), r.stdout)
+    }
+}
