@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Runs svmfuzz plans on a real Linux KVM (kvm_amd, nested=1) inside ONE QEMU/TCG VM whose CPU
+# model has SVM, with a stock Debian kernel (optionally with rebuilt, patched kvm modules).
+#
+#   scripts/kvm-oracle.sh --kernel 6.12|6.1 --plans DIR --out DIR [--timeout-ms N] [--vm-timeout S]
+#                         [--kvm-patch FILE]
+#   scripts/kvm-oracle.sh --smoke [--kernel 6.12|6.1] [--out DIR]
+#
+# Writes OUT/serial.log (the console), OUT/records.jsonl (every record) and OUT/<plan>.jsonl
+# (the records of each plan file). Exits non-zero if the VM did not boot or finish in time, the
+# kernel panicked, or the runner printed no records. --smoke runs scripts/kvm-oracle/smoke/*.plan
+# and checks their "# expect step=N key=value" comments.
+#
+# Environment: SVMFUZZ_KVM_612_PKG / SVMFUZZ_KVM_61_PKG override the Debian kernel packages;
+# SVMFUZZ_KVM_612_SRC / SVMFUZZ_KVM_61_SRC the source packages used by --kvm-patch.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=$ROOT/.build-kvm
+HELPERS=$ROOT/scripts/kvm-oracle
+SRC=$ROOT/Sources/svmfuzz-kvm
+
+log() { echo "kvm-oracle: $*" >&2; }
+die() { echo "kvm-oracle: error: $*" >&2; exit 1; }
+
+KERNEL=6.12 PLANS="" OUT="" TIMEOUT_MS=2000 VM_TIMEOUT="" PATCH="" SMOKE=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --kernel) KERNEL=$2; shift 2;;
+    --plans) PLANS=$2; shift 2;;
+    --out) OUT=$2; shift 2;;
+    --timeout-ms) TIMEOUT_MS=$2; shift 2;;
+    --vm-timeout) VM_TIMEOUT=$2; shift 2;;
+    --kvm-patch) PATCH=$2; shift 2;;
+    --smoke) SMOKE=1; shift;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0;;
+    *) die "unknown argument '$1' (see --help)";;
+  esac
+done
+
+case $KERNEL in
+  6.12) IMG_PKG=${SVMFUZZ_KVM_612_PKG:-linux-image-6.12.117+deb12-amd64-unsigned}
+        SRC_PKG=${SVMFUZZ_KVM_612_SRC:-linux-source-6.12};;
+  6.1)  IMG_PKG=${SVMFUZZ_KVM_61_PKG:-linux-image-6.1.0-57-amd64-unsigned}
+        SRC_PKG=${SVMFUZZ_KVM_61_SRC:-linux-source-6.1};;
+  *) die "--kernel must be 6.12 or 6.1";;
+esac
+if [ $SMOKE = 1 ]; then
+  PLANS=$HELPERS/smoke
+  OUT=${OUT:-$CACHE/smoke-$KERNEL}
+fi
+[ -n "$PLANS" ] && [ -n "$OUT" ] || die "--plans DIR and --out DIR are required (or --smoke)"
+[ -d "$PLANS" ] || die "no such plans folder: $PLANS"
+PLANS=$(cd "$PLANS" && pwd)
+shopt -s nullglob
+plan_files=("$PLANS"/*.plan)
+shopt -u nullglob
+[ ${#plan_files[@]} -gt 0 ] || die "no *.plan files in $PLANS"
+mkdir -p "$OUT" "$CACHE"
+OUT=$(cd "$OUT" && pwd)
+# Boot (~10-30 s under load) + per program ~0.2 s + 2 s per hang: a generous default.
+VM_TIMEOUT=${VM_TIMEOUT:-$((120 + ${#plan_files[@]} * (2 + 3 * TIMEOUT_MS / 1000)))}
+
+# --- packages -----------------------------------------------------------------------------------
+ensure_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq >&2; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+}
+ensure_packages qemu-system-x86 busybox-static cpio kmod xz-utils gcc
+
+# --- kernel -------------------------------------------------------------------------------------
+# Downloads and extracts one Debian package into $CACHE/pkgs/<name>/ (cached).
+fetch_pkg() {
+  local pkg=$1 dir=$CACHE/pkgs/$1
+  if [ ! -f "$dir/.done" ]; then
+    mkdir -p "$CACHE/debs" "$dir"
+    local deb
+    deb=$(ls "$CACHE/debs/${pkg}_"*.deb 2>/dev/null | head -1 || true)
+    if [ -z "$deb" ]; then
+      log "downloading $pkg"
+      (cd "$CACHE/debs" && apt-get download "$pkg" >&2) ||
+        { apt-get update -qq >&2 && (cd "$CACHE/debs" && apt-get download "$pkg" >&2); }
+      deb=$(ls "$CACHE/debs/${pkg}_"*.deb | head -1)
+    fi
+    log "extracting $(basename "$deb")"
+    dpkg-deb -x "$deb" "$dir"
+    touch "$dir/.done"
+  fi
+  echo "$dir"
+}
+KDIR=$(fetch_pkg "$IMG_PKG")
+VMLINUZ=$(ls "$KDIR"/boot/vmlinuz-* | head -1)
+MODDIR=$(ls -d "$KDIR"/lib/modules/* | head -1)
+KREL=$(basename "$MODDIR")
+log "kernel $KREL"
+
+# --- patched kvm modules (--kvm-patch) -----------------------------------------------------------
+KVM_MODS=""
+if [ -n "$PATCH" ]; then
+  [ -f "$PATCH" ] || die "no such patch: $PATCH"
+  PATCH=$(cd "$(dirname "$PATCH")" && pwd)/$(basename "$PATCH")
+  # shellcheck source=kvm-oracle/build-kvm-modules.sh
+  . "$HELPERS/build-kvm-modules.sh"
+  KVM_MODS=$(build_kvm_modules "$KERNEL" "$KREL" "$SRC_PKG" "$KDIR" "$PATCH")
+fi
+
+# --- runner and initramfs -----------------------------------------------------------------------
+log "building svmfuzz-kvm (gcc -O2 -static)"
+gcc -O2 -static -Wall -o "$CACHE/svmfuzz-kvm" "$SRC/runner.c" "$SRC/plan.c" "$SRC/guest.S"
+
+INITRD=$CACHE/initrd-$KERNEL.cpio.gz
+W=$(mktemp -d "$CACHE/initrd.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+mkdir -p "$W"/{bin,proc,sys,dev,tmp,mods,plans}
+cp /bin/busybox "$W/bin/busybox"
+for a in sh mount insmod cat echo ls poweroff sleep dmesg grep uname mknod head tail cut tr stty sync; do
+  ln -s busybox "$W/bin/$a"
+done
+for n in irqbypass kvm ccp kvm-amd; do
+  f=$(find "$MODDIR/kernel" \( -name "$n.ko" -o -name "$n.ko.xz" \) | head -1)
+  [ -n "$f" ] || die "module $n not found in $MODDIR"
+  # busybox insmod needs plain .ko files
+  case $f in *.xz) xz -dc "$f" > "$W/mods/$n.ko";; *) cp "$f" "$W/mods/$n.ko";; esac
+done
+if [ -n "$KVM_MODS" ]; then
+  cp "$KVM_MODS/kvm.ko" "$KVM_MODS/kvm-amd.ko" "$W/mods/"
+  log "using patched kvm.ko/kvm-amd.ko from $KVM_MODS"
+fi
+strip --strip-debug "$W"/mods/*.ko 2>/dev/null || true
+cp "$CACHE/svmfuzz-kvm" "$W/svmfuzz-kvm"
+cp "${plan_files[@]}" "$W/plans/"
+cp "$HELPERS/init" "$W/init"
+chmod +x "$W/init"
+(cd "$W" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$INITRD"
+log "initramfs $(du -h "$INITRD" | cut -f1) with ${#plan_files[@]} plan files"
+
+# --- boot ---------------------------------------------------------------------------------------
+SERIAL=$OUT/serial.log RAW=$OUT/records.raw
+rm -f "$SERIAL" "$RAW" "$OUT"/*.jsonl
+log "booting qemu (TCG, -smp 1, timeout ${VM_TIMEOUT}s); console in $SERIAL"
+T0=$(date +%s.%N)
+set +e
+timeout "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt,+vgif,+svme-addr-chk \
+  -smp 1 -m 2048 -nographic -no-reboot -monitor none \
+  -serial stdio -serial "file:$RAW" \
+  -kernel "$VMLINUZ" -initrd "$INITRD" \
+  -append "console=ttyS0 panic=-1 quiet loglevel=4 svmfuzz.timeout_ms=$TIMEOUT_MS" \
+  < /dev/null > "$SERIAL" 2>&1
+QRC=$?
+set -e
+T1=$(date +%s.%N)
+WALL=$(echo "$T1 - $T0" | bc)
+
+# --- results ------------------------------------------------------------------------------------
+touch "$RAW"
+tr -d '\r' < "$RAW" | grep '^{' > "$OUT/records.jsonl" || true
+awk -v out="$OUT" '
+  /^\{"program":/ { f = $0; sub(/.*"plan":"/, "", f); sub(/".*/, "", f); sub(/\.plan$/, "", f);
+                    file = out "/" f ".jsonl" }
+  file != "" { print > file }' "$OUT/records.jsonl"
+
+programs=$(grep -c '^{"program":' "$OUT/records.jsonl" || true)
+records=$(grep -c '^{"step":' "$OUT/records.jsonl" || true)
+ends=$(grep -c '^{"end":' "$OUT/records.jsonl" || true)
+uptime_of() { grep -a "=== SVMFUZZ $1" "$SERIAL" | head -1 | sed 's/.*uptime //' | tr -d '\r'; }
+booted=$(uptime_of BOOTED || true)
+done_at=$(uptime_of DONE || true)
+fail=""
+grep -aq "Kernel panic" "$SERIAL" && fail="the kernel panicked (see $SERIAL)"
+if [ -z "$fail" ]; then
+  if [ $QRC = 124 ]; then fail="the VM did not finish within ${VM_TIMEOUT}s";
+  elif [ -z "$booted" ]; then fail="the VM did not boot to the runner (qemu rc=$QRC)";
+  elif [ -z "$done_at" ]; then fail="the runner did not finish (qemu rc=$QRC)";
+  elif [ "$records" = 0 ]; then fail="the runner printed no records"; fi
+fi
+if [ -n "$booted" ] && [ -n "$done_at" ]; then
+  prog_s=$(echo "$done_at - $booted" | bc)
+  boot_s=$(echo "$WALL - $prog_s" | bc)
+  pps=$(echo "scale=2; if ($prog_s > 0) $programs / $prog_s else 0" | bc)
+else
+  prog_s=? boot_s=? pps=?
+fi
+grep -a "=== SVMFUZZ DONE" "$SERIAL" | grep -vq "rc=0" && log "the runner exited non-zero (malformed plan? see $SERIAL)"
+warn=$(grep -a -cE 'WARNING:|BUG:|general protection' "$SERIAL" || true)
+echo "kvm-oracle: kernel $KREL: $programs programs, $records records, boot+io ${boot_s}s, programs ${prog_s}s ($pps programs/s), wall ${WALL}s, kernel warnings on console: $warn, out $OUT"
+[ -z "$fail" ] || die "$fail"
+[ "$ends" = "$programs" ] || die "$programs programs started but $ends ended (see $SERIAL)"
+
+# --- smoke checks -------------------------------------------------------------------------------
+if [ $SMOKE = 1 ]; then
+  bad=0 checked=0
+  for pf in "${plan_files[@]}"; do
+    name=$(basename "$pf" .plan)
+    jl=$OUT/$name.jsonl
+    while read -r _ _ stepkv rest; do
+      step=${stepkv#step=}
+      rec=$(grep "^{\"step\":$step," "$jl" 2>/dev/null | head -1 || true)
+      if [ -z "$rec" ]; then echo "smoke: $name step $step: no record" >&2; bad=1; continue; fi
+      for kv in $rest; do
+        k=${kv%%=*} v=${kv#*=}
+        checked=$((checked + 1))
+        if ! grep -qE "\"$k\":(\"$v\"|$v)[,}]" <<<"$rec"; then
+          got=$(grep -oE "\"$k\":(\"[^\"]*\"|[^,}]*)" <<<"$rec" || true)
+          echo "smoke: $name step $step: expected $k=$v, got ${got:-nothing}" >&2
+          bad=1
+        fi
+      done
+    done < <(grep '^# expect ' "$pf")
+  done
+  [ $bad = 0 ] || die "smoke checks failed"
+  echo "kvm-oracle: smoke: $checked checks passed"
+fi
