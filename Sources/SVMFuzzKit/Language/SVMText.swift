@@ -41,6 +41,12 @@ public enum SVMText {
                 cfg.variant = v
                 continue
             }
+            if key == "fixes" {
+                let d: FixDelta
+                do { d = try FixDelta.parse(value) } catch { throw r.error("config fixes=: " + error.message) }
+                cfg.fixes = d.isEmpty ? nil : d
+                continue
+            }
             let b = try r.flag(value, key: key)
             switch key {
             case "nested": cfg.nested = b
