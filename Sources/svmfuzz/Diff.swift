@@ -22,7 +22,7 @@ struct Diff: ParsableCommand {
     @Option(help: ArgumentHelp("The two variants to compare, separated by a comma (e.g. prefix,merged).", valueName: "a,b"))
     var variants: String
 
-    @Option(help: ArgumentHelp(FixNames.help, valueName: "+a,-b"))
+    @Option(parsing: .unconditional, help: ArgumentHelp(FixNames.help, valueName: "+a,-b"))
     var fixes: String?
 
     func run() throws {

@@ -21,7 +21,7 @@ struct Hunt: ParsableCommand {
     @Option(help: "The variant to search (\(VariantNames.expected)).")
     var variant: String
 
-    @Option(help: ArgumentHelp(FixNames.help, valueName: "+a,-b"))
+    @Option(parsing: .unconditional, help: ArgumentHelp(FixNames.help, valueName: "+a,-b"))
     var fixes: String?
 
     @Option(help: "Stop after this many seconds.")

@@ -21,7 +21,7 @@ struct Minimize: ParsableCommand {
     @Option(help: "The variant to run on (overrides the file's config line; default: the file's, else merged).")
     var variant: String?
 
-    @Option(help: ArgumentHelp(FixNames.help, valueName: "+a,-b"))
+    @Option(parsing: .unconditional, help: ArgumentHelp(FixNames.help, valueName: "+a,-b"))
     var fixes: String?
 
     @Option(name: .customShort("o"), help: ArgumentHelp("Write the minimized program to this file (and only its header line to stdout).", valueName: "out.svm"))

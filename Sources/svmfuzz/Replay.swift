@@ -32,7 +32,7 @@ struct Replay: ParsableCommand {
     @Option(help: "The variant to run on (overrides the file's config line; default: the file's, else merged).")
     var variant: String?
 
-    @Option(help: ArgumentHelp(FixNames.help, valueName: "+a,-b"))
+    @Option(parsing: .unconditional, help: ArgumentHelp(FixNames.help, valueName: "+a,-b"))
     var fixes: String?
 
     @Flag(help: "Print every step before the verdict.")

@@ -42,9 +42,7 @@ public enum SVMText {
                 continue
             }
             if key == "fixes" {
-                let d: FixDelta
-                do { d = try FixDelta.parse(value) } catch { throw r.error("config fixes=: " + error.message) }
-                cfg.fixes = d.isEmpty ? nil : d
+                do { cfg.fixes = try FixDelta.parse(value) } catch { throw r.error("config fixes=: " + error.message) }
                 continue
             }
             let b = try r.flag(value, key: key)
