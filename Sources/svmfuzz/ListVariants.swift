@@ -7,7 +7,7 @@ import SVMModel
 
 struct Variants: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the variants: name, EFER.SVME policy, fixes missing relative to merged, upstream reference.",
+        abstract: "List the variants: name, upstream reference, EFER.SVME policy, fixes missing relative to merged.",
         discussion: """
         Every variant is a set of upstream fixes plus an EFER.SVME policy; 'merged' has every fix. The \
         fix names are those of 'config fixes=+a,-b' and '--fixes +a,-b'; they are listed at the end.
@@ -15,6 +15,9 @@ struct Variants: ParsableCommand {
 
     @Flag(help: "Print one JSON document instead of the table.")
     var json = false
+
+    @Flag(help: "Print only the variant names, one per line.")
+    var names = false
 
     struct Row: Encodable {
         let name, kind, svmeClear, upstream: String
@@ -27,6 +30,10 @@ struct Variants: ParsableCommand {
             Row(name: $0.rawValue, kind: $0.kind.rawValue, svmeClear: $0.svmeClear.rawValue, upstream: $0.upstream,
                 codecIndex: Int($0.codecIndex), missingFixes: KvmFixes.all.subtracting($0.fixes).names)
         }
+        if names {
+            for v in Variant.allCases { print(v.rawValue) }
+            return
+        }
         if json {
             struct Doc: Encodable { let variants: [Row]; let fixes: [String] }
             let enc = JSONEncoder()
@@ -34,8 +41,9 @@ struct Variants: ParsableCommand {
             print(String(decoding: try enc.encode(Doc(variants: rows, fixes: KvmFixes.named.map(\.name))), as: UTF8.self))
             return
         }
-        let table = [["variant", "svme-clear policy", "missing fixes", "upstream"]]
-            + rows.map { [$0.name, $0.svmeClear, $0.missingFixes.isEmpty ? "-" : $0.missingFixes.joined(separator: ","), $0.upstream] }
+        // The long column last.
+        let table = [["variant", "upstream", "svme-clear policy", "fixes missing relative to merged"]]
+            + rows.map { [$0.name, $0.upstream, $0.svmeClear, $0.missingFixes.isEmpty ? "-" : $0.missingFixes.joined(separator: ",")] }
         for line in Output.table(table, separator: "   ") { print(line) }
         print("\nfixes: " + KvmFixes.named.map(\.name).joined(separator: ", "))
     }
