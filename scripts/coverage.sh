@@ -63,7 +63,7 @@ while IFS= read -r f; do
     n=$((n + 1)); cp "$f" "$tmp/fixed/$n-$(basename "$f")"
 done < <(find "$ROOT/corpus/regressions" -type f ! -name '*.svm' ! -name '*.md' ! -name '.*' 2>/dev/null | sort)
 
-variants="$("$SVMFUZZ" variants | awk '{print $1}')"
+variants="$("$SVMFUZZ" variants --names)"
 known=()
 [ -f "$ROOT/corpus/known-issues.txt" ] && known=(SVMFUZZ_KNOWN="$ROOT/corpus/known-issues.txt")
 replayed=0 excluded=0 sets=0

@@ -11,10 +11,10 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-symbolize=0}"
 
 die() { echo "$(basename "$0"): $*" >&2; exit 2; }
 
-# Checks a variant name against `svmfuzz variants` (first column). Needs $SVMFUZZ set.
+# Checks a variant name against `svmfuzz variants --names`. Needs $SVMFUZZ set.
 check_variant() {
     local v="$1" known
-    known="$("$SVMFUZZ" variants | awk '{print $1}' | tr '\n' ' ')"
+    known="$("$SVMFUZZ" variants --names | tr '\n' ' ')"
     for k in $known; do [ "$k" = "$v" ] && return 0; done
     die "unknown variant '$v' (expected one of: $known)"
 }

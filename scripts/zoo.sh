@@ -28,7 +28,7 @@ for n in $seeds $seconds $jobs; do [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -gt 0 ] || d
 
 SVMFUZZ="$(svmfuzz_bin)"
 bin="$("$ROOT/scripts/build-fuzz.sh" FuzzSVM)"
-[ -n "$variants" ] || variants="$("$SVMFUZZ" variants | awk '$1 ~ /^zoo-/ {print $1}' | tr '\n' ' ')"
+[ -n "$variants" ] || variants="$("$SVMFUZZ" variants --names | grep '^zoo-' | tr '\n' ' ')"
 for v in $variants; do check_variant "$v"; done
 
 work="$ROOT/.fuzz/zoo"

@@ -160,19 +160,25 @@ public enum Operation: Hashable, Sendable {
 /// The optional `config` line.
 public struct ProgramConfig: Hashable, Sendable {
     public var variant: Variant?
+    /// `fixes=`: a change to the variant's fix set (FixDelta.swift).
+    public var fixes: FixDelta?
     public var nested: Bool?, npt: Bool?, vgif: Bool?, svm: Bool?, lm: Bool?, nrips: Bool?
-    public init(variant: Variant? = nil, nested: Bool? = nil, npt: Bool? = nil, vgif: Bool? = nil,
-                svm: Bool? = nil, lm: Bool? = nil, nrips: Bool? = nil) {
-        self.variant = variant; self.nested = nested; self.npt = npt; self.vgif = vgif; self.svm = svm; self.lm = lm
-        self.nrips = nrips
+    public init(variant: Variant? = nil, fixes: FixDelta? = nil, nested: Bool? = nil, npt: Bool? = nil,
+                vgif: Bool? = nil, svm: Bool? = nil, lm: Bool? = nil, nrips: Bool? = nil) {
+        self.variant = variant; self.fixes = fixes; self.nested = nested; self.npt = npt; self.vgif = vgif
+        self.svm = svm; self.lm = lm; self.nrips = nrips
     }
 
     public var isEmpty: Bool { self == ProgramConfig() }
 
-    /// The vCPU configuration, with `variant` (e.g. from the command line) overriding the file's.
-    public func vcpuConfig(variant override: Variant? = nil) -> VcpuConfig {
-        VcpuConfig(variant: override ?? variant ?? .default, nested: nested ?? true, npt: npt ?? true,
-                   vgif: vgif ?? true, guestSvm: svm ?? true, guestLm: lm ?? true, guestNrips: nrips ?? true)
+    /// The vCPU configuration, with `variant` (e.g. from the command line) overriding the file's, and
+    /// the file's `fixes=` then `fixes` (e.g. from the command line) applied to that variant's fix set.
+    public func vcpuConfig(variant override: Variant? = nil, fixes extra: FixDelta? = nil) -> VcpuConfig {
+        let v = override ?? variant ?? .default
+        let delta = (fixes ?? FixDelta()).then(extra ?? FixDelta())
+        return VcpuConfig(fixes: delta.applied(to: v.fixes), svmeClear: v.svmeClear, nested: nested ?? true,
+                          npt: npt ?? true, vgif: vgif ?? true, guestSvm: svm ?? true, guestLm: lm ?? true,
+                          guestNrips: nrips ?? true)
     }
 }
 

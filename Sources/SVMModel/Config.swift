@@ -1,7 +1,10 @@
-// Module parameters and guest CPUID the model is created with.
+// Module parameters, guest CPUID and the KVM behaviour (fixes, SVME policy) the model is created with.
 
 public struct VcpuConfig: Hashable, Sendable {
-    public var variant: Variant
+    /// The upstream fixes this KVM has (KvmFixes.swift).
+    public var fixes: KvmFixes
+    /// What clearing EFER.SVME in guest mode does (SvmeClearPolicy.swift).
+    public var svmeClear: SvmeClearPolicy
     /// kvm_amd.nested
     public var nested: Bool
     /// kvm_amd.npt
@@ -17,10 +20,13 @@ public struct VcpuConfig: Hashable, Sendable {
     /// Test-only breakage (Sabotage.swift); empty in every real run.
     public var sabotage: Sabotage
 
-    public init(variant: Variant = .default, nested: Bool = true, npt: Bool = true, vgif: Bool = true,
+    /// The default is today's upstream KVM: every fix, and the merged EFER.SVME policy.
+    public init(fixes: KvmFixes = .all, svmeClear: SvmeClearPolicy = .tripleFaultIfWantsToRun,
+                nested: Bool = true, npt: Bool = true, vgif: Bool = true,
                 guestSvm: Bool = true, guestLm: Bool = true, guestNrips: Bool = true, sabotage: Sabotage = []) {
+        self.fixes = fixes
+        self.svmeClear = svmeClear
         self.sabotage = sabotage
-        self.variant = variant
         self.nested = nested
         self.npt = npt
         self.vgif = vgif
@@ -29,8 +35,20 @@ public struct VcpuConfig: Hashable, Sendable {
         self.guestNrips = guestNrips
     }
 
+    /// Whether this KVM has the upstream fix.
+    @inline(__always) public func has(_ fix: KvmFixes) -> Bool { fixes.contains(fix) }
+    /// Whether a test broke this modeled behaviour on purpose.
+    @inline(__always) public func has(_ breakage: Sabotage) -> Bool { sabotage.contains(breakage) }
+
     /// kvm_caps.supported_efer_bits: SCE, LME, LMA, NX always; SVME when kvm_amd.nested is set.
     public var supportedEferBits: UInt64 {
         EFER.sce | EFER.lme | EFER.lma | EFER.nx | (nested ? EFER.svme : 0)
     }
+}
+
+extension Vcpu {
+    /// Whether the modeled KVM has the upstream fix (the config's fix set).
+    @inline(__always) func has(_ fix: KvmFixes) -> Bool { config.has(fix) }
+    /// Whether a test sabotaged this behaviour (never in a real run).
+    @inline(__always) func has(_ breakage: Sabotage) -> Bool { config.has(breakage) }
 }

@@ -63,20 +63,20 @@ extension Vcpu {
     /// The SVME-toggle block of svm_set_efer (v1 moved it into svm_set_efer_svme()).
     private mutating func svmEferSvmeToggled(clearing: Bool, oldEfer: UInt64) -> Errno {
         // v1 2/3: toggles made while in guest mode are not tracked at all.
-        if config.variant == .v1IgnoreInGuest && guestMode { return .ok }
+        if config.svmeClear == .ignoreInGuestMode && guestMode { return .ok }
 
         if clearing {
-            // zoo-B01, before c513f484c558 ("KVM: nSVM: leave guest mode when clearing EFER.SVME"):
+            // [B01] without c513f484c558 ("KVM: nSVM: leave guest mode when clearing EFER.SVME"):
             // the vCPU stayed in guest mode and kept its nested state.
-            if config.variant == .zooB01 { return .ok }
+            if !has(.leaveNestedOnSvmeClear) { return .ok }
             // Architecturally undefined while L2 runs; the series decides who gets shut down.
             if svmEferClearShouldTripleFault() { makeRequest(.tripleFault) }
             svmLeaveNested()
             // SMM keeps vmcb02: RSM may re-enter L2.
             if !smm { svmFreeNested() }
-            // zoo-B03, before 8312f1b9dd71 ("KVM: SVM: Don't set GIF when clearing EFER.SVME"):
+            // [B03] without 8312f1b9dd71 ("KVM: SVM: Don't set GIF when clearing EFER.SVME"):
             // clearing SVME also set GIF, although GIF and SVME are independent.
-            if config.variant == .zooB03 { svmSetGif(true) }
+            if !has(.keepGifOnSvmeClear) { svmSetGif(true) }
         } else {
             let r = svmAllocateNested()
             if r != .ok {
@@ -88,15 +88,12 @@ extension Vcpu {
         return .ok
     }
 
-    /// The triple-fault condition each variant adds before svm_leave_nested.
+    /// The triple-fault condition the EFER.SVME policy adds before svm_leave_nested.
     @inline(__always) private func svmEferClearShouldTripleFault() -> Bool {
-        switch config.variant {
-        case .merged: return guestMode && wantsToRun      // cdc69269b18a
-        case .v2SetEfer: return guestMode                 // v2 1/2
-        case .prefix, .v1IgnoreInGuest, .msrHook: return false
-        default:
-            // Every zoo variant is merged here.
-            return guestMode && wantsToRun
+        switch config.svmeClear {
+        case .tripleFaultIfWantsToRun: return guestMode && wantsToRun      // cdc69269b18a
+        case .tripleFaultAlways: return guestMode                          // v2 1/2
+        case .leaveSilently, .ignoreInGuestMode, .tripleFaultFromMsrInterception: return false
         }
     }
 }

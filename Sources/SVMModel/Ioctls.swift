@@ -67,8 +67,8 @@ extension Vcpu {
             return false
         }
         if !Vcpu.kvmIsValidCr4(s.cr4) || !Vcpu.kvmIsValidCr0(s.cr0) { return false }
-        // zoo-B28, before 184bd464bdb6 ("KVM: x86: Check EFER validity on KVM_SET_SREGS*").
-        if config.variant == .zooB28 { return true }
+        // [B28] without 184bd464bdb6 ("KVM: x86: Check EFER validity on KVM_SET_SREGS*").
+        if !has(.checkEferOnSetSregs) { return true }
         return kvmValidEfer(s.efer)
     }
 
@@ -138,9 +138,9 @@ extension Vcpu {
         if let s = newSmm {
             // f7e570780efc: toggling SMM from userspace forces the vCPU out of L2 first.
             if s != smm {
-                // zoo-B11, before f7e570780efc ("KVM: x86: Forcibly leave nested virt when SMM state
+                // [B11] without f7e570780efc ("KVM: x86: Forcibly leave nested virt when SMM state
                 // is toggled"): the vCPU stayed in guest mode.
-                if config.variant != .zooB11 { kvmLeaveNested() }
+                if has(.leaveNestedOnSmmToggle) { kvmLeaveNested() }
                 kvmSmmChanged(s)
             }
             if let n = smmInsideNmi { self.smmInsideNmi = n }

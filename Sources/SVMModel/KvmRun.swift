@@ -72,7 +72,7 @@ extension Vcpu {
         guard guestMode else { return }
         // pre_svm_run (arch/x86/kvm/svm/svm.c): an L1 without NRIPS advanced L2's RIP before VMRUN,
         // so the CPU must push L2's current RIP, known only now that userspace cannot change it.
-        if nestedRunPending != 0 && !config.guestNrips && config.variant != .zooB25 {
+        if nestedRunPending != 0 && !config.guestNrips && has(.stuffNextRipAtVcpuRun) {
             vmcb02.control.nextRip = rip
         }
         // VMRUN delivers EVENTINJ; a software interrupt pushes NextRIP (the host CPU has NRIPS).
@@ -90,19 +90,18 @@ extension Vcpu {
     /// KVM_GET_NESTED_STATE reports carries the fields the CPU wrote.
     mutating func svmSyncAfterL2Run() {
         nested.ctl.eventInj = vmcb02.control.eventInj
-        // zoo-B26, before 778d8c1b2a6f ("KVM: nSVM: Sync NextRIP to cached vmcb12 after VMRUN of L2")
+        // [B26] without 778d8c1b2a6f ("KVM: nSVM: Sync NextRIP to cached vmcb12 after VMRUN of L2")
         // and 03bee264f8eb ("KVM: nSVM: Sync interrupt shadow to cached vmcb12 after VMRUN of L2"):
         // the cache kept vmcb12's NextRIP and interrupt shadow.
-        if config.variant == .zooB26 { return }
-        nested.ctl.nextRip = vmcb02.control.nextRip
-        nested.ctl.intState = vmcb02.control.intState
+        if has(.syncNextRipToCachedVmcb12) { nested.ctl.nextRip = vmcb02.control.nextRip }
+        if has(.syncIntShadowToCachedVmcb12) { nested.ctl.intState = vmcb02.control.intState }
     }
 
     /// svm_inject_irq (arch/x86/kvm/svm/svm.c): the IRQ goes into EVENTINJ of the current VMCB.
     mutating func svmInjectIrq() {
-        // zoo-B23, before f17c31c48e5c ("KVM: SVM: Don't BUG if userspace injects an interrupt with
+        // [B23] without f17c31c48e5c ("KVM: SVM: Don't BUG if userspace injects an interrupt with
         // GIF=0"): a BUG_ON(!gif) that userspace reaches through KVM_SET_VCPU_EVENTS.
-        if config.variant == .zooB23 && !gif { warn(.injectIrqWithoutGif) }
+        if !has(.noBugOnIrqWithoutGif) && !gif { warn(.injectIrqWithoutGif) }
         injectedIrq = false
     }
 

@@ -29,9 +29,9 @@ extension Vcpu {
         case MSR.efer:
             return setEfer(data, hostInitiated: hostInitiated, owner: owner)
         case MSR.vmHsavePa:
-            // zoo-B16, before fce7e152ffc8 ("KVM: nSVM: Check the value written to MSR_VM_HSAVE_PA"):
+            // [B16] without fce7e152ffc8 ("KVM: nSVM: Check the value written to MSR_VM_HSAVE_PA"):
             // any value was stored as written.
-            if config.variant == .zooB16 {
+            if !has(.checkHsavePaValue) {
                 nested.hsaveMsr = data
                 return .ok
             }
@@ -65,7 +65,7 @@ extension Vcpu {
             r = .error(e)
         }
         // msr-hook: a guest WRMSR(EFER) from L2 that ended outside guest mode shuts L1 down.
-        if config.variant == .msrHook && eferFromL2 && !guestMode { makeRequest(.tripleFault) }
+        if config.svmeClear == .tripleFaultFromMsrInterception && eferFromL2 && !guestMode { makeRequest(.tripleFault) }
         return r
     }
 }

@@ -34,7 +34,7 @@ extension Vcpu {
             s.control.exitInfo2 = 0
             s.save = vmcb01.save
         }
-        if gif && !config.sabotage.contains(.getNestedStateDropsGif) { s.flags |= NestedFlag.gifSet }
+        if gif && !has(Sabotage.getNestedStateDropsGif) { s.flags |= NestedFlag.gifSet }
         return s
     }
 
@@ -55,15 +55,15 @@ extension Vcpu {
         if st.flags & ~(NestedFlag.guestMode | NestedFlag.runPending | NestedFlag.gifSet) != 0 { return .einval }
         // GUEST_MODE needs EFER.SVME, set beforehand through SET_SREGS or SET_MSRS.
         if efer & EFER.svme == 0 && st.flags != 0 && st.flags != NestedFlag.gifSet { return .einval }
-        // zoo-B03, before 6f4d3ebc24c6 ("KVM: SVM: Allow KVM_SET_NESTED_STATE to clear GIF when
+        // [B03] without 6f4d3ebc24c6 ("KVM: SVM: Allow KVM_SET_NESTED_STATE to clear GIF when
         // SVME==0"): without SVME the only accepted payload was GIF_SET, so GIF=0 could not be restored.
-        if config.variant == .zooB03 && efer & EFER.svme == 0 && st.flags != NestedFlag.gifSet { return .einval }
+        if !has(.allowGifClearWithoutSvme) && efer & EFER.svme == 0 && st.flags != NestedFlag.gifSet { return .einval }
         if smm && st.flags & NestedFlag.guestMode != 0 { return .einval }
 
         if st.flags & NestedFlag.guestMode == 0 {
             let wasInL2 = guestMode
             svmLeaveNested()
-            if !(wasInL2 && config.sabotage.contains(.setNestedStateFromL2KeepsGif)) {
+            if !(wasInL2 && has(Sabotage.setNestedStateFromL2KeepsGif)) {
                 svmSetGif(st.flags & NestedFlag.gifSet != 0)
             }
             return .ok

@@ -32,8 +32,8 @@ extension Vcpu {
             vmcb12.control.eventInj = 0
             vmcb12.control.intCtl = nested.ctl.intCtl
             memory.writeVmcb(nested.vmcb12Gpa, vmcb12)
-        } else if config.variant == .zooB18 {
-            // zoo-B18, before 1b30e7551767 ("KVM: nSVM: Triple fault if mapping VMCB12 fails on nested
+        } else if !has(.tripleFaultOnVmexitMapFailure) {
+            // [B18] without 1b30e7551767 ("KVM: nSVM: Triple fault if mapping VMCB12 fails on nested
             // #VMEXIT"): #GP and an early return, with the vCPU still in guest mode on vmcb02.
             kvmQueueException(Vector.gp)
             return
@@ -60,7 +60,7 @@ extension Vcpu {
         svmSetCr0(l1.cr0 | CR0.pe, owner: .l1)
         svmSetCr4(l1.cr4, owner: .l1)
         rax = l1.rax; owners.rax = .l1
-        if !config.sabotage.contains(.vmexitKeepsL2Rsp) { rsp = l1.rsp; owners.rsp = .l1 }
+        if !has(Sabotage.vmexitKeepsL2Rsp) { rsp = l1.rsp; owners.rsp = .l1 }
         rip = l1.rip; owners.rip = .l1
 
         makeRequest([.mmuSync, .tlbFlushCurrent])   // nested_svm_transition_tlb_flush
@@ -68,8 +68,8 @@ extension Vcpu {
         if Vcpu.kvmIsLegalCr3(l1.cr3) {
             cr3 = l1.cr3
             owners.cr3 = .l1
-        } else if config.variant != .zooB18 {
-            // zoo-B18, before 5d291ef0585e ("KVM: nSVM: Triple fault if restore host CR3 fails on
+        } else if has(.tripleFaultOnVmexitCr3Failure) {
+            // [B18] without 5d291ef0585e ("KVM: nSVM: Triple fault if restore host CR3 fails on
             // nested #VMEXIT"): the error was ignored and L1 ran on with L2's CR3.
             makeRequest(.tripleFault)
         }

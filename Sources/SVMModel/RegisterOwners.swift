@@ -1,4 +1,4 @@
-// Who a cached register's value belongs to. This is what the l1-runs-l2-state invariant reads:
+// Who a cached register's value belongs to. This is what the l1-runs-l2-state check reads:
 // a #VMEXIT hands every register back to L1; a forced leave does not.
 
 public enum Owner: UInt8, Sendable, CustomStringConvertible {

@@ -25,8 +25,8 @@ extension Vcpu {
     public mutating func kvmVcpuReset(initEvent: Bool) {
         if !initEvent && (cr0 != 0 || cr3 != 0 || cr4 != 0) { warn(.resetNonzeroCrs) }
         // SVM does not always exit on INIT or SHUTDOWN, so they can arrive while L2 is active.
-        // zoo-B08, before ed129ec9057f ("KVM: x86: forcibly leave nested mode on vCPU reset").
-        if guestMode && config.variant != .zooB08 { kvmLeaveNested() }
+        // [B08] without ed129ec9057f ("KVM: x86: forcibly leave nested mode on vCPU reset").
+        if guestMode && has(.leaveNestedOnReset) { kvmLeaveNested() }
         if guestMode || smm { warn(.resetInGuestOrSmm) }
         guestMode = false
         smm = false

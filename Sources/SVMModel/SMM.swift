@@ -78,8 +78,8 @@ extension Vcpu {
 
         if !rsmLoadState64(smram) {
             // 3f6821aa147b: the shutdown applies to L1, not as a #VMEXIT with nested_run_pending.
-            // zoo-B13, before 3f6821aa147b ("KVM: x86: Forcibly leave nested if RSM to L2 hits shutdown").
-            if guestMode && config.variant != .zooB13 { kvmLeaveNested() }
+            // [B13] without 3f6821aa147b ("KVM: x86: Forcibly leave nested if RSM to L2 hits shutdown").
+            if guestMode && has(.leaveNestedOnRsmFailure) { kvmLeaveNested() }
             return false
         }
         return true
@@ -97,7 +97,7 @@ extension Vcpu {
         if svmAllocateNested() != .ok { return false }
         // Restore L1's VMRUN-time state that SMM used vmcb01 for.
         Vcpu.svmCopyVmrunState(&vmcb01.save, from: hsave.save)
-        // Observable for the smm-l1-state invariant: did RSM install an L1 state other than the one
+        // Observable for the smm-l1-state check: did RSM install an L1 state other than the one
         // the SMI saved, or one the other ways into L2 would refuse?
         let l1 = vmcb01.save
         let l1Valid = l1.cr0 & CR0.pg != 0 && l1.cr0 & CR0.pe != 0 && l1.rflags & RFLAGS.vm == 0
@@ -108,9 +108,9 @@ extension Vcpu {
         nested.ctl = Vcpu.nestedCopyVmcbControlToCache(vmcb12.control, guestNpt: config.npt)
         nested.save = vmcb12.save
         // be5fa8737d42: the controls are checked again on the way back to L2.
-        // zoo-B15, before be5fa8737d42 ("KVM: SVM: check validity of VMCB controls when returning
+        // [B15] without be5fa8737d42 ("KVM: SVM: check validity of VMCB controls when returning
         // from SMM"): the re-read vmcb12 went into L2 unchecked.
-        if config.variant != .zooB15 && !nestedSvmCheckCachedVmcb12() { return false }
+        if has(.checkCachedVmcb12OnRsm) && !nestedSvmCheckCachedVmcb12() { return false }
         if !enterSvmGuestMode(smram.svmGuestVmcbGpa, fromVmrun: false) { return false }
         nestedRunPending = 1
         return true

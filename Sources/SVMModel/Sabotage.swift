@@ -1,5 +1,6 @@
-// Deliberate breakage for testing the fuzzer's invariants: each option makes one modeled KVM
-// function wrong in a way an invariant must notice. Never set outside tests.
+// Deliberate breakage for testing the fuzzer's checks: each option makes one modeled KVM function
+// wrong in a way a check must notice. Set only by tests (never from .svm or the command line); core
+// code asks `has(Sabotage.x)` the way it asks for a fix (Config.swift).
 
 public struct Sabotage: OptionSet, Hashable, Sendable {
     public let rawValue: UInt8

@@ -13,8 +13,8 @@ extension Vcpu {
     /// shutdown_interception (arch/x86/kvm/svm/svm.c): a hardware shutdown INIT-resets the vCPU.
     mutating func shutdownInterception() -> ExitHandling {
         vmcb = Vmcb()                              // clear_page(svm->vmcb)
-        // a2620f8932fa: leave SMM before the reset (zoo-B10 re-introduces the reset inside SMM).
-        if smm && config.variant != .zooB10 { kvmSmmChanged(false) }
+        // a2620f8932fa: leave SMM before the reset ([B10] without it: the reset ran inside SMM).
+        if smm && has(.leaveSmmOnShutdown) { kvmSmmChanged(false) }
         kvmVcpuReset(initEvent: true)
         return .exitToUserspace(.shutdown)
     }

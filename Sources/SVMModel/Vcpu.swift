@@ -93,7 +93,7 @@ public struct Vcpu: Equatable, Sendable {
     /// The exit code of the last emulated #VMEXIT to L1.
     public internal(set) var lastVmexitCode: UInt64? = nil
     /// L1's state as svm_enter_smm saved it in the hsave page at the last SMI taken in L2 (an
-    /// observable for the smm-l1-state invariant; KVM itself keeps only the guest page).
+    /// observable for the smm-l1-state check; KVM itself keeps only the guest page).
     public internal(set) var l1StateAtSmi: VmcbSave? = nil
     /// The first RSM into L2 that installed an L1 state different from the one its SMI saved, or one
     /// that VMRUN's and KVM_SET_NESTED_STATE's checks refuse.

@@ -74,15 +74,15 @@ extension Vcpu {
     /// nested_vmcb_check_save (arch/x86/kvm/svm/nested.c)
     @inline(__always)
     func nestedVmcbCheckSave(_ s: VmcbSave) -> Bool {
-        // zoo-B04, before 3c346c0c60ab ("KVM: SVM: ensure that EFER.SVME is set when running nested
+        // [B04] without 3c346c0c60ab ("KVM: SVM: ensure that EFER.SVME is set when running nested
         // guest or on nested vmexit"): a vmcb12 / L1 save area without SVME passed.
-        if s.efer & EFER.svme == 0 && config.variant != .zooB04 { return false }
+        if s.efer & EFER.svme == 0 && has(.requireSvmeInVmcb12Efer) { return false }
         if s.cr0 & CR0.cd == 0 && s.cr0 & CR0.nw != 0 { return false }
         if s.cr0 >> 32 != 0 { return false }
         if s.efer & EFER.lme != 0 && s.cr0 & CR0.pg != 0 {
             if s.cr4 & CR4.pae == 0 || s.cr0 & CR0.pe == 0 || !Vcpu.kvmIsLegalCr3(s.cr3) { return false }
-            // 96bd3e76a171: a long-mode CS may not have both L and D (zoo-B20 drops this check).
-            if s.csAttrib & SegAttrib.l != 0 && s.csAttrib & SegAttrib.db != 0 && config.variant != .zooB20 {
+            // 96bd3e76a171: a long-mode CS may not have both L and D ([B20] without it: no such check).
+            if s.csAttrib & SegAttrib.l != 0 && s.csAttrib & SegAttrib.db != 0 && has(.checkLongModeCsLAndD) {
                 return false
             }
         }
@@ -103,9 +103,9 @@ extension Vcpu {
         guard var vmcb12 = memory.mapVmcb(gpa) else { return nil }
         nested.ctl = Vcpu.nestedCopyVmcbControlToCache(vmcb12.control, guestNpt: config.npt)
         nested.save = vmcb12.save
-        // zoo-B20, before e0b6f031d64c ("KVM: nSVM: Drop the non-architectural consistency check for
+        // [B20] without e0b6f031d64c ("KVM: nSVM: Drop the non-architectural consistency check for
         // NP_ENABLE"): NP_ENABLE without NPT failed VMRUN instead of being ignored.
-        let npWithoutNpt = config.variant == .zooB20 && vmcb12.control.miscCtl & MiscCtl.enableNp != 0 && !config.npt
+        let npWithoutNpt = !has(.ignoreNpEnableWithoutNpt) && vmcb12.control.miscCtl & MiscCtl.enableNp != 0 && !config.npt
         let passed = nestedSvmCheckCachedVmcb12() && !npWithoutNpt
         // Another vCPU's write to the page lands here, after KVM's one read: the checked copy is what
         // L2 gets, the write only changes guest memory.
@@ -113,10 +113,10 @@ extension Vcpu {
             concurrentVmcb12Write = nil
             if memory.writeVmcb(gpa, racing) {
                 vmcb12 = racing
-                // zoo-B05, before a58d9166a756 ("KVM: SVM: load control fields from VMCB12 before checking
+                // [B05] without a58d9166a756 ("KVM: SVM: load control fields from VMCB12 before checking
                 // them"): the checks ran on the controls in guest memory and the controls for L2 were then
                 // read from guest memory a second time, so what L2 got was the racing image's, unchecked.
-                if passed && config.variant == .zooB05 {
+                if passed && !has(.checkCopiedVmcb12Controls) {
                     nested.ctl = Vcpu.nestedCopyVmcbControlToCache(racing.control, guestNpt: config.npt)
                 }
             }
@@ -134,8 +134,8 @@ extension Vcpu {
     /// nested_svm_vmrun (arch/x86/kvm/svm/nested.c), reached from vmrun_interception in L1.
     mutating func nestedSvmVmrun() -> ExitHandling {
         guard nestedSvmCheckPermissions() else { return .resume }
-        // zoo-B16, before fb79f566e4c9 ("KVM: nSVM: Check that VM_HSAVE_PA MSR was set before VMRUN").
-        if nested.hsaveMsr == 0 && config.variant != .zooB16 {
+        // [B16] without fb79f566e4c9 ("KVM: nSVM: Check that VM_HSAVE_PA MSR was set before VMRUN").
+        if nested.hsaveMsr == 0 && has(.requireHsavePaForVmrun) {
             kvmQueueException(Vector.gp)
             return .resume
         }
@@ -153,11 +153,11 @@ extension Vcpu {
             return .resume
         }
         guard let passed = nestedSvmCopyVmcb12ToCache(vmcb12Gpa) else {
-            // zoo-B19, before 01ddcdc55e09 ("KVM: nSVM: Always inject a #GP if mapping VMCB12 fails on
+            // [B19] without 01ddcdc55e09 ("KVM: nSVM: Always inject a #GP if mapping VMCB12 fails on
             // nested VMRUN"): only a map failure of -EINVAL injected #GP; any other one skipped the
             // instruction and resumed L1 as if VMRUN had done nothing. The model has one kind of map
             // failure (an unbacked GPA) and sends it down that other path.
-            if config.variant == .zooB19 {
+            if !has(.injectGpOnVmcb12MapFailure) {
                 rip &+= 3                          // kvm_skip_emulated_instruction
                 return .resume
             }
@@ -216,8 +216,8 @@ extension Vcpu {
         vmcb02.control.intCtl = nested.ctl.intCtl
         vmcb02.control.intState = nested.ctl.intState
         vmcb02.control.eventInj = nested.ctl.eventInj
-        if config.variant == .zooB25 {
-            // zoo-B25, before a0592461f39c ("KVM: nSVM: Delay stuffing L2's current RIP into NextRIP
+        if !has(.stuffNextRipAtVcpuRun) {
+            // [B25] without a0592461f39c ("KVM: nSVM: Delay stuffing L2's current RIP into NextRIP
             // until vCPU run"): for L1 without NRIPS, NextRIP was stuffed here from a RIP the caller
             // passed, which KVM_SET_NESTED_STATE took from vmcb02 before L2's registers were restored.
             vmcb02.control.nextRip = config.guestNrips ? nested.ctl.nextRip : vmcb12Rip

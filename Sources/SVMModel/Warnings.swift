@@ -19,7 +19,7 @@ public enum WarnSite: UInt8, CaseIterable, Sendable {
     case resetNonzeroCrs
     /// kvm_vcpu_reset: still in guest mode or SMM after kvm_leave_nested.
     case resetInGuestOrSmm
-    /// svm_inject_irq: BUG_ON(!gif) (zoo-B23 only; removed by f17c31c48e5c).
+    /// svm_inject_irq: BUG_ON(!gif) (only without noBugOnIrqWithoutGif, f17c31c48e5c).
     case injectIrqWithoutGif
 
     public var name: String {

@@ -150,6 +150,25 @@ enum VariantNames {
     }
 }
 
+// MARK: - Fixes
+
+enum FixNames {
+    static let help = "Change the variant's fix set, after the file's fixes= (e.g. -leave-nested-on-reset,+all; see 'svmfuzz variants')."
+
+    static func parse(_ text: String?) throws -> FixDelta? {
+        guard let text else { return nil }
+        do { return try FixDelta.parse(text) } catch { throw BadInput("svmfuzz: --fixes: \(error.message)") }
+    }
+
+    /// `program` with `delta` applied after its own `fixes=`.
+    static func applied(_ delta: FixDelta?, to program: Program) -> Program {
+        guard let delta else { return program }
+        var p = program
+        p.config.fixes = (p.config.fixes ?? FixDelta()).then(delta)
+        return p
+    }
+}
+
 // MARK: - Output
 
 enum Output {

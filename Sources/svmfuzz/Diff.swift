@@ -22,6 +22,9 @@ struct Diff: ParsableCommand {
     @Option(help: ArgumentHelp("The two variants to compare, separated by a comma (e.g. prefix,merged).", valueName: "a,b"))
     var variants: String
 
+    @Option(parsing: .unconditional, help: ArgumentHelp(FixNames.help, valueName: "+a,-b"))
+    var fixes: String?
+
     func run() throws {
         let names = variants.split(separator: ",", omittingEmptySubsequences: false)
             .map { $0.trimmingCharacters(in: .whitespaces) }
@@ -30,9 +33,10 @@ struct Diff: ParsableCommand {
         }
         let a = try VariantNames.parse(names[0]) as Variant
         let b = try VariantNames.parse(names[1]) as Variant
-        let input = try Input.load(file)
-        let (_, left) = Observer.run(input.program, variant: a)
-        let (_, right) = Observer.run(input.program, variant: b)
+        let delta = try FixNames.parse(fixes)
+        let program = FixNames.applied(delta, to: try Input.load(file).program)
+        let (_, left) = Observer.run(program, variant: a)
+        let (_, right) = Observer.run(program, variant: b)
 
         for (l, r) in zip(left, right) {
             let lf = Self.fields(l), rf = Self.fields(r)

@@ -21,6 +21,9 @@ struct Hunt: ParsableCommand {
     @Option(help: "The variant to search (\(VariantNames.expected)).")
     var variant: String
 
+    @Option(parsing: .unconditional, help: ArgumentHelp(FixNames.help, valueName: "+a,-b"))
+    var fixes: String?
+
     @Option(help: "Stop after this many seconds.")
     var seconds: Double?
 
@@ -35,6 +38,7 @@ struct Hunt: ParsableCommand {
 
     func run() throws {
         let v = try VariantNames.parse(variant) as Variant
+        let delta = try FixNames.parse(fixes)
         if let s = seconds, !(s > 0 && s.isFinite) {
             throw BadInput("svmfuzz hunt: --seconds must be a positive number of seconds (got \(s))")
         }
@@ -44,7 +48,7 @@ struct Hunt: ParsableCommand {
         }
         let limit = seconds ?? (runs == nil ? 60 : nil)
 
-        var search = RandomSearch(variant: v, seed: seed, maxLength: maxLen)
+        var search = RandomSearch(variant: v, fixes: delta, seed: seed, maxLength: maxLen)
         let start = DispatchTime.now().uptimeNanoseconds
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         let result = search.run(maxRuns: runs) { _ in limit.map { elapsed() >= $0 } ?? false }

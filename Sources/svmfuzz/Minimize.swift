@@ -21,20 +21,25 @@ struct Minimize: ParsableCommand {
     @Option(help: "The variant to run on (overrides the file's config line; default: the file's, else merged).")
     var variant: String?
 
+    @Option(parsing: .unconditional, help: ArgumentHelp(FixNames.help, valueName: "+a,-b"))
+    var fixes: String?
+
     @Option(name: .customShort("o"), help: ArgumentHelp("Write the minimized program to this file (and only its header line to stdout).", valueName: "out.svm"))
     var output: String?
 
     func run() throws {
         let chosen = try VariantNames.parse(variant)
+        let delta = try FixNames.parse(fixes)
         let input = try Input.load(file)
-        let used = VariantNames.effective(chosen, input.program)
-        guard var small = Minimizer.minimize(input.program, variant: used) else {
+        let program = FixNames.applied(delta, to: input.program)
+        let used = VariantNames.effective(chosen, program)
+        guard var small = Minimizer.minimize(program, variant: used) else {
             Output.error("svmfuzz: \(file) shows no violation on \(used.rawValue): nothing to minimize")
             throw Finish(code: 1)
         }
         small.config.variant = used
         let id = Runner.run(small, variant: used, stopAtFirstViolation: true).violation.map { $0.id.description } ?? "?"
-        let header = "# minimized from \(file): \(input.program.operations.count) → \(small.operations.count) operations, violation \(id) on \(used.rawValue)"
+        let header = "# minimized from \(file): \(program.operations.count) → \(small.operations.count) operations, violation \(id) on \(used.rawValue)"
         let text = header + "\n" + SVMText.print(small)
         if let output {
             try Files.write(text.hasSuffix("\n") ? text : text + "\n", to: output)

@@ -32,6 +32,9 @@ struct Replay: ParsableCommand {
     @Option(help: "The variant to run on (overrides the file's config line; default: the file's, else merged).")
     var variant: String?
 
+    @Option(parsing: .unconditional, help: ArgumentHelp(FixNames.help, valueName: "+a,-b"))
+    var fixes: String?
+
     @Flag(help: "Print every step before the verdict.")
     var trace = false
 
@@ -40,8 +43,9 @@ struct Replay: ParsableCommand {
 
     func run() throws {
         let chosen = try VariantNames.parse(variant)
+        let delta = try FixNames.parse(fixes)
         let input = try Input.load(file)
-        let program = input.program
+        let program = FixNames.applied(delta, to: input.program)
         let used = VariantNames.effective(chosen, program)
         let (report, steps) = Observer.run(program, variant: chosen)
 

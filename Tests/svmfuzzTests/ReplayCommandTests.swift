@@ -66,6 +66,19 @@ final class ReplayCommandTests: CLITestCase {
         XCTAssertEqual(try svmfuzz("replay", f, "--variant", "merged").status, 0)
     }
 
+    func testFixesOptionComposesWithTheVariant() throws {
+        let f = try write("c.svm", "config variant=prefix\n" + Scenario.clearEferSvme)
+        // Without c513f484c558, clearing SVME does not leave guest mode: L2 goes on with SVME clear.
+        let r = try svmfuzz("replay", f, "--fixes", "-leave-nested-on-svme-clear")
+        XCTAssertTrue(r.stdoutLines[0].hasPrefix("VIOLATION inconsistent-state:guest-mode-svme at step 5"), r.stdout)
+        // The stable kernels predate the series: L1 runs on with L2's state, as on prefix.
+        let k = try svmfuzz("replay", f, "--variant", "linux-6.12")
+        XCTAssertTrue(k.stdoutLines[0].hasPrefix("VIOLATION l1-runs-l2-state at step 5"), k.stdout)
+        let bad = try svmfuzz("replay", f, "--fixes", "-no-such-fix")
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.hasPrefix("svmfuzz: --fixes: unknown fix 'no-such-fix' (expected "), bad.stderr)
+    }
+
     func testTrace() throws {
         let f = try write("clear.svm", Scenario.clearEferSvme)
         let r = try svmfuzz("replay", f, "--variant", "prefix", "--trace")

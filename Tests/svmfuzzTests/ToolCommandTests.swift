@@ -100,17 +100,30 @@ final class ToolCommandTests: CLITestCase {
         let r = try svmfuzz("variants")
         XCTAssertEqual(r.status, 0)
         let lines = r.stdoutLines
-        XCTAssertEqual(lines.count, Variant.allCases.count)
-        for (line, v) in zip(lines, Variant.allCases) {
+        XCTAssertEqual(lines.count, 1 + Variant.allCases.count + 2)
+        XCTAssertTrue(lines[0].hasPrefix("variant "), lines[0])
+        let rows = Array(lines[1...Variant.allCases.count])
+        for (line, v) in zip(rows, Variant.allCases) {
             XCTAssertTrue(line.hasPrefix(v.rawValue + " "), line)
-            XCTAssertTrue(line.contains(v.upstream), line)
-            XCTAssertTrue(line.hasSuffix(v.summary), line)
+            XCTAssertTrue(line.contains(" \(v.upstream) "), line)
+            XCTAssertTrue(line.contains(" \(v.svmeClear.rawValue) "), line)
+            let missing = KvmFixes.all.subtracting(v.fixes).names
+            XCTAssertTrue(line.hasSuffix(" " + (missing.isEmpty ? "-" : missing.joined(separator: ","))), line)
         }
+        XCTAssertEqual(lines.last, "fixes: " + KvmFixes.named.map(\.name).joined(separator: ", "))
         // Aligned: the upstream column starts at the same offset on every line.
-        let offsets = zip(lines, Variant.allCases).map { line, v in
+        let offsets = zip(rows, Variant.allCases).map { line, v in
             line.range(of: v.upstream)!.lowerBound.utf16Offset(in: line)
         }
         XCTAssertEqual(Set(offsets).count, 1)
+    }
+
+    func testVariantsJSON() throws {
+        let r = try svmfuzz("variants", "--json")
+        XCTAssertEqual(r.status, 0)
+        XCTAssertTrue(r.stdout.contains("\"name\" : \"linux-6.12\""), r.stdout)
+        XCTAssertTrue(r.stdout.contains("\"svmeClear\" : \"leave-silently\""), r.stdout)
+        XCTAssertEqual(try svmfuzz("variants", "--names").stdoutLines, Variant.allCases.map(\.rawValue))
     }
 
     func testHuntFindsThePrefixFlaw() throws {

@@ -2,11 +2,13 @@
 //
 // Layout: [config header] operation*
 //   config header (optional): 0xc5 C            config byte C
-//                             0xc6 C V          config byte C and variant Variant.allCases[V % count]
+//                             0xc6 C V          config byte C and the variant numbered V (variantFor)
 //                             0xc7 C X          config byte C and extension byte X
 //   C % 243 holds five base-3 digits (least significant first) for nested, npt, vgif, svm, lm:
 //   0 = key absent, 1 = key=0, 2 = key=1. X % 3 is the same digit for nrips; X / 3, when nonzero,
-//   selects the variant Variant.allCases[(X / 3 - 1) % count]. Without a header the config is empty.
+//   selects the variant numbered X / 3 - 1. Without a header the config is empty.
+//   Variants are numbered by Variant.codecIndex (fixed per variant, never by table position).
+//   `fixes=` is not encoded: a fuzz input runs on its variant's own fix set (the harness may add one).
 //   Any other first byte starts the first operation.
 // Operations: one opcode byte (Opcodes.swift) then the payload (OperationDecoder.swift); values are value
 // bytes (ValueTables.swift). `encode` skips `expect` operations (the fuzzer never generates them), so
@@ -50,7 +52,14 @@ public enum ByteCodec {
         return w.bytes
     }
 
-    static let variants = Variant.allCases
+    /// The variant numbered `n`. A number no variant has wraps as it did when the numbering was fixed
+    /// (n % 22, the variant count then), so every byte keeps its old meaning except the numbers taken
+    /// by variants added since (22 linux-6.1, 23 linux-6.12; no corpus input uses them).
+    static func variantFor(_ n: Int) -> Variant {
+        if n < 256, let v = Variant(codecIndex: UInt8(n)) { return v }
+        return Variant(codecIndex: UInt8(n % legacyVariantCount))!
+    }
+    static let legacyVariantCount = 22
 
     static func decodeConfig(_ c: UInt8) -> ProgramConfig {
         var cfg = ProgramConfig()
@@ -75,12 +84,12 @@ public enum ByteCodec {
         let digit = x % 3
         cfg.nrips = digit == 0 ? nil : digit == 2
         let v = Int(x / 3)
-        if v != 0 { cfg.variant = variants[(v - 1) % variants.count] }
+        if v != 0 { cfg.variant = variantFor(v - 1) }
     }
 
     static func extensionByte(_ cfg: ProgramConfig) -> UInt8 {
         let digit = cfg.nrips.map { $0 ? 2 : 1 } ?? 0
-        let v = cfg.variant.flatMap { variants.firstIndex(of: $0) }.map { $0 + 1 } ?? 0
+        let v = cfg.variant.map { Int($0.codecIndex) + 1 } ?? 0
         return UInt8(v * 3 + digit)
     }
 

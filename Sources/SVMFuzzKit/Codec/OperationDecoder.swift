@@ -40,7 +40,7 @@ public struct OperationDecoder {
             o = 1
             if o < bytes.count { cfg = ByteCodec.decodeConfig(bytes[o]); o += 1 }
             if first == ByteCodec.configMagicWithVariant && o < bytes.count {
-                cfg.variant = ByteCodec.variants[Int(bytes[o]) % ByteCodec.variants.count]
+                cfg.variant = ByteCodec.variantFor(Int(bytes[o]))
                 o += 1
             } else if first == ByteCodec.configMagicExtended && o < bytes.count {
                 ByteCodec.decodeExtension(bytes[o], into: &cfg)

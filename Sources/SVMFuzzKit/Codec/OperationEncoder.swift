@@ -12,7 +12,7 @@ struct OperationEncoder {
             bytes += [ByteCodec.configMagicExtended, ByteCodec.configByte(cfg), ByteCodec.extensionByte(cfg)]
         } else if let v = cfg.variant {
             bytes += [ByteCodec.configMagicWithVariant, ByteCodec.configByte(cfg),
-                      UInt8(ByteCodec.variants.firstIndex(of: v) ?? 0)]
+                      v.codecIndex]
         } else {
             bytes += [ByteCodec.configMagic, ByteCodec.configByte(cfg)]
         }

@@ -5,6 +5,8 @@ import SVMModel
 
 public struct FuzzHarness: Sendable {
     public let variant: Variant
+    /// A change to the variant's fix set (`--fixes`); inputs carry none of their own.
+    public let fixes: FixDelta?
     /// Signatures of known findings (corpus/known-issues.txt): an input that reaches one is
     /// abandoned there instead of being reported, so a campaign goes on looking for new ones.
     public let known: [String]
@@ -12,10 +14,11 @@ public struct FuzzHarness: Sendable {
     /// A fresh executor for the default configuration, copied for each input instead of created.
     let template: Executor
 
-    public init(variant: Variant, known: [String] = []) {
+    public init(variant: Variant, fixes: FixDelta? = nil, known: [String] = []) {
         self.variant = variant
+        self.fixes = fixes
         self.known = known
-        template = Executor(config: ProgramConfig().vcpuConfig(variant: variant))
+        template = Executor(config: ProgramConfig().vcpuConfig(variant: variant, fixes: fixes))
     }
 
     /// Parses a known-issues file: one signature per line (`<invariant-id> [<reason>]`), `#` comments.
@@ -41,7 +44,7 @@ public struct FuzzHarness: Sendable {
     /// time and the run stops at the violation, so nothing after it is even decoded.
     public func run(_ bytes: UnsafeRawBufferPointer) -> Violation? {
         var decoder = OperationDecoder(bytes)
-        let config = decoder.config.vcpuConfig(variant: variant)
+        let config = decoder.config.vcpuConfig(variant: variant, fixes: fixes)
         var ex = config == template.config ? template : Executor(config: config)
         while let op = decoder.next() {
             if let v = ex.execute(op) { return isKnown(v) ? nil : v }
@@ -53,10 +56,11 @@ public struct FuzzHarness: Sendable {
     public func report(_ bytes: UnsafeRawBufferPointer, _ v: Violation) -> String {
         var program = ByteCodec.decode(bytes)
         program.config.variant = variant
+        program.config.fixes = fixes
         let prefix = Program(config: program.config, operations: Array(program.operations.prefix(v.step)))
         return """
         \(v)
-        # variant \(variant.rawValue); program up to the violating step (\(v.step) of \(program.operations.count) operations):
+        # variant \(variant.rawValue)\(fixes.map { " fixes=" + $0.description } ?? ""); program up to the violating step (\(v.step) of \(program.operations.count) operations):
         \(SVMText.print(prefix))
         """
     }

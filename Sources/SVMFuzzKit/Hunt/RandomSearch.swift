@@ -29,9 +29,9 @@ public struct RandomSearch: Sendable {
     private var rng: SplitMix64
     private var buffer: [UInt8]
 
-    public init(variant: Variant, seed: UInt64, maxLength: Int = 64) {
+    public init(variant: Variant, fixes: FixDelta? = nil, seed: UInt64, maxLength: Int = 64) {
         precondition(maxLength >= 0, "maxLength must not be negative")
-        harness = FuzzHarness(variant: variant)
+        harness = FuzzHarness(variant: variant, fixes: fixes)
         self.seed = seed
         self.maxLength = maxLength
         rng = SplitMix64(seed: seed)

@@ -29,6 +29,7 @@ extension SVMText {
         guard !c.isEmpty else { return nil }
         var parts = ["config"]
         if let v = c.variant { parts.append("variant=\(v.rawValue)") }
+        if let f = c.fixes, !f.isEmpty { parts.append("fixes=\(f.description)") }
         for (key, b) in [("nested", c.nested), ("npt", c.npt), ("vgif", c.vgif), ("svm", c.svm), ("lm", c.lm),
                              ("nrips", c.nrips)] {
             if let b { parts.append("\(key)=\(b ? 1 : 0)") }

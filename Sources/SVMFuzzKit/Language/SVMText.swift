@@ -41,6 +41,10 @@ public enum SVMText {
                 cfg.variant = v
                 continue
             }
+            if key == "fixes" {
+                do { cfg.fixes = try FixDelta.parse(value) } catch { throw r.error("config fixes=: " + error.message) }
+                continue
+            }
             let b = try r.flag(value, key: key)
             switch key {
             case "nested": cfg.nested = b

@@ -1,0 +1,125 @@
+// The upstream nSVM fixes the model knows, one flag each: what the fix makes KVM do. A fix that is
+// absent brings back the historical bug (reference/bug-zoo.md, entry in brackets). The EFER.SVME
+// series is not here: it is one policy with several outcomes (SvmeClearPolicy.swift).
+//
+// Membership in the long-term stable kernels of Debian 12 (linux-6.1 = 6.1.192, linux-6.12 = 6.12.117).
+// Evidence: the fix's upstream release, then the stable@ mails in the public list archives ("[PATCH 6.x
+// nnn/mmm]" review mails = applied; "FAILED: patch ... failed to apply to 6.x-stable tree" = not applied
+// unless a later manual backport turns up). "uncertain" = no direct evidence for that line, the more
+// likely answer is taken; a later issue confirms on the real kernels under QEMU/TCG.
+//
+//   fix                            zoo  upstream      6.1.192          6.12.117         source
+//   leaveNestedOnSvmeClear         B01  5.8          yes              yes              mainline before both
+//   keepGifOnSvmeClear             B03  7.0          no               no               kvm-x86 2026-01, no stable mails
+//   allowGifClearWithoutSvme       B03  7.0          no               no               kvm-x86 2026-01, no stable mails
+//   requireSvmeInVmcb12Efer        B04  5.12         yes              yes              mainline before both
+//   checkCopiedVmcb12Controls      B05  5.12         yes              yes              mainline before both
+//   leaveNestedOnReset             B08  6.1          yes              yes              merged in the 6.1 rc cycle
+//   leaveSmmOnShutdown             B10  6.15         no (uncertain)   yes              FAILED 6.1-stable 2025-05; 6.12 review 2025-05-12
+//   leaveNestedOnSmmToggle         B11  5.17         yes              yes              mainline before both
+//   leaveNestedOnRsmFailure        B13  6.12         no (uncertain)   yes              in the 6.12 merge; no stable mails
+//   checkCachedVmcb12OnRsm         B15  7.1          yes (uncertain)  yes              6.6/6.12/6.18 reviews 2026-05; none for 6.1, no FAILED
+//   checkHsavePaValue              B16  5.14         yes              yes              mainline before both
+//   requireHsavePaForVmrun         B16  5.14         yes              yes              mainline before both
+//   tripleFaultOnVmexitMapFailure  B18  7.1          no               yes (uncertain)  FAILED 6.1/6.6/5.15-stable; 6.18 review; no 6.12 mail
+//   tripleFaultOnVmexitCr3Failure  B18  7.1          no               yes (uncertain)  FAILED 6.1/6.6-stable; 7.0 review; no 6.12 mail
+//   injectGpOnVmcb12MapFailure     B19  7.1          yes (uncertain)  yes              6.12/6.6/5.15 reviews 2026-05; FAILED only 5.10
+//   checkLongModeCsLAndD           B20  7.1          yes              yes (uncertain)  6.1 review 2026-05-30, 6.6, 7.0; no 6.12 mail
+//   ignoreNpEnableWithoutNpt       B20  7.1          no               no               FAILED 6.1- and 6.12-stable
+//   noBugOnIrqWithoutGif           B23  5.19         yes              yes              mainline before both
+//   stuffNextRipAtVcpuRun          B25  7.1          no               no               FAILED 6.12-stable; older line assumed the same
+//   syncNextRipToCachedVmcb12      B26  7.1          yes              yes (uncertain)  6.1 review 2026-05-30, 6.6, 5.15, 5.10; no 6.12 mail
+//   syncIntShadowToCachedVmcb12    B26  7.1          yes              yes              6.1 and 6.12 reviews 2026-05
+//   checkEferOnSetSregs            B28  7.2          yes (uncertain)  yes (uncertain)  Cc: stable, 2026-07; "backported to stable" (cloud-hypervisor#8884)
+//
+// "upstream" is the first mainline release as far as the dates say (2026 kvm-x86 ids: the 7.0/7.1 merge
+// windows); the stable answers do not depend on it.
+
+public struct KvmFixes: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// [B01] c513f484c558 "KVM: nSVM: leave guest mode when clearing EFER.SVME" (2020-05).
+    public static let leaveNestedOnSvmeClear = KvmFixes(rawValue: 1 << 0)
+    /// [B03] 8312f1b9dd71 "KVM: SVM: Don't set GIF when clearing EFER.SVME" (2025-11, applied 2026-01).
+    public static let keepGifOnSvmeClear = KvmFixes(rawValue: 1 << 1)
+    /// [B03] 6f4d3ebc24c6 "KVM: SVM: Allow KVM_SET_NESTED_STATE to clear GIF when SVME==0" (2025-11, applied 2026-01).
+    public static let allowGifClearWithoutSvme = KvmFixes(rawValue: 1 << 2)
+    /// [B04] 3c346c0c60ab "KVM: SVM: ensure that EFER.SVME is set when running nested guest or on nested
+    /// vmexit" (2021-03).
+    public static let requireSvmeInVmcb12Efer = KvmFixes(rawValue: 1 << 3)
+    /// [B05] a58d9166a756 "KVM: SVM: load control fields from VMCB12 before checking them" (2021-03, CVE-2021-29657).
+    public static let checkCopiedVmcb12Controls = KvmFixes(rawValue: 1 << 4)
+    /// [B08] ed129ec9057f "KVM: x86: forcibly leave nested mode on vCPU reset" (2022-11, CVE-2022-3344).
+    public static let leaveNestedOnReset = KvmFixes(rawValue: 1 << 5)
+    /// [B10] a2620f8932fa "KVM: SVM: Forcibly leave SMM mode on SHUTDOWN interception" (2025-04).
+    public static let leaveSmmOnShutdown = KvmFixes(rawValue: 1 << 6)
+    /// [B11] f7e570780efc "KVM: x86: Forcibly leave nested virt when SMM state is toggled" (2022-01).
+    public static let leaveNestedOnSmmToggle = KvmFixes(rawValue: 1 << 7)
+    /// [B13] 3f6821aa147b "KVM: x86: Forcibly leave nested if RSM to L2 hits shutdown" (2024-09).
+    public static let leaveNestedOnRsmFailure = KvmFixes(rawValue: 1 << 8)
+    /// [B15] be5fa8737d42 "KVM: SVM: check validity of VMCB controls when returning from SMM" (2026, stable 2026-05).
+    public static let checkCachedVmcb12OnRsm = KvmFixes(rawValue: 1 << 9)
+    /// [B16] fce7e152ffc8 "KVM: nSVM: Check the value written to MSR_VM_HSAVE_PA" (2021-06).
+    public static let checkHsavePaValue = KvmFixes(rawValue: 1 << 10)
+    /// [B16] fb79f566e4c9 "KVM: nSVM: Check that VM_HSAVE_PA MSR was set before VMRUN" (2021-06).
+    public static let requireHsavePaForVmrun = KvmFixes(rawValue: 1 << 11)
+    /// [B18] 1b30e7551767 "KVM: nSVM: Triple fault if mapping VMCB12 fails on nested #VMEXIT" (2026-03).
+    public static let tripleFaultOnVmexitMapFailure = KvmFixes(rawValue: 1 << 12)
+    /// [B18] 5d291ef0585e "KVM: nSVM: Triple fault if restore host CR3 fails on nested #VMEXIT" (2026-03).
+    public static let tripleFaultOnVmexitCr3Failure = KvmFixes(rawValue: 1 << 13)
+    /// [B19] 01ddcdc55e09 "KVM: nSVM: Always inject a #GP if mapping VMCB12 fails on nested VMRUN" (2026-03).
+    public static let injectGpOnVmcb12MapFailure = KvmFixes(rawValue: 1 << 14)
+    /// [B20] 96bd3e76a171 "KVM: nSVM: Add missing consistency check for EFER, CR0, CR4, and CS" (2026-03).
+    public static let checkLongModeCsLAndD = KvmFixes(rawValue: 1 << 15)
+    /// [B20] e0b6f031d64c "KVM: nSVM: Drop the non-architectural consistency check for NP_ENABLE" (2026-03).
+    public static let ignoreNpEnableWithoutNpt = KvmFixes(rawValue: 1 << 16)
+    /// [B23] f17c31c48e5c "KVM: SVM: Don't BUG if userspace injects an interrupt with GIF=0" (2022-05).
+    public static let noBugOnIrqWithoutGif = KvmFixes(rawValue: 1 << 17)
+    /// [B25] a0592461f39c "KVM: nSVM: Delay stuffing L2's current RIP into NextRIP until vCPU run" (2026-02).
+    public static let stuffNextRipAtVcpuRun = KvmFixes(rawValue: 1 << 18)
+    /// [B26] 778d8c1b2a6f "KVM: nSVM: Sync NextRIP to cached vmcb12 after VMRUN of L2" (2026-02).
+    public static let syncNextRipToCachedVmcb12 = KvmFixes(rawValue: 1 << 19)
+    /// [B26] 03bee264f8eb "KVM: nSVM: Sync interrupt shadow to cached vmcb12 after VMRUN of L2" (2026-02).
+    public static let syncIntShadowToCachedVmcb12 = KvmFixes(rawValue: 1 << 20)
+    /// [B28] 184bd464bdb6 "KVM: x86: Check EFER validity on KVM_SET_SREGS*" (2026-06/07).
+    public static let checkEferOnSetSregs = KvmFixes(rawValue: 1 << 21)
+
+    /// Every fix, with its name in .svm programs and on the command line (kebab-case), in bit order.
+    public static let named: [(name: String, fix: KvmFixes)] = [
+        ("leave-nested-on-svme-clear", .leaveNestedOnSvmeClear),
+        ("keep-gif-on-svme-clear", .keepGifOnSvmeClear),
+        ("allow-gif-clear-without-svme", .allowGifClearWithoutSvme),
+        ("require-svme-in-vmcb12-efer", .requireSvmeInVmcb12Efer),
+        ("check-copied-vmcb12-controls", .checkCopiedVmcb12Controls),
+        ("leave-nested-on-reset", .leaveNestedOnReset),
+        ("leave-smm-on-shutdown", .leaveSmmOnShutdown),
+        ("leave-nested-on-smm-toggle", .leaveNestedOnSmmToggle),
+        ("leave-nested-on-rsm-failure", .leaveNestedOnRsmFailure),
+        ("check-cached-vmcb12-on-rsm", .checkCachedVmcb12OnRsm),
+        ("check-hsave-pa-value", .checkHsavePaValue),
+        ("require-hsave-pa-for-vmrun", .requireHsavePaForVmrun),
+        ("triple-fault-on-vmexit-map-failure", .tripleFaultOnVmexitMapFailure),
+        ("triple-fault-on-vmexit-cr3-failure", .tripleFaultOnVmexitCr3Failure),
+        ("inject-gp-on-vmcb12-map-failure", .injectGpOnVmcb12MapFailure),
+        ("check-long-mode-cs-l-and-d", .checkLongModeCsLAndD),
+        ("ignore-np-enable-without-npt", .ignoreNpEnableWithoutNpt),
+        ("no-bug-on-irq-without-gif", .noBugOnIrqWithoutGif),
+        ("stuff-next-rip-at-vcpu-run", .stuffNextRipAtVcpuRun),
+        ("sync-next-rip-to-cached-vmcb12", .syncNextRipToCachedVmcb12),
+        ("sync-int-shadow-to-cached-vmcb12", .syncIntShadowToCachedVmcb12),
+        ("check-efer-on-set-sregs", .checkEferOnSetSregs),
+    ]
+
+    /// Every fix the model knows: today's upstream KVM.
+    public static let all = KvmFixes(named.map(\.fix))
+
+    /// The fix called `name` (kebab-case, as in `named`).
+    public init?(name: some StringProtocol) {
+        guard let f = Self.named.first(where: { $0.name == name }) else { return nil }
+        self = f.fix
+    }
+
+    /// The kebab-case names of the fixes in this set, in bit order.
+    public var names: [String] { Self.named.filter { contains($0.fix) }.map(\.name) }
+}
