@@ -164,16 +164,108 @@ smm_wrmsr:
 g_smm_end:
 
 /* ---------------------------------------------------------------------------------------------
- * Reset vector (0xfffffff0: CS base 0xffff0000, IP 0xfff0 after `reset` or an INIT): only a
- * doorbell, so a KVM_RUN in real mode returns at once. Guest ops there are `unsupported`.
+ * Reset vector (0xfffffff0: CS base 0xffff0000, IP 0xfff0 after `reset` or an INIT): a near jump
+ * to the 16-bit interpreter at IP RM_IP of the same segment.
  */
 	.balign 16
 	.globl g_reset_start, g_reset_end
 g_reset_start:
-reset_loop:
-	outb	%al, $DOORBELL_PORT
-	jmp	reset_loop
+	jmp	g_reset_start + (RM_IP - 0xfff0)	/* rel16 from IP 0xfff0 to IP RM_IP */
 g_reset_end:
+
+/* ---------------------------------------------------------------------------------------------
+ * 16-bit interpreter for real mode (and 16-bit code segments), at IP RM_IP in the reset segment
+ * (GPA 0xffff0000+RM_IP) and in segment 0xf000 (GPA 0xf0000+RM_IP), where the real-mode exception
+ * stubs return to. Plain real mode cannot reach the mailbox above 1 MiB, so the op and its
+ * operands are read with IN from RM_DATA_PORT (the runner answers from the mailbox: op, ecx, edx,
+ * eax); an op of 0 means nothing to do.
+ */
+	.balign 16
+	.globl g_rm_start, g_rm_end
+g_rm_start:
+rm_loop:
+	outb	%al, $DOORBELL_PORT
+	inl	$RM_DATA_PORT, %eax
+	movl	%eax, %ebx
+	cmpl	$OP_NOP, %ebx
+	je	rm_loop
+	inl	$RM_DATA_PORT, %eax
+	movl	%eax, %ecx
+	inl	$RM_DATA_PORT, %eax
+	movl	%eax, %edx
+	inl	$RM_DATA_PORT, %eax
+	cmpl	$OP_WRMSR, %ebx
+	je	rm_wrmsr
+	cmpl	$OP_VMRUN, %ebx
+	je	rm_vmrun
+	cmpl	$OP_VMLOAD, %ebx
+	je	rm_vmload
+	cmpl	$OP_VMSAVE, %ebx
+	je	rm_vmsave
+	cmpl	$OP_VMMCALL, %ebx
+	je	rm_vmmcall
+	cmpl	$OP_STGI, %ebx
+	je	rm_stgi
+	cmpl	$OP_CLGI, %ebx
+	je	rm_clgi
+	cmpl	$OP_RSM, %ebx
+	je	rm_rsm
+	cmpl	$OP_TRIPLE_FAULT, %ebx
+	je	rm_triple_fault
+	jmp	rm_loop
+rm_wrmsr:
+	wrmsr
+	jmp	rm_loop
+rm_vmrun:
+	addr32 vmrun		/* EAX, not AX */
+	jmp	rm_loop
+rm_vmload:
+	addr32 vmload
+	jmp	rm_loop
+rm_vmsave:
+	addr32 vmsave
+	jmp	rm_loop
+rm_vmmcall:
+	vmmcall
+	jmp	rm_loop
+rm_stgi:
+	stgi
+	jmp	rm_loop
+rm_clgi:
+	clgi
+	jmp	rm_loop
+rm_rsm:
+	rsm
+	jmp	rm_loop
+rm_triple_fault:
+	lidtl	%cs:(RM_IP + rm_empty_idt - g_rm_start)
+	ud2
+	jmp	rm_loop
+	.balign 8
+rm_empty_idt:
+	.quad	0
+
+/* Real-mode exception stubs at g_rm_stubs, in segment 0xf000 (the IVT points there,
+ * 8 bytes per vector): report the vector on RM_EXC_PORT, drop the IP/CS/FLAGS frame and go back
+ * to the interpreter loop in segment 0xf000. */
+	.balign 16
+	.globl g_rm_stubs
+g_rm_stubs:
+	.macro rm_stub v
+	.balign 8
+	movb	$\v, %al
+	jmp	rm_exc_common
+	.endm
+	.set	vec, 0
+	.rept	256
+	rm_stub %vec
+	.set	vec, vec + 1
+	.endr
+rm_exc_common:
+	outb	%al, $RM_EXC_PORT
+	addw	$6, %sp
+	ljmp	$0xf000, $RM_IP
+g_rm_end:
 
 	.code64
 	.section .note.GNU-stack, "", @progbits

@@ -35,6 +35,13 @@
 #define MB_TABLE_MAX   200
 
 #define DOORBELL_PORT  0xd0
+#define RM_DATA_PORT   0xd1       /* IN: the 16-bit interpreter reads op, ecx, edx, eax */
+#define RM_EXC_PORT    0xd2       /* OUT: a real-mode exception stub reports its vector */
+
+/* The 16-bit interpreter: IP RM_IP in the reset segment (base 0xffff0000) and in segment 0xf000. */
+#define RM_IP          0xe000
+#define RM_SEG_BASE    0xf0000
+#define GPA_IVT        0x0        /* real-mode IVT: vector v -> f000:(its stub, 8*v into g_rm_stubs) */
 
 /* Guest ops (mailbox MB_OP). */
 #define OP_NOP          0

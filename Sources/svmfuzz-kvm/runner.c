@@ -45,6 +45,7 @@ extern const uint8_t g_interp64_start[], g_interp64_end[];
 extern const uint8_t g_stubs_start[], g_stubs_end[];
 extern const uint8_t g_smm_start[], g_smm_end[];
 extern const uint8_t g_reset_start[], g_reset_end[];
+extern const uint8_t g_rm_start[], g_rm_stubs[], g_rm_end[];
 #define BLOCK_LEN(name) ((size_t)(name##_end - name##_start))
 
 /* ------------------------------------------------------------------------------------------ */
@@ -231,6 +232,8 @@ struct vm {
 	int run_errno;  /* errno of the last KVM_RUN that failed */
 	int exit_code;  /* exit_reason of the last RR_OTHER */
 	char last_ioctl[16];
+	int rm_pos;         /* the 16-bit interpreter's IN sequence: op, ecx, edx, eax */
+	uint32_t rm_vals[4];
 	int have_vmrun;
 	uint64_t last_vmrun_gpa;
 	int nl2;
@@ -238,10 +241,55 @@ struct vm {
 	struct slot slots[4];
 };
 
+/* Guest memory (little-endian host and guest). */
+static void w64(struct vm *vm, uint64_t gpa, uint64_t v) { memcpy(vm->mem + gpa, &v, 8); }
+static uint64_t r64(struct vm *vm, uint64_t gpa) { uint64_t v; memcpy(&v, vm->mem + gpa, 8); return v; }
+static void w32(struct vm *vm, uint64_t gpa, uint32_t v) { memcpy(vm->mem + gpa, &v, 4); }
+static uint32_t r32(struct vm *vm, uint64_t gpa) { uint32_t v; memcpy(&v, vm->mem + gpa, 4); return v; }
+
 static void set_last_ioctl(struct vm *vm, int r, int e)
 {
 	char tmp[16];
 	snprintf(vm->last_ioctl, sizeof vm->last_ioctl, "%s", r < 0 ? errno_name(e, tmp, sizeof tmp) : "ok");
+}
+
+/* The 16-bit interpreter reads the op, then its operands, with IN from RM_DATA_PORT. Taking the
+ * op clears it in the mailbox, as the other interpreters do. */
+static uint32_t rm_next(struct vm *vm)
+{
+	if (vm->rm_pos == 0) {
+		uint32_t op = r32(vm, MB_OP);
+		if (op == OP_NOP)
+			return 0;
+		vm->rm_vals[0] = op;
+		vm->rm_vals[1] = (uint32_t)r64(vm, MB_RCX);
+		vm->rm_vals[2] = (uint32_t)r64(vm, MB_RDX);
+		vm->rm_vals[3] = (uint32_t)r64(vm, MB_RAX);
+		w32(vm, MB_OP, OP_NOP);
+	}
+	uint32_t v = vm->rm_vals[vm->rm_pos];
+	vm->rm_pos = (vm->rm_pos + 1) % 4;
+	return v;
+}
+
+/* Exits of the real-mode helpers that are not the end of a KVM_RUN for the plan: answer them and
+ * go on. Returns 1 if handled. */
+static int rm_helper_exit(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+	if (run->exit_reason != KVM_EXIT_IO || run->io.count != 1)
+		return 0;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	if (run->io.port == RM_DATA_PORT && run->io.direction == KVM_EXIT_IO_IN && run->io.size == 4) {
+		uint32_t v = rm_next(vm);
+		memcpy(data, &v, 4);
+		return 1;
+	}
+	if (run->io.port == RM_EXC_PORT && run->io.direction == KVM_EXIT_IO_OUT) {
+		w32(vm, MB_EXC, data[0]);
+		return 1;
+	}
+	return 0;
 }
 
 static enum runres vcpu_run(struct vm *vm)
@@ -252,8 +300,11 @@ static enum runres vcpu_run(struct vm *vm)
 	struct itimerval it = {.it_value = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000}};
 	alarm_fired = 0;
 	setitimer(ITIMER_REAL, &it, NULL);
-	int r = ioctl(vm->vcpu, KVM_RUN, 0);
-	int e = errno;
+	int r, e;
+	do {
+		r = ioctl(vm->vcpu, KVM_RUN, 0);
+		e = errno;
+	} while (r == 0 && rm_helper_exit(vm));
 	struct itimerval off = {{0, 0}, {0, 0}};
 	setitimer(ITIMER_REAL, &off, NULL);
 	if (sig) {
@@ -311,10 +362,6 @@ static const char *runres_name(struct vm *vm, enum runres r, char *tmp, size_t n
 /* ------------------------------------------------------------------------------------------ */
 /* The VM and the guest environment */
 
-static void w64(struct vm *vm, uint64_t gpa, uint64_t v) { memcpy(vm->mem + gpa, &v, 8); }
-static uint64_t r64(struct vm *vm, uint64_t gpa) { uint64_t v; memcpy(&v, vm->mem + gpa, 8); return v; }
-static void w32(struct vm *vm, uint64_t gpa, uint32_t v) { memcpy(vm->mem + gpa, &v, 4); }
-static uint32_t r32(struct vm *vm, uint64_t gpa) { uint32_t v; memcpy(&v, vm->mem + gpa, 4); return v; }
 
 static int overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
@@ -327,6 +374,8 @@ static int runner_area(uint64_t a, uint64_t len)
 	return overlaps(a, len, GPA_RESERVED_LO, GPA_RESERVED_HI - GPA_RESERVED_LO) ||
 	       overlaps(a, len, GPA_SMM_ENTRY, BLOCK_LEN(g_smm)) ||
 	       overlaps(a, len, GPA_RESET_VEC, 16) || overlaps(a, len, GPA_PML4_L1, 8) ||
+	       overlaps(a, len, GPA_IVT, 0x400) || overlaps(a, len, RM_SEG_BASE + RM_IP, BLOCK_LEN(g_rm)) ||
+	       overlaps(a, len, 0xffff0000ull + RM_IP, BLOCK_LEN(g_rm)) ||
 	       a >= RAM_SIZE || len > RAM_SIZE - a;
 }
 
@@ -363,6 +412,13 @@ static void setup_tables(struct vm *vm)
 	memcpy(vm->mem + GPA_SMM_MASTER, g_smm_start, BLOCK_LEN(g_smm));
 	memcpy(vm->mem + GPA_SMM_ENTRY, g_smm_start, BLOCK_LEN(g_smm));
 	memcpy(vm->mem + GPA_RESET_VEC, g_reset_start, BLOCK_LEN(g_reset));
+
+	/* Real mode (after reset/INIT): the 16-bit interpreter in the reset segment and in segment
+	 * 0xf000, and an IVT whose vectors all go to its exception stubs. */
+	memcpy(vm->mem + 0xffff0000ull + RM_IP, g_rm_start, BLOCK_LEN(g_rm));
+	memcpy(vm->mem + RM_SEG_BASE + RM_IP, g_rm_start, BLOCK_LEN(g_rm));
+	for (uint32_t v = 0; v < 256; v++)
+		w32(vm, GPA_IVT + 4 * v, (0xf000u << 16) | (uint32_t)(RM_IP + (g_rm_stubs - g_rm_start) + 8 * v));
 	w32(vm, MB_EXC, ~0u);
 }
 
@@ -695,13 +751,16 @@ static const int guest_op_code[] = {
 	[S_TRIPLE_FAULT] = OP_TRIPLE_FAULT,
 };
 
-/* Whether the interpreter of the current level can play op: the 64-bit interpreters need 64-bit
- * mode; the SMM interpreter plays rsm and wrmsr; there is none for real mode (after reset/INIT). */
+/* Whether an interpreter can play op where the vCPU is: the SMM interpreter plays rsm and wrmsr;
+ * outside SMM the 64-bit interpreters need a 64-bit code segment and the 16-bit one (real mode
+ * after reset/INIT) a 16-bit one; there is none for 32-bit code. */
 static int can_play(const struct state *st, int op)
 {
 	if (st->events.smi.smm)
 		return op == OP_RSM || op == OP_WRMSR || op == OP_NOP;
-	return (st->sregs.efer & EFER_LMA) && st->sregs.cs.l;
+	if ((st->sregs.efer & EFER_LMA) && st->sregs.cs.l)
+		return 1;
+	return !st->sregs.cs.db && !st->sregs.cs.l;
 }
 
 /* A run that did not end at a doorbell stops the vCPU (the model's VMM semantics). */
@@ -767,6 +826,7 @@ static void guest_op(struct vm *vm, const struct step *s, struct record *rec)
 	w64(vm, MB_RDX, rdx);
 	w32(vm, MB_UNSUP, 0);
 	w32(vm, MB_OP, (uint32_t)op);
+	vm->rm_pos = 0;
 	rec->ran = "unsupported";
 	int got_intr = 0;
 	/* A few rounds: the vCPU may first reach a doorbell without taking the op (the first run of a
