@@ -5,6 +5,8 @@
 #   scripts/kvm-oracle.sh --kernel 6.12|6.1 --plans DIR --out DIR [--timeout-ms N] [--vm-timeout S]
 #                         [--kvm-patch FILE]
 #   scripts/kvm-oracle.sh --smoke [--kernel 6.12|6.1] [--out DIR]
+#   ... [--exec FILE]...   also run each static binary FILE in the VM after the plans (e.g. a
+#                          reproducer from `svmfuzz export-c`); its output goes to OUT/exec.log
 #
 # Writes OUT/serial.log (the console), OUT/records.jsonl (every record) and OUT/<plan>.jsonl
 # (the records of each plan file). Exits non-zero if the VM did not boot or finish in time, the
@@ -23,7 +25,7 @@ SRC=$ROOT/Sources/svmfuzz-kvm
 log() { echo "kvm-oracle: $*" >&2; }
 die() { echo "kvm-oracle: error: $*" >&2; exit 1; }
 
-KERNEL=6.12 PLANS="" OUT="" TIMEOUT_MS=2000 VM_TIMEOUT="" PATCH="" SMOKE=0
+KERNEL=6.12 PLANS="" OUT="" TIMEOUT_MS=2000 VM_TIMEOUT="" PATCH="" SMOKE=0 EXECS=()
 while [ $# -gt 0 ]; do
   case $1 in
     --kernel) KERNEL=$2; shift 2;;
@@ -33,7 +35,8 @@ while [ $# -gt 0 ]; do
     --vm-timeout) VM_TIMEOUT=$2; shift 2;;
     --kvm-patch) PATCH=$2; shift 2;;
     --smoke) SMOKE=1; shift;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0;;
+    --exec) [ -f "$2" ] || die "no such file: $2"; EXECS+=("$2"); shift 2;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0;;
     *) die "unknown argument '$1' (see --help)";;
   esac
 done
@@ -59,7 +62,7 @@ shopt -u nullglob
 mkdir -p "$OUT" "$CACHE"
 OUT=$(cd "$OUT" && pwd)
 # Boot (~10-30 s under load) + per program ~0.2 s + 2 s per hang: a generous default.
-VM_TIMEOUT=${VM_TIMEOUT:-$((120 + ${#plan_files[@]} * (2 + 3 * TIMEOUT_MS / 1000)))}
+VM_TIMEOUT=${VM_TIMEOUT:-$((120 + ${#plan_files[@]} * (2 + 3 * TIMEOUT_MS / 1000) + ${#EXECS[@]} * 60))}
 
 # --- packages -----------------------------------------------------------------------------------
 ensure_packages() {
@@ -134,6 +137,17 @@ if [ -n "$KVM_MODS" ]; then
 fi
 strip --strip-debug "$W"/mods/*.ko 2>/dev/null || true
 cp "$CACHE/svmfuzz-kvm" "$W/svmfuzz-kvm"
+if [ ${#EXECS[@]} -gt 0 ]; then
+  # /init runs /svmfuzz-kvm with stdout on ttyS1: a wrapper runs the runner, then each binary.
+  mv "$W/svmfuzz-kvm" "$W/svmfuzz-kvm.bin"
+  { echo '#!/bin/sh'; echo '/svmfuzz-kvm.bin "$@"; rc=$?'; } > "$W/svmfuzz-kvm"
+  for i in "${!EXECS[@]}"; do
+    cp "${EXECS[$i]}" "$W/exec$i" && chmod +x "$W/exec$i"
+    echo "echo '=== EXEC BEGIN $(basename "${EXECS[$i]}")'; /exec$i; echo \"=== EXEC END rc=\$?\"" >> "$W/svmfuzz-kvm"
+  done
+  echo 'exit $rc' >> "$W/svmfuzz-kvm"
+  chmod +x "$W/svmfuzz-kvm"
+fi
 cp "${plan_files[@]}" "$W/plans/"
 cp "$HELPERS/init" "$W/init"
 chmod +x "$W/init"
@@ -160,6 +174,10 @@ WALL=$(echo "$T1 - $T0" | bc)
 # --- results ------------------------------------------------------------------------------------
 touch "$RAW"
 tr -d '\r' < "$RAW" | grep '^{' > "$OUT/records.jsonl" || true
+if [ ${#EXECS[@]} -gt 0 ]; then
+  tr -d '\r' < "$RAW" | sed -n '/^=== EXEC BEGIN/,/^=== EXEC END/p' > "$OUT/exec.log"
+  cat "$OUT/exec.log"
+fi
 awk -v out="$OUT" '
   /^\{"program":/ { f = $0; sub(/.*"plan":"/, "", f); sub(/".*/, "", f); sub(/\.plan$/, "", f);
                     file = out "/" f ".jsonl" }

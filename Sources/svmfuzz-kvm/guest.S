@@ -11,7 +11,7 @@
  */
 #include "guest.h"
 
-	.section .rodata.guest, "a"
+	.pushsection .rodata.guest, "a"	/* popped at the end: the blocks also work as top-level asm in C */
 
 /* ---------------------------------------------------------------------------------------------
  * 64-bit interpreter: L1's copy at 0x604000, one copy per `l2entry` for L2.
@@ -268,4 +268,7 @@ rm_exc_common:
 g_rm_end:
 
 	.code64
-	.section .note.GNU-stack, "", @progbits
+	.noaltmacro
+	.popsection
+	.pushsection .note.GNU-stack, "", @progbits	/* no executable stack */
+	.popsection

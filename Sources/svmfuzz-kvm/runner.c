@@ -11,6 +11,7 @@
  * Build: gcc -O2 -static -o svmfuzz-kvm runner.c plan.c guest.S
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -98,6 +99,8 @@ static void bflush_line(struct buf *b)
 	b->n = 0;
 }
 
+static int json_output = 1; /* 0: notes as plain text lines (an exported reproducer) */
+
 static void note(const char *fmt, ...)
 {
 	char msg[512];
@@ -106,9 +109,13 @@ static void note(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	bprintf(&b, "{\"note\":");
-	bjson_str(&b, msg);
-	bprintf(&b, "}");
+	if (json_output) {
+		bprintf(&b, "{\"note\":");
+		bjson_str(&b, msg);
+		bprintf(&b, "}");
+	} else {
+		bprintf(&b, "note: %s", msg);
+	}
 	bflush_line(&b);
 }
 
@@ -126,13 +133,6 @@ static const char *errno_name(int e, char *tmp, size_t n)
 	}
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* Kernel warnings: /dev/kmsg read from where the program started. */
 
@@ -144,36 +144,30 @@ static void kmsg_start(void)
 		lseek(kmsg_fd, 0, SEEK_END);
 }
 
-static void kmsg_collect(struct buf *b)
+/* The next kernel warning since kmsg_start (WARNING:, BUG:, general protection, Call Trace) into
+ * msg; 0 when there is none. */
+static int kmsg_next(char *msg, size_t n)
 {
 	char rec[8192];
-	int first = 1;
-	bprintf(b, "[");
 	while (kmsg_fd >= 0) {
-		ssize_t n = read(kmsg_fd, rec, sizeof rec - 1);
-		if (n < 0 && errno == EPIPE)
+		ssize_t k = read(kmsg_fd, rec, sizeof rec - 1);
+		if (k < 0 && errno == EPIPE)
 			continue; /* records were overwritten: go on with the next one */
-		if (n <= 0)
-			break;
-		rec[n] = 0;
-		char *msg = strchr(rec, ';');
-		if (!msg)
+		if (k <= 0)
+			return 0;
+		rec[k] = 0;
+		char *text = strchr(rec, ';');
+		if (!text)
 			continue;
-		msg++;
-		char *nl = strchr(msg, '\n');
-		if (nl)
-			*nl = 0;
-		if (strstr(msg, "WARNING:") || strstr(msg, "BUG:") || strstr(msg, "general protection") ||
-		    strstr(msg, "Call Trace")) {
-			if (b->n > sizeof b->s - 1024)
-				break;
-			if (!first)
-				bprintf(b, ",");
-			bjson_str(b, msg);
-			first = 0;
+		text++;
+		text[strcspn(text, "\n")] = 0;
+		if (strstr(text, "WARNING:") || strstr(text, "BUG:") || strstr(text, "general protection") ||
+		    strstr(text, "Call Trace")) {
+			snprintf(msg, n, "%s", text);
+			return 1;
 		}
 	}
-	bprintf(b, "]");
+	return 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -707,40 +701,110 @@ static const char *rip_owner(struct vm *vm, const struct state *st)
 	return "other";
 }
 
+/* One step's record (PLAN.md "Step records"): printed as a JSON line, or compared with the model's
+ * expectations in an exported reproducer. */
 struct record {
+	/* what the step did, set while it runs */
 	const char *ran;
 	char exit[24];
 	int exc;
+	/* the step and the state after it (record_state) */
+	int step, line;
+	enum op kind;
+	const char *op, *mode, *rip_owner;
+	char ioctl[16];
+	int gif, run_pending, smm, triple_fault, smi_pending, latched_init, have_vmcb12_exit;
+	uint64_t rip, rsp, rax, rflags, efer, cr0, cr3, cr4, hsave_pa, vm_cr, vmcb_pa, vmcb12_exit;
+	uint32_t nested_flags;
 };
 
-static void print_record(struct vm *vm, const struct step *s, const struct record *rec)
+static void record_state(struct vm *vm, const struct step *s, struct record *rec)
 {
 	struct state st;
-	struct buf b = {.n = 0};
 	read_state(vm, &st);
-	const char *mode = st.nested_ok || st.events.smi.smm ? level_name(level_of(&st)) : "?";
-	bprintf(&b, "{\"step\":%d,\"line\":%d,\"op\":\"%s\",\"ran\":\"%s\",\"exit\":\"%s\",\"ioctl\":\"%s\",\"exc\":%d,",
-		s->n, s->line, s->name, rec->ran, rec->exit, vm->last_ioctl, rec->exc);
-	bprintf(&b, "\"mode\":\"%s\",\"gif\":%d,\"run_pending\":%d,\"smm\":%d,", mode,
-		st.nested_ok ? !!(st.nested_flags & KVM_STATE_NESTED_GIF_SET) : -1,
-		st.nested_ok ? !!(st.nested_flags & KVM_STATE_NESTED_RUN_PENDING) : -1, st.events.smi.smm);
-	bprintf(&b, "\"rip\":\"0x%llx\",\"rip_owner\":\"%s\",\"rsp\":\"0x%llx\",\"rax\":\"0x%llx\",\"rflags\":\"0x%llx\",",
-		(unsigned long long)st.regs.rip, rip_owner(vm, &st), (unsigned long long)st.regs.rsp,
-		(unsigned long long)st.regs.rax, (unsigned long long)st.regs.rflags);
-	bprintf(&b, "\"efer\":\"0x%llx\",\"cr0\":\"0x%llx\",\"cr3\":\"0x%llx\",\"cr4\":\"0x%llx\",",
-		(unsigned long long)st.sregs.efer, (unsigned long long)st.sregs.cr0, (unsigned long long)st.sregs.cr3,
-		(unsigned long long)st.sregs.cr4);
-	bprintf(&b, "\"hsave_pa\":\"0x%llx\",\"vm_cr\":\"0x%llx\",\"nested_flags\":\"0x%x\",\"vmcb_pa\":\"0x%llx\",",
-		(unsigned long long)st.hsave_pa, (unsigned long long)st.vm_cr, st.nested_flags,
-		(unsigned long long)st.vmcb_pa);
-	bprintf(&b, "\"triple_fault\":%d,\"smi_pending\":%d,\"latched_init\":%d,", st.events.triple_fault.pending,
-		st.events.smi.pending, st.events.smi.latched_init);
-	if (vm->have_vmrun && vm->last_vmrun_gpa <= RAM_SIZE - 0x78)
-		bprintf(&b, "\"vmcb12_exit\":\"0x%llx\"}", (unsigned long long)r64(vm, vm->last_vmrun_gpa + 0x70));
-	else
-		bprintf(&b, "\"vmcb12_exit\":\"-\"}");
+	rec->step = s->n;
+	rec->line = s->line;
+	rec->kind = s->op;
+	rec->op = s->name;
+	snprintf(rec->ioctl, sizeof rec->ioctl, "%s", vm->last_ioctl);
+	rec->mode = st.nested_ok || st.events.smi.smm ? level_name(level_of(&st)) : "?";
+	rec->gif = st.nested_ok ? !!(st.nested_flags & KVM_STATE_NESTED_GIF_SET) : -1;
+	rec->run_pending = st.nested_ok ? !!(st.nested_flags & KVM_STATE_NESTED_RUN_PENDING) : -1;
+	rec->smm = st.events.smi.smm;
+	rec->rip = st.regs.rip;
+	rec->rip_owner = rip_owner(vm, &st);
+	rec->rsp = st.regs.rsp;
+	rec->rax = st.regs.rax;
+	rec->rflags = st.regs.rflags;
+	rec->efer = st.sregs.efer;
+	rec->cr0 = st.sregs.cr0;
+	rec->cr3 = st.sregs.cr3;
+	rec->cr4 = st.sregs.cr4;
+	rec->hsave_pa = st.hsave_pa;
+	rec->vm_cr = st.vm_cr;
+	rec->nested_flags = st.nested_flags;
+	rec->vmcb_pa = st.vmcb_pa;
+	rec->triple_fault = st.events.triple_fault.pending;
+	rec->smi_pending = st.events.smi.pending;
+	rec->latched_init = st.events.smi.latched_init;
+	rec->have_vmcb12_exit = vm->have_vmrun && vm->last_vmrun_gpa <= RAM_SIZE - 0x78;
+	if (rec->have_vmcb12_exit)
+		rec->vmcb12_exit = r64(vm, vm->last_vmrun_gpa + 0x70);
+}
+
+/* The record's fields in JSON order; `quoted`: a JSON string. */
+static const struct {
+	const char *name;
+	int quoted;
+} record_fields[] = {
+	{"step", 0}, {"line", 0}, {"op", 1}, {"ran", 1}, {"exit", 1}, {"ioctl", 1}, {"exc", 0}, {"mode", 1},
+	{"gif", 0}, {"run_pending", 0}, {"smm", 0}, {"rip", 1}, {"rip_owner", 1}, {"rsp", 1}, {"rax", 1},
+	{"rflags", 1}, {"efer", 1}, {"cr0", 1}, {"cr3", 1}, {"cr4", 1}, {"hsave_pa", 1}, {"vm_cr", 1},
+	{"nested_flags", 1}, {"vmcb_pa", 1}, {"triple_fault", 0}, {"smi_pending", 0}, {"latched_init", 0},
+	{"vmcb12_exit", 1},
+};
+
+/* The value of the record's field `name` as the JSON record has it (without quotes), or NULL. */
+static const char *record_value(const struct record *r, const char *name, char *tmp, size_t n)
+{
+#define TEXT(f) if (!strcmp(name, #f)) return r->f
+#define DEC(f) if (!strcmp(name, #f)) return snprintf(tmp, n, "%d", r->f), tmp
+#define HEX(f) if (!strcmp(name, #f)) return snprintf(tmp, n, "0x%llx", (unsigned long long)r->f), tmp
+	TEXT(op); TEXT(ran); TEXT(exit); TEXT(ioctl); TEXT(mode); TEXT(rip_owner);
+	DEC(step); DEC(line); DEC(exc); DEC(gif); DEC(run_pending); DEC(smm);
+	DEC(triple_fault); DEC(smi_pending); DEC(latched_init);
+	HEX(rip); HEX(rsp); HEX(rax); HEX(rflags); HEX(efer); HEX(cr0); HEX(cr3); HEX(cr4);
+	HEX(hsave_pa); HEX(vm_cr); HEX(nested_flags); HEX(vmcb_pa);
+#undef TEXT
+#undef DEC
+#undef HEX
+	if (!strcmp(name, "vmcb12_exit")) {
+		if (!r->have_vmcb12_exit)
+			return "-";
+		snprintf(tmp, n, "0x%llx", (unsigned long long)r->vmcb12_exit);
+		return tmp;
+	}
+	return NULL;
+}
+
+static void print_record(const struct record *r)
+{
+	struct buf b = {.n = 0};
+	char tmp[32];
+	for (size_t i = 0; i < sizeof record_fields / sizeof record_fields[0]; i++) {
+		const char *v = record_value(r, record_fields[i].name, tmp, sizeof tmp);
+		bprintf(&b, "%s\"%s\":", i ? "," : "{", record_fields[i].name);
+		if (record_fields[i].quoted)
+			bjson_str(&b, v);
+		else
+			bprintf(&b, "%s", v);
+	}
+	bprintf(&b, "}");
 	bflush_line(&b);
 }
+
+/* Where each step's record goes: printed (svmfuzz-kvm) or compared (an exported reproducer). */
+static void (*record_sink)(const struct record *);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Steps */
@@ -1224,7 +1288,8 @@ static void run_step(struct vm *vm, const struct step *s)
 		uint32_t exc = r32(vm, MB_EXC);
 		rec.exc = exc == ~0u ? -1 : (int)exc;
 	}
-	print_record(vm, s, &rec);
+	record_state(vm, s, &rec);
+	record_sink(&rec);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1282,6 +1347,89 @@ static const char *config_mismatch(const struct config *c, char *msg, size_t n)
 	return NULL;
 }
 
+/* Plays p on a fresh VM, handing each step's record to record_sink. Returns the number of steps
+ * played, or -1 with *kind ("config" or "vm") and msg saying what kept the plan from running. */
+static int play_plan(const struct plan *p, const char **kind, char *msg, size_t n)
+{
+	const char *err = config_mismatch(&p->cfg, msg, n);
+	struct vm vm;
+	memset(&vm, 0, sizeof vm);
+	vm.fd = vm.vcpu = -1;
+	*kind = "config";
+	if (!err) {
+		*kind = "vm";
+		err = vm_create(&vm, p);
+	}
+	if (err) {
+		if (err != msg)
+			snprintf(msg, n, "%s", err);
+	} else {
+		for (int i = 0; i < p->nsteps; i++)
+			run_step(&vm, &p->steps[i]);
+	}
+	vm_destroy(&vm);
+	return err ? -1 : p->nsteps;
+}
+
+/* /dev/kvm and what the runner needs to know about the host; NULL or what is missing. */
+static const char *host_init(void)
+{
+	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm_fd < 0)
+		return "cannot open /dev/kvm";
+	nested_state_max = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NESTED_STATE);
+	if (nested_state_max < (int)sizeof(struct kvm_nested_state))
+		nested_state_max = (int)sizeof(struct kvm_nested_state) + 0x2000;
+	have_triple_fault_cap = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_TRIPLE_FAULT_EVENT) > 0;
+	read_host_facts();
+	signals_init();
+	return NULL;
+}
+
+/* `--timeout-ms N` and, if `flag` is given, that flag (*flag_set = 1); returns the index of the first
+ * other argument, or -1 after a bad option. */
+static int parse_options(int argc, char **argv, const char *flag, int *flag_set)
+{
+	int i = 1;
+	for (; i < argc && !strncmp(argv[i], "-", 1); i++) {
+		if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc) {
+			timeout_ms = atoi(argv[++i]);
+			if (timeout_ms <= 0)
+				return -1;
+		} else if (flag && !strcmp(argv[i], flag)) {
+			*flag_set = 1;
+		} else if (!strcmp(argv[i], "--")) {
+			return i + 1;
+		} else {
+			return -1;
+		}
+	}
+	return i;
+}
+
+#ifndef SVMFUZZ_EMBEDDED
+/* ------------------------------------------------------------------------------------------ */
+/* svmfuzz-kvm: plan files in, JSON records out */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void kmsg_collect(struct buf *b)
+{
+	char msg[1024];
+	bprintf(b, "[");
+	for (int first = 1; b->n < sizeof b->s - 8192 && kmsg_next(msg, sizeof msg); first = 0) {
+		if (!first)
+			bprintf(b, ",");
+		bjson_str(b, msg);
+	}
+	bprintf(b, "]");
+}
+
 static void run_plan(const struct plan *p, const char *file)
 {
 	struct buf b = {.n = 0};
@@ -1300,26 +1448,15 @@ static void run_plan(const struct plan *p, const char *file)
 	bflush_line(&b);
 
 	char msg[256];
-	const char *err = config_mismatch(&p->cfg, msg, sizeof msg);
-	int steps = 0;
-	struct vm vm;
-	memset(&vm, 0, sizeof vm);
-	vm.fd = vm.vcpu = -1;
-	const char *kind = "config";
-	if (!err) {
-		kind = "vm";
-		err = vm_create(&vm, p);
-	}
-	if (err) {
+	const char *kind;
+	int steps = play_plan(p, &kind, msg, sizeof msg);
+	if (steps < 0) {
 		bprintf(&b, "{\"error\":\"%s\",\"detail\":", kind);
-		bjson_str(&b, err);
+		bjson_str(&b, msg);
 		bprintf(&b, "}");
 		bflush_line(&b);
-	} else {
-		for (int i = 0; i < p->nsteps; i++, steps++)
-			run_step(&vm, &p->steps[i]);
+		steps = 0;
 	}
-	vm_destroy(&vm);
 	bprintf(&b, "{\"end\":");
 	bjson_str(&b, p->program);
 	bprintf(&b, ",\"steps\":%d,\"ms\":%llu,\"warnings\":", steps, (unsigned long long)(now_ms() - t0));
@@ -1328,62 +1465,200 @@ static void run_plan(const struct plan *p, const char *file)
 	bflush_line(&b);
 }
 
-static void usage(void)
+/* Every plan of one file; 1 if one was malformed. */
+static int run_plan_file(const char *file)
 {
-	fprintf(stderr, "usage: svmfuzz-kvm [--timeout-ms N] plan-file...\n");
+	FILE *f = fopen(file, "r");
+	if (!f) {
+		fprintf(stderr, "%s:0: expected a readable plan file (%s)\n", file, strerror(errno));
+		return 1;
+	}
+	int lineno = 0, r, failed = 0;
+	struct plan p;
+	while ((r = plan_read(f, file, &lineno, &p)) != 0) {
+		if (r < 0) {
+			failed = 1;
+			continue;
+		}
+		run_plan(&p, file);
+		plan_free(&p);
+	}
+	fclose(f);
+	return failed;
 }
 
 int main(int argc, char **argv)
 {
-	int i = 1, failed = 0;
-	for (; i < argc && !strncmp(argv[i], "--", 2); i++) {
-		if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc) {
-			timeout_ms = atoi(argv[++i]);
-			if (timeout_ms <= 0) {
-				usage();
-				return 2;
-			}
-		} else if (!strcmp(argv[i], "--")) {
-			i++;
-			break;
-		} else {
-			usage();
-			return 2;
-		}
-	}
-	if (i == argc) {
-		usage();
+	int i = parse_options(argc, argv, NULL, NULL), failed = 0;
+	if (i < 0 || i == argc) {
+		fprintf(stderr, "usage: svmfuzz-kvm [--timeout-ms N] plan-file...\n");
 		return 2;
 	}
-	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm_fd < 0) {
-		perror("svmfuzz-kvm: /dev/kvm");
+	const char *err = host_init();
+	if (err) {
+		fprintf(stderr, "svmfuzz-kvm: %s (%s)\n", err, strerror(errno));
 		return 1;
 	}
-	nested_state_max = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NESTED_STATE);
-	if (nested_state_max < (int)sizeof(struct kvm_nested_state))
-		nested_state_max = (int)sizeof(struct kvm_nested_state) + 0x2000;
-	have_triple_fault_cap = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_TRIPLE_FAULT_EVENT) > 0;
-	read_host_facts();
-	signals_init();
-	for (; i < argc; i++) {
-		FILE *f = fopen(argv[i], "r");
-		if (!f) {
-			fprintf(stderr, "%s:0: expected a readable plan file (%s)\n", argv[i], strerror(errno));
-			failed = 1;
-			continue;
-		}
-		int lineno = 0, r;
-		struct plan p;
-		while ((r = plan_read(f, argv[i], &lineno, &p)) != 0) {
-			if (r < 0) {
-				failed = 1;
-				continue;
-			}
-			run_plan(&p, argv[i]);
-			plan_free(&p);
-		}
-		fclose(f);
-	}
+	record_sink = print_record;
+	for (; i < argc; i++)
+		failed |= run_plan_file(argv[i]);
 	return failed;
 }
+#endif
+
+#ifdef SVMFUZZ_EMBEDDED
+/* ------------------------------------------------------------------------------------------ */
+/* An exported reproducer (svmfuzz export-c): one built-in plan, each step's record compared with
+ * the model's expectations. The export defines, before this file:
+ *   svmfuzz_plan        the plan text
+ *   svmfuzz_source      what the expectations come from (a line of text)
+ *   svmfuzz_fields[]    the compared fields, in report order (svmfuzz's OracleCompare.fieldNames)
+ *   svmfuzz_expected[]  {step, field, value}: the model's value of a compared field after a step
+ *   svmfuzz_step_text[] the program's text of each step (index: step number)
+ */
+
+static int differences, stopped, verbose;
+
+/* "0x00FF" and "255" both as "0xff"; anything else unchanged (svmfuzz's canonicalHex). */
+static const char *canonical_hex(const char *s, char *out, size_t n)
+{
+	int hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	const char *digits = hex ? s + 2 : s;
+	char *end;
+	if (!*digits || !isxdigit((unsigned char)*digits) || (!hex && !isdigit((unsigned char)*digits)))
+		return s;
+	errno = 0;
+	unsigned long long v = strtoull(digits, &end, hex ? 16 : 10);
+	if (*end || errno)
+		return s;
+	snprintf(out, n, "0x%llx", v);
+	return out;
+}
+
+static int is_hex_field(const char *f)
+{
+	static const char *const names[] = {"efer", "cr0", "cr3", "cr4", "hsave_pa", "vmcb_pa", "vmcb12_exit"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (!strcmp(f, names[i]))
+			return 1;
+	return 0;
+}
+
+/* The runner's value of a compared field in the model's vocabulary, or NULL where the oracle does
+ * not compare it (svmfuzz's OracleCompare.kernelFields). */
+static const char *kernel_value(const struct record *r, const char *f, char *tmp, size_t n)
+{
+	int guest = r->kind <= S_TRIPLE_FAULT, runs = r->kind == S_RUN || r->kind == S_SMI || r->kind == S_INIT;
+	int played = guest && strcmp(r->ran, "skipped");
+	if (!strcmp(f, "ran"))
+		return guest ? r->ran : NULL;
+	if (!strcmp(f, "exit"))
+		return !played && !runs ? NULL : strcmp(r->exit, "-") ? r->exit : "none";
+	if (!strcmp(f, "exc") && !played)
+		return NULL;
+	if (!strcmp(f, "ioctl") && (guest || runs))
+		return NULL;
+	if (!strcmp(f, "rip_owner") && strcmp(r->rip_owner, "l1") && strcmp(r->rip_owner, "l2") &&
+	    strcmp(r->rip_owner, "smm"))
+		return NULL;
+	return record_value(r, f, tmp, n);
+}
+
+/* The model's value of field f after step n, or NULL. */
+static const char *expected_value(int n, const char *f)
+{
+	for (size_t i = 0; i < sizeof svmfuzz_expected / sizeof svmfuzz_expected[0]; i++)
+		if (svmfuzz_expected[i].step == n && !strcmp(svmfuzz_expected[i].field, f))
+			return svmfuzz_expected[i].value;
+	return NULL;
+}
+
+/* 1 if the record's field f differs from the model's (and prints it). */
+static int check_field(const struct record *r, const char *f, const char *where)
+{
+	char kt[32], ke[32], et[32];
+	const char *want = expected_value(r->step, f), *got = kernel_value(r, f, kt, sizeof kt);
+	if (!want || !got)
+		return 0;
+	if (is_hex_field(f)) {
+		want = canonical_hex(want, et, sizeof et);
+		got = canonical_hex(got, ke, sizeof ke);
+	}
+	if (!strcmp(want, got))
+		return 0;
+	printf("%s: %s: KVM gave %s, expected %s\n", where, f, got, want);
+	return 1;
+}
+
+static void check_record(const struct record *r)
+{
+	if (verbose)
+		print_record(r);
+	int nsteps = (int)(sizeof svmfuzz_step_text / sizeof svmfuzz_step_text[0]);
+	char where[300];
+	snprintf(where, sizeof where, "step %d (line %d) %s", r->step, r->line,
+		 r->step < nsteps && svmfuzz_step_text[r->step] ? svmfuzz_step_text[r->step] : r->op);
+	if (stopped)
+		return;
+	if (!strcmp(r->ran, "unsupported")) {
+		printf("%s: not compared: the runner cannot play this step here (nor compare later ones)\n", where);
+		stopped = 1;
+	} else {
+		int bad = 0;
+		for (size_t i = 0; i < sizeof svmfuzz_fields / sizeof svmfuzz_fields[0]; i++)
+			bad += check_field(r, svmfuzz_fields[i], where);
+		if (!bad)
+			printf("%s: ok\n", where);
+		differences += bad;
+	}
+	fflush(stdout);
+}
+
+/* Kernel warnings logged while the program ran count as differences. */
+static void check_kernel_log(void)
+{
+	char msg[1024];
+	while (kmsg_next(msg, sizeof msg)) {
+		printf("kernel log: %s\n", msg);
+		differences++;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int i = parse_options(argc, argv, "-v", &verbose);
+	if (i != argc) {
+		fprintf(stderr, "usage: %s [-v] [--timeout-ms N]   (-v: also print each step's JSON record)\n", argv[0]);
+		return 2;
+	}
+	const char *err = host_init();
+	if (err) {
+		fprintf(stderr, "%s: %s (%s)\n", argv[0], err, strerror(errno));
+		return 2;
+	}
+	struct plan p;
+	int lineno = 0;
+	FILE *f = fmemopen((void *)svmfuzz_plan, strlen(svmfuzz_plan), "r");
+	if (!f || plan_read(f, "the built-in plan", &lineno, &p) != 1)
+		return 2;
+	fclose(f);
+	printf("program %s\nkernel %s, kvm_amd %s\nexpected: %s\n", p.program, kernel_release, module_params,
+	       svmfuzz_source);
+	json_output = verbose;
+	record_sink = check_record;
+	kmsg_start();
+	char msg[256];
+	const char *kind;
+	if (play_plan(&p, &kind, msg, sizeof msg) < 0) {
+		printf("RESULT: cannot run (%s): %s\n", kind, msg);
+		return 2;
+	}
+	check_kernel_log();
+	plan_free(&p);
+	if (differences)
+		printf("RESULT: %d difference%s\n", differences, differences == 1 ? "" : "s");
+	else
+		printf("RESULT: KVM behaves as expected%s\n", stopped ? " (up to the step not compared)" : "");
+	return differences ? 1 : 0;
+}
+#endif
