@@ -9,6 +9,11 @@
  * plan is one KVM_RUN that ends at the doorbell of whichever level runs next.
  *
  * Build: gcc -O2 -static -o svmfuzz-kvm runner.c plan.c guest.S
+ *
+ * With SVMFUZZ_EMBEDDED defined this file is the engine of a reproducer that `svmfuzz export-c`
+ * writes (plan.h, plan.c, guest.h, this file and guest.S in one C file): it plays one built-in plan
+ * and compares each step's record with the model's expectations instead of printing JSON (the
+ * section at the end of this file).
  */
 #define _GNU_SOURCE
 #include <ctype.h>

@@ -63,7 +63,7 @@ struct ExportC: ParsableCommand {
             " * SMM) and, after each step, compares what KVM did with what the svmfuzz model of KVM predicts.",
             " *",
             " * Made by:  \(CText.commentSafe(command))",
-            " * Expected: \(source) (the kernel the model stands for: \(kernel))",
+            " * Expected: \(source)\(variant == nil ? " (the model of Linux \(kernel))" : "")",
             " * Needs:    an AMD host (or an SVM-capable VM) with kvm_amd nested=1 (the plan's `config` line",
             " *           below lists the other module parameters it needs), access to /dev/kvm, and root",
             " *           to read kernel warnings from /dev/kmsg.",
