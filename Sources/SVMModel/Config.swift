@@ -19,6 +19,9 @@ public struct VcpuConfig: Hashable, Sendable {
     public var guestNrips: Bool
     /// Test-only breakage (Sabotage.swift); empty in every real run.
     public var sabotage: Sabotage
+    /// The host kernel runs with CR4.MCE set (every Linux host with machine checks, the QEMU/TCG
+    /// oracle's included): svm_set_cr4 copies it into the VMCB's CR4.
+    public var hostCr4Mce: Bool = true
 
     /// The default is today's upstream KVM: every fix, and the merged EFER.SVME policy.
     public init(fixes: KvmFixes = .all, svmeClear: SvmeClearPolicy = .tripleFaultIfWantsToRun,

@@ -25,6 +25,7 @@ public enum CR0 {
 
 public enum CR4 {
     public static let pae: UInt64 = 1 << 5
+    public static let mce: UInt64 = 1 << 6
     public static let pcide: UInt64 = 1 << 17
     /// CR4 bits this model's KVM supports (VME..OSXMMEXCPT, FSGSBASE, PCIDE, OSXSAVE, SMEP, SMAP);
     /// anything else is reserved (`__kvm_is_valid_cr4`).

@@ -24,11 +24,15 @@ extension Vcpu {
         vmcb.save.cr0 = hwCr0
     }
 
-    /// svm_set_cr4 (arch/x86/kvm/svm/svm.c)
+    /// svm_set_cr4 (arch/x86/kvm/svm/svm.c). The VMCB gets the host's CR4.MCE too: the guest runs
+    /// with machine checks enabled whatever it asked for. That copy is what svm_enter_smm saves in
+    /// the hsave page and nested_svm_vmexit later hands back to L1 as its own CR4.
     mutating func svmSetCr4(_ value: UInt64, owner: Owner) {
         cr4 = value
         owners.cr4 = owner
-        vmcb.save.cr4 = config.npt ? value : value | CR4.pae
+        var hw = config.npt ? value : value | CR4.pae
+        if config.hostCr4Mce { hw |= CR4.mce }
+        vmcb.save.cr4 = hw
     }
 
     /// kvm_is_valid_cr0 (arch/x86/kvm/x86.c)
@@ -69,6 +73,9 @@ extension Vcpu {
         guard Vcpu.kvmIsLegalCr3(value) else { return false }
         cr3 = value
         owners.cr3 = owner
+        // kvm_mmu_new_pgd may drop the current root (as RSM's CR3 load does on real 6.12.117: a
+        // forced leave after a failed RSM resumes on the new CR3, svmfuzz oracle, zoo-B13).
+        l1RootKept = false
         return true
     }
 }

@@ -34,6 +34,7 @@ extension Vcpu {
     mutating func executeGuestInstruction(_ insn: GuestInstruction) -> ExitHandling {
         lastInjected = nil
         lastVmexitCode = nil
+        svmSyncCr3FromVmcb()
         // A racing vmcb12 write is armed for one VMRUN only, whether or not KVM got to read vmcb12.
         defer { if case .vmrun = insn, concurrentVmcb12Write != nil { concurrentVmcb12Write = nil } }
         // Operands go into the registers the instruction reads.
@@ -93,6 +94,17 @@ extension Vcpu {
         }
     }
 
+    /// Whether vmcb01 lets L1's STGI/CLGI run without an exit: vGIF clears both intercepts
+    /// (svm_recalc_instruction_intercepts, arch/x86/kvm/svm/svm.c) unless EFER.SVME is clear and
+    /// KVM has 460c7eb2e759, or KVM set the STGI intercept to catch the end of an SMI window
+    /// (svm_enable_smi_window).
+    func svmGifInsnRunsInHardware(_ insn: GuestInstruction) -> Bool {
+        guard config.vgif else { return false }
+        if efer & EFER.svme == 0 && has(.interceptGifInsnsWithoutSvme) { return false }
+        if insn == .stgi && !gif && smiPending { return false }
+        return true
+    }
+
     /// svm_invoke_exit_handler: L0's own handling of the exit.
     private mutating func svmInvokeExitHandler(_ insn: GuestInstruction) -> ExitHandling {
         switch insn {
@@ -106,9 +118,11 @@ extension Vcpu {
             rip &+= 3
             return .resume
         case .stgi, .clgi:
-            if !guestMode && config.vgif && efer & EFER.svme != 0 {
-                // Not intercepted in vmcb01: the CPU does it.
-                svmSetGif(insn == .stgi)
+            if !guestMode && svmGifInsnRunsInHardware(insn) {
+                // Not intercepted in vmcb01: the CPU flips V_GIF and KVM never sees it, so nothing
+                // raises KVM_REQ_EVENT for an event GIF was holding back (an INIT waits for the next
+                // request, an SMI has its own STGI window).
+                gif = insn == .stgi
                 rip &+= 3
                 return .resume
             }

@@ -80,6 +80,7 @@ extension Vcpu {
         cr2 = s.cr2
         if cr3 != s.cr3 { makeRequest(.tlbFlushGuest) }
         cr3 = s.cr3; owners.cr3 = .host
+        kvmMmuResetContext()
         svmSetEfer(s.efer, owner: .host)
         svmSetCr0(s.cr0, owner: .host)
         svmSetCr4(s.cr4, owner: .host)

@@ -21,7 +21,7 @@
 //   checkCachedVmcb12OnRsm         B15  7.1          yes (uncertain)  yes              6.6/6.12/6.18 reviews 2026-05; none for 6.1, no FAILED
 //   checkHsavePaValue              B16  5.14         yes              yes              mainline before both
 //   requireHsavePaForVmrun         B16  5.14         yes              yes              mainline before both
-//   tripleFaultOnVmexitMapFailure  B18  7.1          no               yes (uncertain)  FAILED 6.1/6.6/5.15-stable; 6.18 review; no 6.12 mail
+//   tripleFaultOnVmexitMapFailure  B18  7.1          no               no               FAILED 6.1/6.6/5.15-stable; 6.12.117 source: #GP only
 //   tripleFaultOnVmexitCr3Failure  B18  7.1          no               yes (uncertain)  FAILED 6.1/6.6-stable; 7.0 review; no 6.12 mail
 //   injectGpOnVmcb12MapFailure     B19  7.1          yes (uncertain)  yes              6.12/6.6/5.15 reviews 2026-05; FAILED only 5.10
 //   checkLongModeCsLAndD           B20  7.1          yes              yes (uncertain)  6.1 review 2026-05-30, 6.6, 7.0; no 6.12 mail
@@ -31,6 +31,12 @@
 //   syncNextRipToCachedVmcb12      B26  7.1          yes              yes (uncertain)  6.1 review 2026-05-30, 6.6, 5.15, 5.10; no 6.12 mail
 //   syncIntShadowToCachedVmcb12    B26  7.1          yes              yes              6.1 and 6.12 reviews 2026-05
 //   checkEferOnSetSregs            B28  7.2          yes (uncertain)  yes (uncertain)  Cc: stable, 2026-07; "backported to stable" (cloud-hypervisor#8884)
+//   exitOnVmcb12MapFailure         -    7.1?         no               no               real 6.12.117 injects #GP (oracle, zoo-B19 program)
+//   tripleFaultOnVmexitMapFailure  B18  (above)      no               no               real 6.12.117: nested_svm_vmexit injects #GP and stays
+//                                                                                      in L2 when vmcb12 cannot be mapped (oracle, zoo-B18)
+//   interceptGifInsnsWithoutSvme   -    7.1          no               no               kvm-x86 2026-03, no Cc: stable; confirmed absent
+//                                                                                      on real 6.12.117 (svmfuzz oracle, seed 09: STGI with
+//                                                                                      SVME clear raises no #UD under vGIF)
 //
 // "upstream" is the first mainline release as far as the dates say (2026 kvm-x86 ids: the 7.0/7.1 merge
 // windows); the stable answers do not depend on it.
@@ -84,6 +90,16 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
     public static let syncIntShadowToCachedVmcb12 = KvmFixes(rawValue: 1 << 20)
     /// [B28] 184bd464bdb6 "KVM: x86: Check EFER validity on KVM_SET_SREGS*" (2026-06/07).
     public static let checkEferOnSetSregs = KvmFixes(rawValue: 1 << 21)
+    /// 460c7eb2e759 "KVM: SVM: Recalc instructions intercepts when EFER.SVME is toggled" + 69f779f79e0d
+    /// "KVM: SVM: Move STGI and CLGI intercept handling" (kvm-x86 2026-03): with EFER.SVME clear, L1's
+    /// STGI/CLGI are intercepted (and #UD) even under vGIF, which otherwise lets the CPU run them.
+    /// Found missing on the real kernels by the oracle, not from the bug zoo.
+    public static let interceptGifInsnsWithoutSvme = KvmFixes(rawValue: 1 << 22)
+    /// The kvm-x86 tree (2026) reports a vmcb12 that VMRUN cannot map to userspace
+    /// (kvm_handle_memory_failure, KVM_EXIT_INTERNAL_ERROR, as the svm_nested_vmcb12_gpa selftest
+    /// expects) instead of injecting 01ddcdc55e09's #GP. Commit id not identified; real 6.12.117
+    /// injects the #GP (svmfuzz oracle, zoo-B19 regression).
+    public static let exitOnVmcb12MapFailure = KvmFixes(rawValue: 1 << 23)
 
     /// Every fix, with its name in .svm programs and on the command line (kebab-case), in bit order.
     public static let named: [(name: String, fix: KvmFixes)] = [
@@ -109,6 +125,8 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
         ("sync-next-rip-to-cached-vmcb12", .syncNextRipToCachedVmcb12),
         ("sync-int-shadow-to-cached-vmcb12", .syncIntShadowToCachedVmcb12),
         ("check-efer-on-set-sregs", .checkEferOnSetSregs),
+        ("intercept-gif-insns-without-svme", .interceptGifInsnsWithoutSvme),
+        ("exit-on-vmcb12-map-failure", .exitOnVmcb12MapFailure),
     ]
 
     /// Every fix the model knows: today's upstream KVM.

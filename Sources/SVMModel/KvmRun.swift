@@ -20,6 +20,8 @@ extension Vcpu {
 
     /// KVM_RUN returns to userspace (post_kvm_run_save).
     public mutating func kvmRunEnd(_ reason: ExitReason) {
+        // A kick out of the guest is an exit like any other (svm_handle_exit).
+        if reason == .intr { svmSyncCr3FromVmcb() }
         wantsToRun = false
         lastExit = reason
     }
@@ -46,13 +48,23 @@ extension Vcpu {
                     return .exit(.shutdown)
                 }
             }
-            let initServiced = kvmApicAcceptEvents()
-            let unblocked = kvmCheckAndInjectEvents() && initServiced
+            // Events are looked at only when something asked for it (KVM_REQ_EVENT); an event left
+            // pending with no request waits, e.g. an INIT behind a GIF that the CPU set alone.
+            var unblocked = true
+            if requests.contains(.event) {
+                clearRequest(.event)
+                let initServiced = kvmApicAcceptEvents()
+                unblocked = kvmCheckAndInjectEvents() && initServiced
+                // req_immediate_exit asks again for the next round.
+                if !unblocked { makeRequest(.event) }
+            }
             if vmDead { return .exit(.vmDead) }
             // A request raised while injecting cancels this entry (kvm_vcpu_exit_request).
             if round < 4 && !requests.intersection([.tripleFault, .getNestedStatePages]).isEmpty { continue }
             svmVcpuRun()
-            // Blocked events asked for an immediate exit: service them before the guest runs.
+            // Blocked events asked for an immediate exit, with KVM_REQ_EVENT set again after the
+            // requests were consumed: service them before the guest runs.
+            if !unblocked { makeRequest(.event) }
             if !unblocked && round < 4 { continue }
             return .entered(mode)
         }
@@ -65,7 +77,7 @@ extension Vcpu {
         vmcb.save.rip = rip
         // svm_load_mmu_pgd: with NPT the VMCB runs the guest's own CR3, which is how vmcb01.save.cr3
         // holds L1's CR3 for nested_svm_vmexit to restore (nested_svm_vmrun saves it only without NPT).
-        if config.npt { vmcb.save.cr3 = cr3 }
+        if config.npt && !mmuRootStale { vmcb.save.cr3 = cr3 }
         pendingException = nil                     // delivered by this entry
         // vcpu_enter_guest consumed these before entering.
         requests.remove([.event, .recalcIntercepts, .apicvUpdate, .mmuSync, .tlbFlushCurrent, .tlbFlushGuest])

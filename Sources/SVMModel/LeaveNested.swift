@@ -9,12 +9,29 @@ extension Vcpu {
             nested.vmcb12Gpa = GuestPhys.invalidGpa
             guestMode = false                      // leave_guest_mode
             svmSwitchVmcb(.vmcb01)
+            // nested_svm_uninit_mmu_context only repoints the MMU: no reload, no new root.
+            if config.npt && l1RootKept { mmuRootStale = true }
             svmSetGif(true)                        // P2: a forced leave sets GIF
             // Inside an ioctl, userspace is stuffing state: it owns what it forced.
             // During KVM_RUN the leftovers stay L2's (the P1 scenario).
             if !wantsToRun { owners.handL2LeftoversToHost() }
         }
         clearRequest(.getNestedStatePages)
+    }
+
+    /// kvm_mmu_reset_context (arch/x86/kvm/mmu/mmu.c): the next entry loads a root for the current CR3
+    /// (svm_load_mmu_pgd writes it into the VMCB).
+    mutating func kvmMmuResetContext() {
+        mmuRootStale = false
+        l1RootKept = false
+    }
+
+    /// The top of svm_handle_exit (arch/x86/kvm/svm/svm.c): with NPT the CPU owns CR3 while the guest
+    /// runs, so KVM reads it back from the VMCB at every exit.
+    mutating func svmSyncCr3FromVmcb() {
+        guard config.npt, cr3 != vmcb.save.cr3 else { return }
+        cr3 = vmcb.save.cr3
+        owners.cr3 = current == .vmcb01 ? .l1 : .l2
     }
 
     /// kvm_leave_nested (arch/x86/kvm/x86.h)

@@ -45,6 +45,7 @@ extension Vcpu {
         kvmSetRflags(RFLAGS.fixed, owner: .host)
         rip = 0xfff0
         cr3 = 0
+        kvmMmuResetContext()
         let oldCr0 = cr0
         // INIT keeps CD/NW; RESET sets them.
         svmSetCr0(CR0.et | (initEvent ? oldCr0 & (CR0.cd | CR0.nw) : CR0.cd | CR0.nw), owner: .host)

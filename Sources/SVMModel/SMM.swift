@@ -3,6 +3,7 @@
 extension Vcpu {
     /// kvm_smm_changed (arch/x86/kvm/smm.c)
     mutating func kvmSmmChanged(_ entering: Bool) {
+        kvmMmuResetContext()
         if entering {
             smm = true
         } else {

@@ -117,10 +117,12 @@ public enum Variant: String, CaseIterable, Sendable {
         // Membership and its evidence: the table in KvmFixes.swift.
         case .linux61: return Self.kernel(without: [.keepGifOnSvmeClear, .allowGifClearWithoutSvme,
             .leaveSmmOnShutdown, .leaveNestedOnRsmFailure, .tripleFaultOnVmexitMapFailure,
-            .tripleFaultOnVmexitCr3Failure, .ignoreNpEnableWithoutNpt, .stuffNextRipAtVcpuRun], 22,
+            .tripleFaultOnVmexitCr3Failure, .ignoreNpEnableWithoutNpt, .stuffNextRipAtVcpuRun,
+            .interceptGifInsnsWithoutSvme, .exitOnVmcb12MapFailure], 22,
             "Debian 12 linux-image-6.1.0-57-amd64 (6.1.192-3)")
         case .linux612: return Self.kernel(without: [.keepGifOnSvmeClear, .allowGifClearWithoutSvme,
-            .ignoreNpEnableWithoutNpt, .stuffNextRipAtVcpuRun], 23,
+            .ignoreNpEnableWithoutNpt, .stuffNextRipAtVcpuRun, .interceptGifInsnsWithoutSvme,
+            .exitOnVmcb12MapFailure, .tripleFaultOnVmexitMapFailure], 23,
             "Debian 12 linux-image-6.12.117+deb12-amd64 (6.12.117-1~deb12u1)")
         }
     }

@@ -74,6 +74,13 @@ public struct Vcpu: Equatable, Sendable {
     public internal(set) var gif = true
     public internal(set) var nested = SvmNested()
     public internal(set) var smbase: UInt64 = 0x30000
+    /// With NPT, svm_leave_nested switched to vmcb01 without reloading the MMU: vmcb01.save.cr3 still
+    /// holds the CR3 L1 had at VMRUN, the CPU runs L1 on it, and svm_handle_exit copies it back into
+    /// vcpu->arch.cr3 at the next exit. Cleared by kvm_mmu_reset_context (kvmMmuResetContext).
+    public internal(set) var mmuRootStale = false
+    /// L1's MMU root survived since the vCPU entered guest mode (no kvm_mmu_reset_context unloaded it),
+    /// so a forced leave resumes L1 on it without svm_load_mmu_pgd.
+    public internal(set) var l1RootKept = false
 
     public internal(set) var memory = GuestMemory()
     /// An environment input, not KVM state: the image another vCPU of the same guest writes over the
@@ -145,5 +152,6 @@ public struct Vcpu: Equatable, Sendable {
     @inline(__always) mutating func kvmQueueException(_ vector: UInt8) {
         pendingException = vector
         lastInjected = vector
+        makeRequest(.event)                        // kvm_multiple_exception
     }
 }

@@ -161,7 +161,12 @@ extension Vcpu {
                 rip &+= 3                          // kvm_skip_emulated_instruction
                 return .resume
             }
-            // kvm_handle_memory_failure: emulation-failure exit, RIP not advanced.
+            // The kvm-x86 tree then sends the failure to userspace (kvm_handle_memory_failure:
+            // emulation-failure exit, RIP not advanced); the stable kernels inject the #GP.
+            if !has(.exitOnVmcb12MapFailure) {
+                kvmQueueException(Vector.gp)
+                return .resume
+            }
             return .exitToUserspace(.internalError)
         }
         rip &+= 3                                  // svm_skip_emulated_instruction
@@ -265,6 +270,8 @@ extension Vcpu {
         if reloadPdptrs && !nestedNpt && paePaging && !GuestPhys.isMappable(value) { return false }
         cr3 = value
         owners.cr3 = owner
+        // kvm_init_mmu, not a reset: L1's root stays loaded while L2 runs.
+        if guestMode { l1RootKept = true }
         return true
     }
 

@@ -32,8 +32,12 @@ struct StepObservation {
     var expectFailures: [ExpectFailure] = []
     /// The exception KVM injected into the running level during this step, if any.
     var exception: UInt8?
-    /// exit_code in guest memory of the vmcb12 the last VMRUN from L1 named (nil before any).
-    var vmcb12Exit: UInt64?
+    /// exit_code in guest memory of the vmcb12 the last VMRUN from L1 named: "-" before any, nil when
+    /// that GPA was not page-aligned (the model keeps whole pages; the runner reads at GPA + 0x70).
+    var vmcb12Exit: String?
+    /// What KVM_GET_SREGS shows for CR3 after the next exit: with NPT and a root svm_leave_nested left
+    /// stale, svm_handle_exit reads vmcb01's CR3 back (the runner's doorbell is such an exit).
+    var cr3AfterExit: UInt64 = 0
 
     var skipped: Bool { ran == "skipped" }
 
@@ -67,7 +71,7 @@ enum Observer {
                 owners: owners, ownersChanged: owners != prevOwners, state: VcpuSnapshot(of: ex.vcpu),
                 violation: violation,
                 exception: op.isGuestInstruction && !ex.lastSkipped ? ex.vcpu.lastInjected : nil,
-                vmcb12Exit: lastVmrun.flatMap { ex.vcpu.readGuestVmcb($0)?.control.exitCode }))
+                vmcb12Exit: vmcb12Exit(ex.vcpu, lastVmrun), cr3AfterExit: cr3AfterExit(ex.vcpu)))
             prev = ex
             prevOwners = owners
         }
@@ -75,6 +79,17 @@ enum Observer {
             steps[f.step - 1].expectFailures.append(f)
         }
         return (report, steps)
+    }
+
+    static func vmcb12Exit(_ v: Vcpu, _ gpa: UInt64?) -> String? {
+        guard let gpa else { return "-" }
+        guard gpa & 0xfff == 0 else { return nil }
+        return v.readGuestVmcb(gpa).map { "0x" + String($0.control.exitCode, radix: 16) } ?? "-"
+    }
+
+    static func cr3AfterExit(_ v: Vcpu) -> UInt64 {
+        guard v.config.npt, v.mmuRootStale else { return v.cr3 }
+        return v.current == .vmcb01 ? v.vmcb01.save.cr3 : v.vmcb02.save.cr3
     }
 
     static func ran(_ op: Operation, _ ex: Executor) -> String {

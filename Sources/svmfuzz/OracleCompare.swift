@@ -109,18 +109,17 @@ enum OracleCompare {
         f["run_pending"] = s.nested.flags & NestedFlag.runPending != 0 ? "1" : "0"
         f["efer"] = hex(s.sregs.efer)
         f["cr0"] = hex(s.sregs.cr0)
-        f["cr3"] = hex(s.sregs.cr3)
+        // The runner's state always follows an exit (its doorbell) or an ioctl after one.
+        f["cr3"] = hex(m.cr3AfterExit)
         f["cr4"] = hex(s.sregs.cr4)
         f["hsave_pa"] = hex(s.msrs.hsavePa)
         if m.mode == .l2 { f["vmcb_pa"] = hex(s.nested.vmcbPa) }
         f["triple_fault"] = s.events.tripleFault ? "1" : "0"
         f["smi_pending"] = s.events.smiPending ? "1" : "0"
         f["latched_init"] = s.events.latchedInit ? "1" : "0"
-        f["vmcb12_exit"] = m.vmcb12Exit.map(hex) ?? "-"
-        // Whose code runs: the model's RIP owner (host: userspace put it; not comparable).
-        if m.mode == .smm {
-            f["rip_owner"] = "smm"
-        } else if let o = m.owners.first, o != .host {
+        f["vmcb12_exit"] = m.vmcb12Exit
+        // Whose code runs, outside SMM: the model's RIP owner (host: userspace put it; not comparable).
+        if m.mode != .smm, let o = m.owners.first, o != .host {
             f["rip_owner"] = o.description
         }
         switch m.operation {
@@ -156,13 +155,14 @@ enum OracleCompare {
         f["smi_pending"] = k.smi_pending.map(String.init)
         f["latched_init"] = k.latched_init.map(String.init)
         f["vmcb12_exit"] = k.vmcb12_exit.map { $0 == "-" ? "-" : canonicalHex($0) }
-        if let o = k.rip_owner, ["l1", "l2", "smm"].contains(o) { f["rip_owner"] = o }
+        if k.mode != "smm", let o = k.rip_owner, ["l1", "l2"].contains(o) { f["rip_owner"] = o }
         switch m.operation {
         case .guest:
             f["ran"] = k.ran
             if k.ran != "skipped" {
                 f["exit"] = k.exit == "-" ? "none" : k.exit
-                f["exc"] = k.exc.map(String.init)
+                // Vectors from 32 up are interrupts (an injected IRQ), not exceptions.
+                f["exc"] = k.exc.map { $0 >= 32 ? "-1" : String($0) }
             }
         case .run, .smi, .initSignal:
             f["exit"] = k.exit == "-" ? "none" : k.exit

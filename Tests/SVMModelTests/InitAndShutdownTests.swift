@@ -28,7 +28,8 @@ final class InitTests: XCTestCase {
     /// With INTERCEPT_INIT: #VMEXIT(INIT) to L1 with GIF=0, and the INIT stays latched until L1's STGI,
     /// after which it resets the vCPU.
     func testInitInL2WithInterceptVmexitsAndLatches() {
-        var v = makeL1()
+        // Without vGIF, STGI exits to KVM (svm_set_gif requests KVM_REQ_EVENT for the INIT).
+        var v = makeL1(vgif: false)
         enterL2(&v, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .initSignal]))
         v.raiseInit()
         XCTAssertEqual(reenter(&v), .entered(.l1))
@@ -52,9 +53,10 @@ final class InitTests: XCTestCase {
         XCTAssertEqual(v.efer, 0)
     }
 
-    /// INIT in L1 while L1 has GIF=0 (CLGI) is latched; STGI delivers it.
+    /// INIT in L1 while L1 has GIF=0 (CLGI) is latched; STGI delivers it when STGI exits to KVM
+    /// (no vGIF).
     func testInitLatchedWhileGifClear() {
-        var v = makeL1()
+        var v = makeL1(vgif: false)
         XCTAssertEqual(beginRun(&v), .entered(.l1))
         l1SetSvme(&v)
         XCTAssertEqual(exec(&v, .clgi), .entered(.l1))
@@ -69,6 +71,27 @@ final class InitTests: XCTestCase {
         XCTAssertFalse(v.initPending)
         XCTAssertEqual(v.rip, 0xfff0)
         XCTAssertEqual(v.efer, 0)
+    }
+
+    /// With vGIF, L1's STGI runs in the CPU: KVM raises no KVM_REQ_EVENT and the latched INIT waits for
+    /// the next request, here a KVM_SET_SREGS (seen on real 6.12.117 by `svmfuzz oracle`, seed 07).
+    func testInitLatchedPastStgiUnderVgif() {
+        var v = makeL1()
+        XCTAssertEqual(beginRun(&v), .entered(.l1))
+        l1SetSvme(&v)
+        XCTAssertEqual(exec(&v, .clgi), .entered(.l1))
+        v.raiseInit()
+        XCTAssertEqual(reenter(&v), .entered(.l1))
+        XCTAssertEqual(exec(&v, .stgi), .entered(.l1))
+        XCTAssertTrue(v.gif)
+        XCTAssertTrue(v.initPending, "no KVM_REQ_EVENT: the INIT stays latched with GIF=1")
+        XCTAssertEqual(exec(&v, .vmmcall), .entered(.l1))
+        XCTAssertTrue(v.initPending)
+        v.kvmRunEnd(.intr)
+        XCTAssertEqual(v.setSregs(v.getSregs()), .ok)
+        XCTAssertEqual(beginRun(&v), .entered(.l1))
+        XCTAssertFalse(v.initPending, "KVM_SET_SREGS requested KVM_REQ_EVENT")
+        XCTAssertEqual(v.rip, 0xfff0)
     }
 
     /// INIT arriving between VMRUN emulation and the entry to L2 waits for the entry (-EBUSY),

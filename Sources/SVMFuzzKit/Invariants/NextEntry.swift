@@ -18,15 +18,19 @@ enum NextEntry {
         var gif: Bool
         var delivered: DeliveredEvent?
         var nextRip: UInt64?
+        /// The entry delivered a latched INIT (the vCPU was reset).
+        var initDelivered: Bool
     }
 
     /// KVM_RUN on `c` (the caller's copy, or its last use), up to the entry into the guest.
     static func probe(_ c: consuming Vcpu) -> Outcome {
         c.kvmRunBegin()
+        let initBefore = c.initPending
         let entry = c.vcpuEnterGuest()
         let reportsNextRip = c.config.guestNrips && c.mode == .l2
         return Outcome(entry: entry, mode: c.mode, rip: c.rip, rsp: c.rsp, rax: c.rax, rflags: c.rflags, gif: c.gif,
-                       delivered: c.lastDelivered, nextRip: reportsNextRip ? c.vmcb02.control.nextRip : nil)
+                       delivered: c.lastDelivered, nextRip: reportsNextRip ? c.vmcb02.control.nextRip : nil,
+                       initDelivered: initBefore && !c.initPending)
     }
 
     /// What differs between the original's next entry and the migrated vCPU's, or nil.
@@ -41,6 +45,9 @@ enum NextEntry {
             e.map { "event_inj 0x\(String($0.eventInj, radix: 16)) returning to \(hex($0.returnRip))" } ?? "no event"
         }
         if a.entry != b.entry { return ("entry", "\(a.entry) -> \(b.entry)") }
+        if a.initDelivered != b.initDelivered {
+            return ("init", "latched INIT \(a.initDelivered ? "delivered" : "kept") -> \(b.initDelivered ? "delivered" : "kept")")
+        }
         if a.mode != b.mode { return ("mode", "\(a.mode) -> \(b.mode)") }
         if a.delivered != b.delivered { return ("event", "\(event(a.delivered)) -> \(event(b.delivered))") }
         if a.nextRip != b.nextRip { return ("next_rip", "vmcb02 NextRIP \(hex(a.nextRip)) -> \(hex(b.nextRip))") }
