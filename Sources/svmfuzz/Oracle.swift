@@ -27,6 +27,12 @@ struct Oracle: ParsableCommand {
     @Option(help: "The model variant to compare with (default: linux-<kernel>).")
     var variant: String?
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("Change the model's fix set (programs' own fixes= and variants are ignored: the kernel is what it is).", valueName: "+a,-b"))
+    var fixes: String?
+
+    @Option(help: ArgumentHelp("Give the model the EFER.SVME policy of this variant (for a kernel built with --kvm-patch scripts/kvm-patches/<variant>.patch).", valueName: "variant"))
+    var svmeClearOf: String?
+
     @Option(help: ArgumentHelp("Compare with the records already in this folder instead of booting.", valueName: "dir"))
     var records: String?
 
@@ -48,6 +54,7 @@ struct Oracle: ParsableCommand {
         let programs = try ProgramFiles.collect(paths)
         guard !programs.isEmpty else { throw BadInput("svmfuzz: no .svm programs under \(paths.joined(separator: " "))") }
         let model = try modelVariant()
+        _ = try config(Program(), model)          // bad --fixes / --svme-clear-of: exit 2 before booting
         let knownList = try KnownDisagreements.load(known ?? root + "/corpus/oracle-known.txt", required: known != nil)
 
         var loaded: [(path: String, plan: String, program: Program)] = []
@@ -69,7 +76,9 @@ struct Oracle: ParsableCommand {
             recordsDir = out
         }
 
-        var summary = OracleSummary(kernel: kernel, variant: model.rawValue)
+        let described = model.rawValue + (fixes.map { " fixes=" + $0 } ?? "")
+            + (svmeClearOf.map { " svme-clear-of=" + $0 } ?? "") + (kvmPatch.map { " (kernel patched: \($0))" } ?? "")
+        var summary = OracleSummary(kernel: kernel, variant: described)
         for l in loaded {
             let result = compare(l.path, l.program, records: recordsDir + "/" + l.plan + ".jsonl", model: model,
                                  known: knownList)
@@ -86,10 +95,15 @@ struct Oracle: ParsableCommand {
         return c.nested && c.npt && c.vgif
     }
 
-    /// The model as the kernel: the program's CPUID and module parameters, the kernel's fixes, and a
-    /// guest without NRIPS (the TCG host has none, so KVM offers none).
-    func config(_ p: Program, _ v: Variant) -> VcpuConfig {
-        var c = p.config.vcpuConfig(variant: v)
+    /// The model as the kernel: the program's CPUID and module parameters, the kernel's fixes (with
+    /// --fixes and --svme-clear-of applied), and a guest without NRIPS (the TCG host has none, so KVM
+    /// offers none).
+    func config(_ p: Program, _ v: Variant) throws -> VcpuConfig {
+        var own = p.config
+        own.variant = nil
+        own.fixes = nil
+        var c = own.vcpuConfig(variant: v, fixes: try FixNames.parse(fixes))
+        if let name = svmeClearOf { c.svmeClear = try VariantNames.parse(name).svmeClear }
         c.guestNrips = false
         return c
     }
@@ -113,7 +127,11 @@ struct Oracle: ParsableCommand {
         }
         let kernelRun = KernelRun.parse(text)
         r.warnings = kernelRun.warnings
-        let (_, steps) = Observer.run(program, config: config(program, model))
+        guard let cfg = try? config(program, model) else {
+            r.status = .notRun("bad --fixes or --svme-clear-of")
+            return r
+        }
+        let (_, steps) = Observer.run(program, config: cfg)
         let (diff, unsupported) = OracleCompare.firstDifference(model: steps, kernel: kernelRun)
         if let d = diff {
             if let k = known.first(where: { $0.matches(path: path, kernel: kernel, difference: d) }) {
