@@ -18,7 +18,8 @@
 //   leaveSmmOnShutdown             B10  6.15         no (uncertain)   yes              FAILED 6.1-stable 2025-05; 6.12 review 2025-05-12
 //   leaveNestedOnSmmToggle         B11  5.17         yes              yes              mainline before both
 //   leaveNestedOnRsmFailure        B13  6.12         no (uncertain)   yes              in the 6.12 merge; no stable mails
-//   checkCachedVmcb12OnRsm         B15  7.1          yes (uncertain)  yes              6.6/6.12/6.18 reviews 2026-05; none for 6.1, no FAILED
+//   checkCachedVmcb12OnRsm         B15  7.1          no               yes              6.6/6.12/6.18 reviews 2026-05; real 6.1.192 re-enters L2
+//                                                                                      with the unchecked vmcb12 (svmfuzz oracle, zoo-B15 program)
 //   checkHsavePaValue              B16  5.14         yes              yes              mainline before both
 //   requireHsavePaForVmrun         B16  5.14         yes              yes              mainline before both
 //   tripleFaultOnVmexitMapFailure  B18  7.1          no               no               FAILED 6.1/6.6/5.15-stable; 6.12.117 source: #GP only
@@ -30,7 +31,8 @@
 //   stuffNextRipAtVcpuRun          B25  7.1          no               no               FAILED 6.12-stable; older line assumed the same
 //   syncNextRipToCachedVmcb12      B26  7.1          yes              yes (uncertain)  6.1 review 2026-05-30, 6.6, 5.15, 5.10; no 6.12 mail
 //   syncIntShadowToCachedVmcb12    B26  7.1          yes              yes              6.1 and 6.12 reviews 2026-05
-//   checkEferOnSetSregs            B28  7.2          yes (uncertain)  yes (uncertain)  Cc: stable, 2026-07; "backported to stable" (cloud-hypervisor#8884)
+//   checkEferOnSetSregs            B28  7.2          no               yes              real 6.1.192 accepts a reserved EFER bit, 6.12.117 refuses
+//                                                                                      it (svmfuzz oracle, zoo-B28 program)
 //   exitOnVmcb12MapFailure         -    7.1?         no               no               real 6.12.117 injects #GP (oracle, zoo-B19 program)
 //   tripleFaultOnVmexitMapFailure  B18  (above)      no               no               real 6.12.117: nested_svm_vmexit injects #GP and stays
 //                                                                                      in L2 when vmcb12 cannot be mapped (oracle, zoo-B18)

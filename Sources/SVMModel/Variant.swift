@@ -118,7 +118,7 @@ public enum Variant: String, CaseIterable, Sendable {
         case .linux61: return Self.kernel(without: [.keepGifOnSvmeClear, .allowGifClearWithoutSvme,
             .leaveSmmOnShutdown, .leaveNestedOnRsmFailure, .tripleFaultOnVmexitMapFailure,
             .tripleFaultOnVmexitCr3Failure, .ignoreNpEnableWithoutNpt, .stuffNextRipAtVcpuRun,
-            .interceptGifInsnsWithoutSvme, .exitOnVmcb12MapFailure], 22,
+            .interceptGifInsnsWithoutSvme, .exitOnVmcb12MapFailure, .checkCachedVmcb12OnRsm, .checkEferOnSetSregs], 22,
             "Debian 12 linux-image-6.1.0-57-amd64 (6.1.192-3)")
         case .linux612: return Self.kernel(without: [.keepGifOnSvmeClear, .allowGifClearWithoutSvme,
             .ignoreNpEnableWithoutNpt, .stuffNextRipAtVcpuRun, .interceptGifInsnsWithoutSvme,

@@ -131,8 +131,15 @@ struct Oracle: ParsableCommand {
             r.status = .notRun("bad --fixes or --svme-clear-of")
             return r
         }
-        let (_, steps) = Observer.run(program, config: cfg)
-        let (diff, unsupported) = OracleCompare.firstDifference(model: steps, kernel: kernelRun)
+        let (report, steps) = Observer.run(program, config: cfg)
+        var (diff, unsupported) = OracleCompare.firstDifference(model: steps, kernel: kernelRun)
+        // WARN sites: the model's are per program, the kernel's WARN_ON_ONCE print once per boot, so
+        // only a kernel WARNING the model did not predict is a difference.
+        let modelWarns = report.finalState.vcpu.warnings.sites.map(\.name)
+        r.modelWarnings = modelWarns
+        if diff == nil, unsupported == nil, modelWarns.isEmpty, let w = kernelRun.warnings.first(where: { $0.contains("WARNING") || $0.contains("BUG") }) {
+            diff = OracleDifference(step: steps.count, line: 0, operation: "(whole program)", field: "warn", model: "none", kernel: w)
+        }
         if let d = diff {
             if let k = known.first(where: { $0.matches(path: path, kernel: kernel, difference: d) }) {
                 r.status = .known(d, k)

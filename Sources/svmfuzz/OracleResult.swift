@@ -17,6 +17,8 @@ struct OracleResult {
     var program: String
     var status: Status = .noRecords
     var warnings: [String] = []
+    /// WARN sites the model fired during the program.
+    var modelWarnings: [String] = []
 
     var verdict: String {
         switch status {
@@ -39,7 +41,10 @@ struct OracleResult {
         case .notRun(let why): s = "not-run   \(program): \(why)"
         case .noRecords: s = "NO-RECORDS \(program): the runner printed nothing for it"
         }
-        if !warnings.isEmpty { s += "\n          kernel warnings: " + warnings.joined(separator: " | ") }
+        if !warnings.isEmpty {
+            s += "\n          kernel warnings: " + warnings.joined(separator: " | ")
+            if !modelWarnings.isEmpty { s += " (model: WARN in " + modelWarnings.joined(separator: ", ") + ")" }
+        }
         return s
     }
 
@@ -48,7 +53,7 @@ struct OracleResult {
     }
 
     var json: String {
-        var o: [String: Any] = ["program": program, "verdict": verdict, "warnings": warnings]
+        var o: [String: Any] = ["program": program, "verdict": verdict, "warnings": warnings, "model_warnings": modelWarnings]
         switch status {
         case .disagree(let d), .known(let d, _):
             o["step"] = d.step; o["line"] = d.line; o["operation"] = d.operation
