@@ -1561,10 +1561,14 @@ static const char *kernel_value(const struct record *r, const char *f, char *tmp
 		return !played && !runs ? NULL : strcmp(r->exit, "-") ? r->exit : "none";
 	if (!strcmp(f, "exc") && !played)
 		return NULL;
+	/* Vectors from 32 up are interrupts (an injected IRQ), not exceptions. */
+	if (!strcmp(f, "exc") && r->exc >= 32)
+		return "-1";
 	if (!strcmp(f, "ioctl") && (guest || runs))
 		return NULL;
-	if (!strcmp(f, "rip_owner") && strcmp(r->rip_owner, "l1") && strcmp(r->rip_owner, "l2") &&
-	    strcmp(r->rip_owner, "smm"))
+	/* Whose code runs is compared outside SMM only (OracleCompare.kernelFields). */
+	if (!strcmp(f, "rip_owner") && (!strcmp(r->mode, "smm") ||
+	    (strcmp(r->rip_owner, "l1") && strcmp(r->rip_owner, "l2"))))
 		return NULL;
 	return record_value(r, f, tmp, n);
 }
