@@ -2,6 +2,11 @@
 # Runs svmfuzz plans on a real Linux KVM (kvm_amd, nested=1) inside ONE QEMU/TCG VM whose CPU
 # model has SVM, with a stock Debian kernel (optionally with rebuilt, patched kvm modules).
 #
+#   scripts/kvm-oracle.sh [--kernel 6.12|6.1] [--kvm-patch FILE] [--update-records] PROGRAMS|DIRS...
+#       builds svmfuzz and runs `svmfuzz oracle` on the .svm programs: model and real KVM step by
+#       step, per program agree / DISAGREE / known, and a summary line (exit 1 on an unexplained
+#       disagreement). --update-records copies the kernel's step records to corpus/oracle/<kernel>/,
+#       which `swift test` compares with the model without booting.
 #   scripts/kvm-oracle.sh --kernel 6.12|6.1 --plans DIR --out DIR [--timeout-ms N] [--vm-timeout S]
 #                         [--kvm-patch FILE]
 #   scripts/kvm-oracle.sh --smoke [--kernel 6.12|6.1] [--out DIR]
@@ -25,7 +30,7 @@ SRC=$ROOT/Sources/svmfuzz-kvm
 log() { echo "kvm-oracle: $*" >&2; }
 die() { echo "kvm-oracle: error: $*" >&2; exit 1; }
 
-KERNEL=6.12 PLANS="" OUT="" TIMEOUT_MS=2000 VM_TIMEOUT="" PATCH="" SMOKE=0 EXECS=()
+KERNEL=6.12 PLANS="" OUT="" TIMEOUT_MS=2000 VM_TIMEOUT="" PATCH="" SMOKE=0 EXECS=() PROGRAMS=() UPDATE=0 ORACLE_ARGS=()
 while [ $# -gt 0 ]; do
   case $1 in
     --kernel) KERNEL=$2; shift 2;;
@@ -36,10 +41,30 @@ while [ $# -gt 0 ]; do
     --kvm-patch) PATCH=$2; shift 2;;
     --smoke) SMOKE=1; shift;;
     --exec) [ -f "$2" ] || die "no such file: $2"; EXECS+=("$2"); shift 2;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0;;
-    *) die "unknown argument '$1' (see --help)";;
+    --update-records) UPDATE=1; shift;;
+    --json) ORACLE_ARGS+=(--json); shift;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0;;
+    -*) die "unknown argument '$1' (see --help)";;
+    *) [ -e "$1" ] || die "no such program or folder: $1"; PROGRAMS+=("$1"); shift;;
   esac
 done
+
+# Programs given: the comparison with the model is svmfuzz's job; it calls back into this script
+# with --plans/--out for the boot.
+if [ ${#PROGRAMS[@]} -gt 0 ]; then
+  source "$ROOT/scripts/lib.sh"
+  SVMFUZZ=$(svmfuzz_bin)
+  work=$CACHE/oracle-$KERNEL${PATCH:+-patched}
+  status=0
+  (cd "$ROOT" && "$SVMFUZZ" oracle "${PROGRAMS[@]}" --kernel "$KERNEL" --work "$work" \
+      ${PATCH:+--kvm-patch "$PATCH"} "${ORACLE_ARGS[@]}") || status=$?
+  if [ $UPDATE = 1 ]; then
+    mkdir -p "$ROOT/corpus/oracle/$KERNEL"
+    cp "$work"/records/corpus__*.jsonl "$ROOT/corpus/oracle/$KERNEL/"
+    log "records copied to corpus/oracle/$KERNEL/"
+  fi
+  exit $status
+fi
 
 case $KERNEL in
   6.12) IMG_PKG=${SVMFUZZ_KVM_612_PKG:-linux-image-6.12.117+deb12-amd64-unsigned}

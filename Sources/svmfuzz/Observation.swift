@@ -35,8 +35,9 @@ struct StepObservation {
     /// exit_code in guest memory of the vmcb12 the last VMRUN from L1 named: "-" before any, nil when
     /// that GPA was not page-aligned (the model keeps whole pages; the runner reads at GPA + 0x70).
     var vmcb12Exit: String?
-    /// What KVM_GET_SREGS shows for CR3 after the next exit: with NPT and a root svm_leave_nested left
-    /// stale, svm_handle_exit reads vmcb01's CR3 back (the runner's doorbell is such an exit).
+    /// What KVM_GET_SREGS shows for CR3 on real KVM: after a KVM_RUN, with NPT and a root
+    /// svm_leave_nested left stale, svm_handle_exit has read vmcb01's CR3 back at the runner's doorbell
+    /// exit, which the model does not have; after an ioctl, the cache as it is.
     var cr3AfterExit: UInt64 = 0
 
     var skipped: Bool { ran == "skipped" }
@@ -59,11 +60,19 @@ enum Observer {
         var steps: [StepObservation] = []
         steps.reserveCapacity(program.operations.count)
         var lastVmrun: UInt64? = nil
+        // Whether the last thing that touched the vCPU was a KVM_RUN (the runner's doorbell exit syncs
+        // CR3) rather than an ioctl (which reads the cache as it is).
+        var afterRun = false
         let report = Runner.run(program, config: config) { index, op, ex, violation in
             let owners = ex.vcpu.owners.visible(current: ex.vcpu.current)
             let line = index < program.lines.count ? program.lines[index] : 0
             let ranAt = ran(op, ex)
             if case .guest(.vmrun(let gpa)) = op, ranAt == "l1" { lastVmrun = gpa }
+            switch op {
+            case .guest, .run, .smi, .initSignal: afterRun = true
+            case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents, .snapshot, .restore, .reset: afterRun = false
+            default: break
+            }
             steps.append(StepObservation(
                 step: index + 1, line: line, operation: op, text: OperationText.of(op),
                 ran: ranAt, exit: exited(op, prev, ex), ioctl: ioctl(op, prev, ex, violation),
@@ -71,7 +80,8 @@ enum Observer {
                 owners: owners, ownersChanged: owners != prevOwners, state: VcpuSnapshot(of: ex.vcpu),
                 violation: violation,
                 exception: op.isGuestInstruction && !ex.lastSkipped ? ex.vcpu.lastInjected : nil,
-                vmcb12Exit: vmcb12Exit(ex.vcpu, lastVmrun), cr3AfterExit: cr3AfterExit(ex.vcpu)))
+                vmcb12Exit: vmcb12Exit(ex.vcpu, lastVmrun),
+                cr3AfterExit: afterRun ? cr3AfterExit(ex.vcpu) : ex.vcpu.cr3))
             prev = ex
             prevOwners = owners
         }
