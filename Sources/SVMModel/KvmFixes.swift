@@ -15,7 +15,8 @@
 //   requireSvmeInVmcb12Efer        B04  5.12         yes              yes              mainline before both
 //   checkCopiedVmcb12Controls      B05  5.12         yes              yes              mainline before both
 //   leaveNestedOnReset             B08  6.1          yes              yes              merged in the 6.1 rc cycle
-//   leaveSmmOnShutdown             B10  6.15         no (uncertain)   yes              FAILED 6.1-stable 2025-05; 6.12 review 2025-05-12
+//   leaveSmmOnShutdown             B10  6.15         yes              yes              FAILED 6.1-stable 2025-05, yet 6.1.192's shutdown_interception
+//                                                                                      leaves SMM first (a later backport); 6.12 review 2025-05-12
 //   leaveNestedOnSmmToggle         B11  5.17         yes              yes              mainline before both
 //   leaveNestedOnRsmFailure        B13  6.12         no (uncertain)   yes              in the 6.12 merge; no stable mails
 //   checkCachedVmcb12OnRsm         B15  7.1          no               yes              6.6/6.12/6.18 reviews 2026-05; real 6.1.192 re-enters L2
@@ -23,7 +24,8 @@
 //   checkHsavePaValue              B16  5.14         yes              yes              mainline before both
 //   requireHsavePaForVmrun         B16  5.14         yes              yes              mainline before both
 //   tripleFaultOnVmexitMapFailure  B18  7.1          no               no               FAILED 6.1/6.6/5.15-stable; 6.12.117 source: #GP only
-//   tripleFaultOnVmexitCr3Failure  B18  7.1          no               yes (uncertain)  FAILED 6.1/6.6-stable; 7.0 review; no 6.12 mail
+//   tripleFaultOnVmexitCr3Failure  B18  7.1          yes              yes              FAILED 6.1/6.6-stable mails, yet both sources request the triple
+//                                                                                      fault when nested_svm_load_cr3 fails in nested_svm_vmexit
 //   injectGpOnVmcb12MapFailure     B19  7.1          yes (uncertain)  yes              6.12/6.6/5.15 reviews 2026-05; FAILED only 5.10
 //   checkLongModeCsLAndD           B20  7.1          yes              yes (uncertain)  6.1 review 2026-05-30, 6.6, 7.0; no 6.12 mail
 //   ignoreNpEnableWithoutNpt       B20  7.1          no               no               FAILED 6.1- and 6.12-stable

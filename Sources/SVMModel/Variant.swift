@@ -116,8 +116,7 @@ public enum Variant: String, CaseIterable, Sendable {
             "184bd464bdb6 KVM: x86: Check EFER validity on KVM_SET_SREGS*")
         // Membership and its evidence: the table in KvmFixes.swift.
         case .linux61: return Self.kernel(without: [.keepGifOnSvmeClear, .allowGifClearWithoutSvme,
-            .leaveSmmOnShutdown, .leaveNestedOnRsmFailure, .tripleFaultOnVmexitMapFailure,
-            .tripleFaultOnVmexitCr3Failure, .ignoreNpEnableWithoutNpt, .stuffNextRipAtVcpuRun,
+            .leaveNestedOnRsmFailure, .tripleFaultOnVmexitMapFailure, .ignoreNpEnableWithoutNpt, .stuffNextRipAtVcpuRun,
             .interceptGifInsnsWithoutSvme, .exitOnVmcb12MapFailure, .checkCachedVmcb12OnRsm, .checkEferOnSetSregs], 22,
             "Debian 12 linux-image-6.1.0-57-amd64 (6.1.192-3)")
         case .linux612: return Self.kernel(without: [.keepGifOnSvmeClear, .allowGifClearWithoutSvme,

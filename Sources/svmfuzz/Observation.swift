@@ -69,7 +69,11 @@ enum Observer {
             let ranAt = ran(op, ex)
             if case .guest(.vmrun(let gpa)) = op, ranAt == "l1" { lastVmrun = gpa }
             switch op {
-            case .guest, .run, .smi, .initSignal: afterRun = true
+            case .guest, .run, .smi, .initSignal:
+                // Only a KVM_RUN that entered the guest and left it through an exit (the runner's
+                // doorbell, a kick) read CR3 back; a shutdown at entry did not.
+                let exit = exited(op, prev, ex)
+                afterRun = exit == nil || exit == .intr
             case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents, .snapshot, .restore, .reset: afterRun = false
             default: break
             }
