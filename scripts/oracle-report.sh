@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The "Agreement with real KVM" table: the whole corpus through `svmfuzz oracle` on Debian's 6.1 and
-# 6.12 kernels (one QEMU/TCG boot each), written to bench/oracle.md and into README.md between the
-# oracle markers.
+# The real-KVM results of the README: the whole corpus through `svmfuzz oracle` on Debian's 6.1 and
+# 6.12 kernels (one QEMU/TCG boot each), the EFER.SVME series on patched 6.12 (scripts/series-on-kvm.sh)
+# and the bug zoo on both kernels (scripts/zoo-on-kvm.sh); written to bench/oracle.md and into
+# README.md between the oracle markers. About 3 minutes.
 #   scripts/oracle-report.sh [--kernels "6.12 6.1"] [--no-readme]
 source "$(dirname "$0")/lib.sh"
 kernels="6.12 6.1" readme=1
@@ -43,6 +44,32 @@ if rows:
     for k, r in rows:
         what = f"step {r['step']} {r['operation']}: {r['field']} model={r['model']} kernel={r['kernel']}" if "step" in r else ""
         print(f"- {k} `{r['program']}`: {r['verdict']}{' — ' + what if what else ''}")
+EOF
+echo "oracle-report: the series on patched 6.12, the zoo on both kernels" >&2
+bin="${SVMFUZZ:-$(svmfuzz_bin)}"
+SVMFUZZ="$bin" "$ROOT/scripts/series-on-kvm.sh" > "$out/series.log" 2>&1 || die "series-on-kvm.sh failed (see $out/series.log)"
+SVMFUZZ="$bin" "$ROOT/scripts/zoo-on-kvm.sh" > "$out/zoo.log" 2>&1 || die "zoo-on-kvm.sh failed (see $out/zoo.log)"
+python3 - "$ROOT/bench" >> "$ROOT/bench/oracle.md" <<'EOF'
+import sys
+bench = sys.argv[1]
+rows = [[c.strip() for c in l.split("|")[1:-1]] for l in open(f"{bench}/series-on-kvm.md")
+        if l.startswith("| ") and not l.startswith("| variant")]
+print("\nThe 2026 EFER.SVME series on Debian 6.12.117 rebuilt with `scripts/kvm-patches/<variant>.patch` "
+      "(`scripts/series-on-kvm.sh`: the thread's scenarios and the series regressions, every one on every variant):\n")
+print("| variant | scenarios | agree | known | model on the thread's scenario (seed 03) | real 6.12 + variant on it |")
+print("|---|---|---|---|---|---|")
+by = {}
+for r in rows:
+    by.setdefault(r[0], []).append(r)
+for v, rs in by.items():
+    seed = next((r for r in rs if r[1].startswith("seeds/03")), rs[0])
+    agree = sum(1 for r in rs if r[5] == "agree")
+    known = sum(1 for r in rs if r[5].startswith("known"))
+    print(f"| {v} | {len(rs)} | {agree} | {known} | {seed[3]} | {seed[4]} |")
+zoo = [l for l in open(f"{bench}/zoo-on-kvm.md") if l.startswith("|")]
+print("\nThe bug zoo on the real kernels (`scripts/zoo-on-kvm.sh`: each zoo regression compared with the "
+      "kernel's model with and without the fix; `real` says which one the kernel agrees with):\n")
+print("".join(zoo), end="")
 EOF
 cat "$ROOT/bench/oracle.md"
 if [ "$readme" = 1 ]; then
