@@ -77,13 +77,26 @@ extension Vcpu {
                 nestedSvmVmexit()
                 return .resume
             }
-            // vGIF lets the CPU execute STGI/CLGI for L2 without an exit to L0.
+            // vGIF lets the CPU execute STGI/CLGI for L2 without an exit to L0 (so without a
+            // KVM_REQ_EVENT). With nested vGIF (vmcb12 V_GIF_ENABLE) the CPU flips L2's own virtual
+            // GIF in vmcb02 and gif_set() keeps reading L1's in vmcb01 (get_vgif_vmcb,
+            // arch/x86/kvm/svm/svm.h); real 6.12.117 and 6.1.192 keep GIF_SET at L2's CLGI.
             if !vmcb02.control.intercepts.intercepts(exitCode: insn.exitCode) {
-                svmSetGif(insn == .stgi)
+                if nestedVgifEnabled {
+                    if insn == .stgi { vmcb02.control.intCtl |= IntCtl.vGif } else { vmcb02.control.intCtl &= ~IntCtl.vGif }
+                } else {
+                    gif = insn == .stgi
+                }
                 rip &+= 3
                 return .resume
             }
             return svmInvokeExitHandler(insn)
+        case .vmmcall where !nested.ctl.intercepts.intercepts(exitCode: insn.exitCode):
+            // L2's VMMCALL that L1 does not intercept is #UD in L2 (APM), not a KVM hypercall: vmcb02
+            // leaves it unintercepted and the CPU raises #UD, which KVM delivers to L2 (reflected if L1
+            // intercepts #UD). Seen on real 6.12.117; 6.1.192's hypercall-patching quirk loops instead.
+            kvmQueueException(Vector.ud)
+            return .resume
         default:
             vmcb02.control.exitInfo1 = 0
             if nested.ctl.intercepts.intercepts(exitCode: insn.exitCode) {

@@ -125,6 +125,9 @@ public struct Vcpu: Equatable, Sendable {
         }
     }
 
+    /// nested_vgif_enabled (arch/x86/kvm/svm/svm.h): L1 gave L2 its own virtual GIF.
+    var nestedVgifEnabled: Bool { config.vgif && nested.ctl.intCtl & IntCtl.vGifEnable != 0 }
+
     @inline(__always) var isPaging: Bool { cr0 & CR0.pg != 0 }
     @inline(__always) var isLongMode: Bool { efer & EFER.lma != 0 }
     @inline(__always) var runningOwner: Owner { guestMode ? .l2 : .l1 }

@@ -119,13 +119,20 @@ final class SvmInstructionTests: XCTestCase {
         XCTAssertNil(v.lastVmexitCode)
     }
 
-    /// L2's VMMCALL without the L1 intercept is a hypercall handled by L0.
-    func testVmmcallInL2WithoutInterceptStaysInL2() {
+    /// L2's VMMCALL without the L1 intercept is #UD in L2 (not a KVM hypercall), as real 6.12.117 does;
+    /// reflected to L1 when L1 intercepts #UD.
+    func testVmmcallInL2WithoutInterceptRaisesUd() {
         var v = makeL1()
         enterL2(&v, vmcb12: makeVmcb12(intercepts: [.vmrun]))
         XCTAssertEqual(exec(&v, .vmmcall), .entered(.l2))
         XCTAssertNil(v.lastVmexitCode)
-        XCTAssertEqual(v.rip, L2State.rip + 3)
+        XCTAssertEqual(v.lastInjected, Vector.ud)
+        XCTAssertEqual(v.rip, L2State.rip, "a fault does not advance RIP")
+
+        var w = makeL1()
+        enterL2(&w, vmcb12: makeVmcb12(intercepts: [.vmrun, .ud]))
+        XCTAssertEqual(exec(&w, .vmmcall), .entered(.l1))
+        XCTAssertEqual(w.lastVmexitCode, SVMExit.exceptionBase + UInt64(Vector.ud))
     }
 
     /// RSM outside SMM is #UD; in L2 it is reflected when L1 intercepts #UD.
