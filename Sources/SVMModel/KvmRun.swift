@@ -18,6 +18,12 @@ extension Vcpu {
         lastExit = .none
     }
 
+    /// A new operation of the VMM's begins: `lastVmexitCode` then tells the #VMEXIT of that operation
+    /// only (a guest instruction clears it again for itself).
+    public mutating func beginStep() {
+        lastVmexitCode = nil
+    }
+
     /// KVM_RUN returns to userspace (post_kvm_run_save).
     public mutating func kvmRunEnd(_ reason: ExitReason) {
         wantsToRun = false

@@ -10,7 +10,17 @@
 
 import SVMModel
 
-enum InterceptReflection {
+enum InterceptNotReflected: Invariant {
+    static let family = InvariantFamily.interceptNotReflected
+    static let justification = "APM vol. 2, 15.9 and 15.6: an instruction the guest's intercepts name causes a #VMEXIT"
+    static let checkpoint = CheckpointKind.instruction
+
+    static func check(_ input: CheckInput, _ ex: Executor) -> CheckFailure? {
+        guard case .instruction(let f) = input.point,
+              let d = check(f.insn, mode: f.before.mode, intercepts: f.before.intercepts, after: ex.vcpu) else { return nil }
+        return CheckFailure(.interceptNotReflected, d)
+    }
+
     static func isChecked(_ insn: GuestInstruction) -> Bool {
         switch insn {
         case .vmrun, .vmmcall, .stgi, .clgi, .vmload, .vmsave, .tripleFault: return true

@@ -7,7 +7,17 @@
 
 import SVMModel
 
-enum IoctlAcceptance {
+enum IoctlAcceptsInvalid: Invariant {
+    static let family = InvariantFamily.ioctlAcceptsInvalid
+    static let justification = "APM vol. 2, 3.1.7: EFER bits the CPUID does not allow are reserved; KVM_SET_SREGS refuses what the guest's CPUID cannot have"
+    static let checkpoint = CheckpointKind.ioctl
+
+    static func check(_ input: CheckInput, _ ex: Executor) -> CheckFailure? {
+        guard case .ioctl(.setSregs(let p)) = input.point, input.record.ioctlResult == .ok,
+              let d = checkSetSregs(efer: p.efer ?? input.before.efer, ex.vcpu.config) else { return nil }
+        return CheckFailure(.ioctlAcceptsInvalid, d)
+    }
+
     /// Why `efer` is not a valid EFER for a vCPU of `config`, or nil.
     static func invalidEfer(_ efer: UInt64, _ config: VcpuConfig) -> String? {
         let architectural = EFER.sce | EFER.lme | EFER.lma | EFER.nx | EFER.svme

@@ -1,0 +1,105 @@
+// The shape of an invariant: an id, why it must hold, where in a step its facts exist, and one pure
+// check. The registry (Registry.swift) lists them in order and is the only place that turns a
+// check's finding into a Violation.
+
+import SVMModel
+
+/// The moments of a step at which facts exist that are gone by its end. A check runs at one of them.
+public enum CheckpointKind: Sendable {
+    /// KVM entered the guest (vcpu_enter_guest returned to it): the owners it enters with.
+    case entry
+    /// KVM_RUN returned to userspace: the state userspace could migrate now, before any ioctl changes it.
+    case exit
+    /// A guest instruction was handled, before KVM re-enters the guest.
+    case instruction
+    /// A userspace operation's ioctls returned.
+    case ioctl
+    /// The end of the step.
+    case step
+}
+
+/// What the vCPU looked like before something: the part of "state before" the checks read (a
+/// summary, so that no step copies the whole vCPU).
+public struct StateBefore: Sendable {
+    public var mode: Mode
+    public var gif: Bool
+    public var hsaveMsr: UInt64
+    public var efer: UInt64
+    /// vmcb12's intercepts as cached (svm->nested.ctl).
+    public var intercepts: InterceptSet
+    public var tripleFault: Bool
+    public var smmL1Mismatch: Bool
+
+    init(_ v: Vcpu) {
+        mode = v.mode
+        gif = v.gif
+        hsaveMsr = v.nested.hsaveMsr
+        efer = v.efer
+        intercepts = v.nested.ctl.intercepts
+        tripleFault = v.requests.contains(.tripleFault)
+        smmL1Mismatch = v.smmL1Mismatch != nil
+    }
+}
+
+/// The facts of one guest instruction, for the `instruction` checkpoint.
+public struct InstructionFacts: Sendable {
+    public var insn: GuestInstruction
+    /// Right before the instruction ran (after the entry that preceded it).
+    public var before: StateBefore
+    /// vmcb12 as read before a VMRUN from L1 (nil: another instruction, or it could not be read).
+    public var vmcb12: Vmcb?
+    /// KVM resumes the guest after handling it (no exit to userspace, no error).
+    public var resumed: Bool
+}
+
+/// One checkpoint of one step.
+public enum Checkpoint: Sendable {
+    case entry(Mode)
+    case exit
+    case instruction(InstructionFacts)
+    case ioctl(Operation)
+    case step
+
+    public var kind: CheckpointKind {
+        switch self {
+        case .entry: return .entry
+        case .exit: return .exit
+        case .instruction: return .instruction
+        case .ioctl: return .ioctl
+        case .step: return .step
+        }
+    }
+}
+
+/// What a check sees: the state at the step's start, the record so far, and the checkpoint. The
+/// state now, and the VMM's context (snapshots, the pristine vCPU to migrate into), is the executor.
+public struct CheckInput: Sendable {
+    public var before: StateBefore
+    public var record: StepRecord
+    public var point: Checkpoint
+}
+
+/// A failed check: the id, the reason token, and the message (built only when the check fails).
+public struct CheckFailure: Sendable {
+    public var id: InvariantID
+    public var reason: ViolationReason?
+    public var detail: String
+    public init(_ id: InvariantID, _ detail: String, reason: ViolationReason? = nil) {
+        self.id = id; self.detail = detail; self.reason = reason
+    }
+}
+
+public protocol Invariant {
+    static var family: InvariantFamily { get }
+    /// Why it must hold: the APM section or KVM's documented behaviour.
+    static var justification: String { get }
+    static var checkpoint: CheckpointKind { get }
+    /// A root cause: reported even when an earlier checkpoint of the same step already failed
+    /// (what it leads to later in the operation is then not the finding).
+    static var supersedesEarlier: Bool { get }
+    static func check(_ input: CheckInput, _ ex: Executor) -> CheckFailure?
+}
+
+extension Invariant {
+    public static var supersedesEarlier: Bool { false }
+}
