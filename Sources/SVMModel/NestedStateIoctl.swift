@@ -48,7 +48,8 @@ extension Vcpu {
     /// (kvmNestedStateRejection, Refusals.swift), except the final CR3 load, which fails with the
     /// vCPU already in guest mode.
     mutating func svmSetNestedState(_ st: KvmNestedState) -> Errno {
-        if kvmNestedStateRejection(st) != nil { return .einval }
+        var ctl = VmcbControl()
+        if kvmNestedStateRejection(st, sanitizedControl: &ctl) != nil { return .einval }
 
         if st.flags & NestedFlag.guestMode == 0 {
             let wasInL2 = guestMode
@@ -59,7 +60,6 @@ extension Vcpu {
             return .ok
         }
 
-        let ctl = Vcpu.nestedCopyVmcbControlToCache(st.control, guestNpt: config.npt)
         let save = st.save
 
         // Commit.

@@ -50,6 +50,13 @@ extension Vcpu {
     /// first that refuses `st` on this vCPU, or nil. (The final CR3 load can still fail after the
     /// commit; it has no rule here.)
     public func kvmNestedStateRejection(_ st: KvmNestedState) -> NestedStateRefusal? {
+        var ctl = VmcbControl()
+        return kvmNestedStateRejection(st, sanitizedControl: &ctl)
+    }
+
+    /// The same checks; for an accepted GUEST_MODE blob `ctl` receives the sanitized control area
+    /// the commit installs (computed once: the hot path puts nested state at every migration check).
+    func kvmNestedStateRejection(_ st: KvmNestedState, sanitizedControl ctl: inout VmcbControl) -> NestedStateRefusal? {
         if !config.nested { return .nestedDisabled }
         // kvm_arch_vcpu_ioctl allows the generic flags (EVMCS, MTF_PENDING too); svm_set_nested_state
         // then refuses all but these three, so the two checks make one rule.
@@ -66,9 +73,8 @@ extension Vcpu {
         if st.flags & NestedFlag.guestMode == 0 { return nil }
         if !GuestPhys.pageAddressValid(st.vmcbPa) { return .vmcbPa }
         if !st.hasData { return .size }
-        if !Vcpu.nestedVmcbCheckControls(Vcpu.nestedCopyVmcbControlToCache(st.control, guestNpt: config.npt)) {
-            return .controls
-        }
+        ctl = Vcpu.nestedCopyVmcbControlToCache(st.control, guestNpt: config.npt)
+        if !Vcpu.nestedVmcbCheckControls(ctl) { return .controls }
         // The current (L2) CR0 must not have NW without CD.
         if cr0 & CR0.cd == 0 && cr0 & CR0.nw != 0 { return .l2Cr0 }
         let s = st.save

@@ -44,15 +44,16 @@ public struct Executor: Sendable {
     /// The WARN sites kvm-warn has judged (each is reported once).
     private(set) var reportedWarnings = WarnSet()
 
-    // The step in progress: its record so far and the state at its start.
-    private var rec = StepRecord(step: 0, line: 0)
-    private var before: StateBefore
+    /// The step in progress, as the invariants read it: the state at its start, the record so far,
+    /// and the facts of the checkpoint being judged.
+    private(set) var now: StepContext
 
     public init(config: VcpuConfig) {
         vcpu = Vcpu.makeL1(config: config)
         pristine = vcpu
         snapshots = .init(repeating: VcpuSnapshot(of: vcpu))
-        before = StateBefore(vcpu)
+        now = StepContext(operation: .run, before: StateBefore(vcpu), record: StepRecord(step: 0, line: 0),
+                          instruction: InstructionFacts(insn: .stgi, before: StateBefore(vcpu), vmcb12: nil, resumed: false))
     }
 
     public var config: VcpuConfig { vcpu.config }
@@ -62,8 +63,9 @@ public struct Executor: Sendable {
     @discardableResult
     public mutating func execute(_ op: Operation, line: Int = 0) -> StepRecord {
         step += 1
-        rec = StepRecord(step: step, line: line)
-        before = StateBefore(vcpu)
+        now.operation = op
+        now.record = StepRecord(step: step, line: line)
+        now.before = StateBefore(vcpu)
         stepViolation = nil
         let warningsBefore = vcpu.warnings
         vcpu.beginStep()
@@ -73,28 +75,29 @@ public struct Executor: Sendable {
         // kvm-warn judged the warnings unless the step had already failed (they are judged later).
         if found == nil && stepViolation?.id != .smmL1State { reportedWarnings = vcpu.warnings }
 
-        rec.mode = vcpu.mode
-        rec.gif = vcpu.gif
-        rec.requests = vcpu.requests
-        rec.owners = vcpu.owners
-        rec.current = vcpu.current
-        rec.warnings = vcpu.warnings.subtracting(warningsBefore)
-        rec.vmexitCode = vcpu.lastVmexitCode
-        rec.injected = op.isGuestInstruction && rec.skip == nil ? vcpu.lastInjected : nil
-        rec.violation = stepViolation?.code
+        now.record.mode = vcpu.mode
+        now.record.gif = vcpu.gif
+        now.record.requests = vcpu.requests
+        now.record.owners = vcpu.owners
+        now.record.current = vcpu.current
+        now.record.warnings = vcpu.warnings.subtracting(warningsBefore)
+        now.record.vmexitCode = vcpu.lastVmexitCode
+        now.record.injected = op.isGuestInstruction && now.record.skip == nil ? vcpu.lastInjected : nil
+        now.record.violation = stepViolation?.code
         if firstViolation == nil { firstViolation = stepViolation }
-        return rec
+        return now.record
     }
 
-    /// Runs the registry at `point`; the step keeps its first violation (or a root cause found later).
-    private mutating func check(_ point: Checkpoint) {
-        let input = CheckInput(before: before, record: rec, point: point)
-        if let v = InvariantRegistry.check(input, self, found: stepViolation) { stepViolation = v }
+    /// Runs the registry at checkpoint `kind`; the step keeps its first violation (or a root cause
+    /// found later).
+    private mutating func check(_ kind: CheckpointKind) {
+        let found = stepViolation
+        if let v = InvariantRegistry.check(kind, &self, found: found) { stepViolation = v }
     }
 
     private mutating func skip(_ why: SkipReason) {
-        rec.ran = .skipped
-        rec.skip = why
+        now.record.ran = .skipped
+        now.record.skip = why
     }
 
     // MARK: - Operations
@@ -116,20 +119,20 @@ public struct Executor: Sendable {
             p.apply(to: &s)
             vcpu.writeSmram(s)
         case .smi:
-            rec.ran = .platform
+            now.record.ran = .platform
             vcpu.raiseSmi()
             kick()
         case .initSignal:
-            rec.ran = .platform
+            now.record.ran = .platform
             vcpu.raiseInit()
             kick()
         case .signal:
-            rec.ran = .platform
+            now.record.ran = .platform
             signalPending = true
         case .run:
             kvmRun()
         case .expect:
-            rec.ran = .expect
+            now.record.ran = .expect
         case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents, .snapshot, .restore, .reset:
             // Userspace needs the vCPU out of KVM_RUN first; the ioctl is issued even when leaving
             // the run already showed a violation.
@@ -138,22 +141,22 @@ public struct Executor: Sendable {
             case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents: guestReachable = false
             default: break
             }
-            rec.userspaceIoctl = true
+            now.record.userspaceIoctl = true
             ioctl(op)
             if putAllRegisters(op) {
                 discardedTripleFault = false
-            } else if before.tripleFault && !vcpu.requests.contains(.tripleFault) {
+            } else if now.before.tripleFault && !vcpu.requests.contains(.tripleFault) {
                 discardedTripleFault = true
             }
-            check(.ioctl(op))
+            check(.ioctl)
         }
     }
 
     /// Records one ioctl of this step. `asked`: the ioctl was told to make a triple fault pending.
     private mutating func issued(_ kind: IoctlKind, _ r: Errno, refusal: Refusal? = nil, asked: Bool = false) {
-        let raised = !before.tripleFault && !asked && vcpu.requests.contains(.tripleFault)
-        rec.ioctls.append(IoctlCall(kind, r, refusal: r == .einval ? refusal : nil, raisedTripleFault: raised))
-        rec.ioctlResult = r
+        let raised = !now.before.tripleFault && !asked && vcpu.requests.contains(.tripleFault)
+        now.record.ioctls.append(IoctlCall(kind, r, refusal: r == .einval ? refusal : nil, raisedTripleFault: raised))
+        now.record.ioctlResult = r
     }
 
     private mutating func ioctl(_ op: Operation) {
@@ -201,12 +204,12 @@ public struct Executor: Sendable {
             }
         case .restore(let slot, let order):
             guard let snap = snapshot(slot) else {
-                rec.ioctlResult = .einval          // nothing to put: the VMM has no such snapshot
+                now.record.ioctlResult = .einval          // nothing to put: the VMM has no such snapshot
                 guestReachable = false
                 return
             }
             restore(snap, order: order)
-            guestReachable = rec.ioctlResult == .ok && order.isMigrationOrder && snapshotReachable & (1 << slot.rawValue) != 0
+            guestReachable = now.record.ioctlResult == .ok && order.isMigrationOrder && snapshotReachable & (1 << slot.rawValue) != 0
         case .reset:
             systemReset()
         default:
@@ -217,8 +220,8 @@ public struct Executor: Sendable {
     /// Whether `op` just put every register again (a reset, or a restore with REGS and SREGS that succeeded).
     private func putAllRegisters(_ op: Operation) -> Bool {
         switch op {
-        case .reset: return rec.ioctlResult == .ok
-        case .restore(_, let order): return rec.ioctlResult == .ok && order.contains(.regs) && order.contains(.sregs)
+        case .reset: return now.record.ioctlResult == .ok
+        case .restore(_, let order): return now.record.ioctlResult == .ok && order.contains(.regs) && order.contains(.sregs)
         default: return false
         }
     }
@@ -236,8 +239,8 @@ public struct Executor: Sendable {
     /// Puts `s` in `order`, recording each ioctl; the result of the whole is the first failure's.
     private mutating func put(_ s: VcpuSnapshot, order: RestoreOrder) -> PutResult {
         let r = vcpu.put(s, order: order)
-        for i in 0..<r.calls.count { rec.ioctls.append(r.calls[i]) }
-        rec.ioctlResult = r.failure?.result ?? .ok
+        for i in 0..<r.calls.count { now.record.ioctls.append(r.calls[i]) }
+        now.record.ioctlResult = r.failure?.result ?? .ok
         return r
     }
 
@@ -285,28 +288,30 @@ public struct Executor: Sendable {
     /// A guest instruction runs inside KVM_RUN at whichever level is running.
     private mutating func guestInstruction(_ insn: GuestInstruction) {
         guard let started = startRun() else { return }
-        rec.ran = .none
+        now.record.ran = .none
         if started {
             if enterGuest() { return }
             // The entry itself exited to userspace: the instruction never ran.
             if !inRun { return }
         }
-        rec.ran = Ran(vcpu.mode)
-        var facts = InstructionFacts(insn: insn, before: StateBefore(vcpu), vmcb12: nil, resumed: false)
-        if case .vmrun(let gpa) = insn, facts.before.mode == .l1 { facts.vmcb12 = vcpu.readGuestVmcb(gpa) }
+        now.record.ran = Ran(vcpu.mode)
+        now.instruction.insn = insn
+        now.instruction.before = StateBefore(vcpu)
+        now.instruction.vmcb12 = nil
+        if case .vmrun(let gpa) = insn, now.instruction.before.mode == .l1 { now.instruction.vmcb12 = vcpu.readGuestVmcb(gpa) }
         let handling = vcpu.runGuestInstruction(insn)
-        facts.resumed = handling == .resume
-        rec.injected = vcpu.lastInjected
-        rec.vmexitCode = vcpu.lastVmexitCode
+        now.instruction.resumed = handling == .resume
+        now.record.injected = vcpu.lastInjected
+        now.record.vmexitCode = vcpu.lastVmexitCode
         // Judged before KVM re-enters the guest (GifChanged, HsavePaRules, InterceptNotReflected, VmrunOutcome).
-        check(.instruction(facts))
+        check(.instruction)
         switch handling {
         case .resume:
             _ = enterGuest()
         case .exitToUserspace(let reason):
             endRun(reason)
         case .error(let errno):
-            rec.ioctlResult = errno
+            now.record.ioctlResult = errno
             endRun(.none)
         }
     }
@@ -325,7 +330,7 @@ public struct Executor: Sendable {
             skip(vcpu.vmDead ? .vmDead : .guestStopped)
             return nil
         }
-        rec.ioctlResult = .ok
+        now.record.ioctlResult = .ok
         if inRun { return false }
         vcpu.kvmRunBegin()
         inRun = true
@@ -349,9 +354,10 @@ public struct Executor: Sendable {
         }
         switch vcpu.vcpuEnterGuest() {
         case .entered(let mode):
-            if let d = vcpu.lastDelivered { rec.delivered = d }
+            if let d = vcpu.lastDelivered { now.record.delivered = d }
             let had = stepViolation != nil
-            check(.entry(mode))
+            now.entryMode = mode
+            check(.entry)
             return !had && stepViolation != nil
         case .exit(let reason):
             endRun(reason)
@@ -369,7 +375,7 @@ public struct Executor: Sendable {
     private mutating func endRun(_ reason: ExitReason) {
         vcpu.kvmRunEnd(reason)
         inRun = false
-        rec.exit = reason
+        now.record.exit = reason
         if reason != .intr {
             halted = true
             stuffedRegs = false

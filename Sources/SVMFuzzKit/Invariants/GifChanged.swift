@@ -14,9 +14,9 @@ enum GifChanged: Invariant {
     static let justification = "APM vol. 2, 15.17: only STGI, CLGI, VMRUN and #VMEXIT change GIF"
     static let checkpoint = CheckpointKind.instruction
 
-    static func check(_ input: CheckInput, _ ex: Executor) -> CheckFailure? {
-        guard case .instruction(let f) = input.point,
-              let d = check(f.insn, mode: f.before.mode, gifBefore: f.before.gif, gifAfter: ex.vcpu.gif) else { return nil }
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        let f = ex.now.instruction.before
+        guard let d = check(ex.now.instruction.insn, mode: f.mode, gifBefore: f.gif, gifAfter: ex.vcpu.gif) else { return nil }
         return CheckFailure(.gifChanged, d)
     }
 

@@ -13,10 +13,10 @@ enum HsavePaRules: Invariant {
     static let justification = "APM vol. 2, 15.30.4: WRMSR(VM_HSAVE_PA) of an unaligned or illegal address #GPs; KVM: VMRUN with VM_HSAVE_PA 0 #GPs"
     static let checkpoint = CheckpointKind.instruction
 
-    static func check(_ input: CheckInput, _ ex: Executor) -> CheckFailure? {
-        guard case .instruction(let f) = input.point,
-              let d = check(f.insn, mode: f.before.mode, hsaveBefore: f.before.hsaveMsr, record: input.record, after: ex.vcpu)
-        else { return nil }
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        let f = ex.now.instruction.before
+        guard let d = check(ex.now.instruction.insn, mode: f.mode, hsaveBefore: f.hsaveMsr, record: ex.now.record,
+                            after: ex.vcpu) else { return nil }
         return CheckFailure(.hsavePaRules, d)
     }
 

@@ -8,7 +8,7 @@ enum InconsistentState: Invariant {
     static let justification = "KVM's nested state: guest mode needs EFER.SVME, nested state allocated and vmcb02; vmcb01 outside it; a trusted nested_run_pending only in guest mode; SMM never in guest mode"
     static let checkpoint = CheckpointKind.step
 
-    static func check(_ input: CheckInput, _ ex: Executor) -> CheckFailure? {
+    static func check(_ ex: inout Executor) -> CheckFailure? {
         ConsistencyRule.firstBroken(ex.vcpu).map { CheckFailure(.inconsistentState($0), $0.explanation) }
     }
 }

@@ -15,9 +15,9 @@ enum InterceptNotReflected: Invariant {
     static let justification = "APM vol. 2, 15.9 and 15.6: an instruction the guest's intercepts name causes a #VMEXIT"
     static let checkpoint = CheckpointKind.instruction
 
-    static func check(_ input: CheckInput, _ ex: Executor) -> CheckFailure? {
-        guard case .instruction(let f) = input.point,
-              let d = check(f.insn, mode: f.before.mode, intercepts: f.before.intercepts, after: ex.vcpu) else { return nil }
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        let f = ex.now.instruction.before
+        guard let d = check(ex.now.instruction.insn, mode: f.mode, intercepts: f.intercepts, after: ex.vcpu) else { return nil }
         return CheckFailure(.interceptNotReflected, d)
     }
 

@@ -12,9 +12,9 @@ enum IoctlAcceptsInvalid: Invariant {
     static let justification = "APM vol. 2, 3.1.7: EFER bits the CPUID does not allow are reserved; KVM_SET_SREGS refuses what the guest's CPUID cannot have"
     static let checkpoint = CheckpointKind.ioctl
 
-    static func check(_ input: CheckInput, _ ex: Executor) -> CheckFailure? {
-        guard case .ioctl(.setSregs(let p)) = input.point, input.record.ioctlResult == .ok,
-              let d = checkSetSregs(efer: p.efer ?? input.before.efer, ex.vcpu.config) else { return nil }
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        guard case .setSregs(let p) = ex.now.operation, ex.now.record.ioctlResult == .ok,
+              let d = checkSetSregs(efer: p.efer ?? ex.now.before.efer, ex.vcpu.config) else { return nil }
         return CheckFailure(.ioctlAcceptsInvalid, d)
     }
 

@@ -11,7 +11,7 @@ enum KvmWarn: Invariant {
     static let justification = "KVM's WARN_ON sites mark states its authors hold impossible"
     static let checkpoint = CheckpointKind.step
 
-    static func check(_ input: CheckInput, _ ex: Executor) -> CheckFailure? {
+    static func check(_ ex: inout Executor) -> CheckFailure? {
         let fired = ex.vcpu.warnings, reported = ex.reportedWarnings
         guard fired != reported, let site = fired.sites.first(where: { !reported.contains($0) }) else { return nil }
         return CheckFailure(.kvmWarn(site), "WARN_ON in \(site.name)")

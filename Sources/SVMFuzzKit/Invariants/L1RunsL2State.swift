@@ -12,9 +12,10 @@ enum L1RunsL2State: Invariant {
     static let justification = "APM vol. 2, 15.6: #VMEXIT reloads the host state; L1 never runs with L2's registers"
     static let checkpoint = CheckpointKind.entry
 
-    static func check(_ input: CheckInput, _ ex: Executor) -> CheckFailure? {
+    static func check(_ ex: inout Executor) -> CheckFailure? {
         // A VMM that discarded KVM's triple fault chose to run what KVM shut down: not judged.
-        guard case .entry(let mode) = input.point, mode != .l2, !ex.discardedTripleFault,
+        let mode = ex.now.entryMode
+        guard mode != .l2, !ex.discardedTripleFault,
               let reg = ex.vcpu.owners.firstL2Owned(current: ex.vcpu.current) else { return nil }
         return CheckFailure(.l1RunsL2State, "KVM entered \(mode == .smm ? "SMM" : "L1") while \(reg) (and maybe more) holds L2's value")
     }

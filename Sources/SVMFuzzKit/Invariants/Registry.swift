@@ -5,7 +5,9 @@
 import SVMModel
 
 public enum InvariantRegistry {
-    public static let all: [any Invariant.Type] = [
+    /// A parameter pack rather than an array of metatypes: each check is called statically (and can
+    /// be inlined), which keeps the executor's hot path free of witness-table calls.
+    static let list = InvariantList(
         L1RunsL2State.self,         // entry
         UnrestorableState.self,     // exit
         GifChanged.self,            // instruction
@@ -18,16 +20,34 @@ public enum InvariantRegistry {
         SmmL1State.self,            // step
         KvmWarn.self,
         InconsistentState.self,
-        Vmcb12Unchecked.self,
-    ]
+        Vmcb12Unchecked.self
+    )
 
-    /// Runs the checks of `input.point`; `found` is the step's violation so far.
-    static func check(_ input: CheckInput, _ ex: Executor, found: Violation?) -> Violation? {
-        let kind = input.point.kind
-        for inv in all where inv.checkpoint == kind {
-            if found != nil && !inv.supersedesEarlier { continue }
-            if let f = inv.check(input, ex) {
-                return Violation(id: f.id, step: input.record.step, line: input.record.line, detail: f.detail,
+    /// Every invariant family, in registry order.
+    public static var families: [InvariantFamily] { list.families }
+
+    /// Runs the checks of checkpoint `kind` on the step in progress (`ex.now`); `found` is the step's
+    /// violation so far. `ex` is inout only to pass it by address (Invariant.check).
+    @inline(__always)
+    static func check(_ kind: CheckpointKind, _ ex: inout Executor, found: Violation?) -> Violation? {
+        list.check(kind, &ex, found: found)
+    }
+}
+
+struct InvariantList<each I: Invariant>: Sendable {
+    init(_ types: repeat (each I).Type) {}
+
+    var families: [InvariantFamily] {
+        var out: [InvariantFamily] = []
+        for t in repeat (each I).self { out.append(t.family) }
+        return out
+    }
+
+    @inline(__always)
+    func check(_ kind: CheckpointKind, _ ex: inout Executor, found: Violation?) -> Violation? {
+        for inv in repeat (each I).self {
+            if inv.checkpoint == kind && (found == nil || inv.supersedesEarlier), let f = inv.check(&ex) {
+                return Violation(id: f.id, step: ex.now.record.step, line: ex.now.record.line, detail: f.detail,
                                  reason: f.reason)
             }
         }

@@ -12,9 +12,9 @@ enum RestoreMismatch: Invariant {
     static let justification = "KVM api.rst: KVM_SET_* restores what KVM_GET_* saved (in QEMU's ioctl order)"
     static let checkpoint = CheckpointKind.ioctl
 
-    static func check(_ input: CheckInput, _ ex: Executor) -> CheckFailure? {
-        guard case .ioctl(.restore(let slot, let order)) = input.point, order.isMigrationOrder,
-              let snap = ex.snapshot(slot), input.record.ioctls.firstFailure == nil else { return nil }
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        guard case .restore(let slot, let order) = ex.now.operation, order.isMigrationOrder,
+              let snap = ex.snapshot(slot), ex.now.record.ioctls.firstFailure == nil else { return nil }
         var expected = snap
         if let e = order.position(of: .events), let r = order.position(of: .regs), e < r { expected.events.exception = nil }
         guard let diff = expected.firstDifference(VcpuSnapshot(of: ex.vcpu)) else { return nil }

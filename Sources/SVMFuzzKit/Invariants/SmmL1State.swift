@@ -18,8 +18,9 @@ enum SmmL1State: Invariant {
     /// cannot be migrated at the exit to userspace).
     static let supersedesEarlier = true
 
-    static func check(_ input: CheckInput, _ ex: Executor) -> CheckFailure? {
-        guard !input.before.smmL1Mismatch, let r = ex.vcpu.smmL1Mismatch else { return nil }
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        // Tested before binding: the record is copied only when the check fails.
+        guard !ex.now.before.smmL1Mismatch, ex.vcpu.smmL1Mismatch != nil, let r = ex.vcpu.smmL1Mismatch else { return nil }
         return CheckFailure(.smmL1State, describe(r))
     }
 

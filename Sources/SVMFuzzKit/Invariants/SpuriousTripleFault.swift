@@ -13,13 +13,12 @@ enum SpuriousTripleFault: Invariant {
     static let justification = "A triple fault is a guest event; only KVM_SET_VCPU_EVENTS may make one pending, when asked"
     static let checkpoint = CheckpointKind.ioctl
 
-    static func check(_ input: CheckInput, _ ex: Executor) -> CheckFailure? {
-        guard case .ioctl(let op) = input.point else { return nil }
-        let r = input.record
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        let r = ex.now.record
         let pending = ex.vcpu.requests.contains(.tripleFault)
-        switch op {
+        switch ex.now.operation {
         case .setSregs, .setRegs, .setMsrs, .setNestedState:
-            guard !input.before.tripleFault, pending, let call = r.ioctls.last else { return nil }
+            guard !ex.now.before.tripleFault, pending, let call = r.ioctls.last else { return nil }
             return CheckFailure(.spuriousTripleFault, "\(call.kind) raised a triple fault")
         case .restore(let slot, let order):
             guard let snap = ex.snapshot(slot) else { return nil }
@@ -28,7 +27,7 @@ enum SpuriousTripleFault: Invariant {
             }
             if r.ioctls.firstFailure != nil { return nil }          // a refused restore is reported, not a violation
             // A triple fault already pending survives a restore that does not put VCPU_EVENTS.
-            let inherited = input.before.tripleFault && !order.contains(.events)
+            let inherited = ex.now.before.tripleFault && !order.contains(.events)
             guard pending && !snap.events.tripleFault && !inherited else { return nil }
             return CheckFailure(.spuriousTripleFault,
                            "restore (order=\(order)) left a triple fault pending that the snapshot did not have")

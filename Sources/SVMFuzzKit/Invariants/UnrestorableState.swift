@@ -13,7 +13,7 @@ enum UnrestorableState: Invariant {
     static let justification = "KVM api.rst: KVM_GET_* then KVM_SET_* into a new vCPU migrates the guest"
     static let checkpoint = CheckpointKind.exit
 
-    static func check(_ input: CheckInput, _ ex: Executor) -> CheckFailure? {
+    static func check(_ ex: inout Executor) -> CheckFailure? {
         let vcpu = ex.vcpu
         if vcpu.vmDead || !ex.guestReachable { return nil }
         let snap = VcpuSnapshot(of: vcpu)

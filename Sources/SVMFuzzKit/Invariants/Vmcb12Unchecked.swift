@@ -13,7 +13,7 @@ enum Vmcb12Unchecked: Invariant {
     static let justification = "APM vol. 2, 15.5.1: VMRUN refuses a vmcb12 without the VMRUN intercept or with ASID 0; KVM checks every way into L2"
     static let checkpoint = CheckpointKind.step
 
-    static func check(_ input: CheckInput, _ ex: Executor) -> CheckFailure? {
+    static func check(_ ex: inout Executor) -> CheckFailure? {
         check(ex.vcpu).map { CheckFailure(.vmcb12Unchecked, $0) }
     }
 

@@ -25,9 +25,10 @@ enum VmrunOutcome: Invariant {
     static let justification = "APM vol. 2, 15.5.1 and 15.20: VMRUN ends in #VMEXIT(INVALID) exactly for the listed vmcb12 states; 15.5: VMRUN is never a no-op"
     static let checkpoint = CheckpointKind.instruction
 
-    static func check(_ input: CheckInput, _ ex: Executor) -> CheckFailure? {
-        guard case .instruction(let f) = input.point, case .vmrun = f.insn, f.before.mode == .l1, f.resumed,
-              !ex.vcpu.vmDead, let d = check(vmcb12: f.vmcb12, record: input.record, after: ex.vcpu) else { return nil }
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        guard case .vmrun = ex.now.instruction.insn, ex.now.instruction.before.mode == .l1, ex.now.instruction.resumed,
+              !ex.vcpu.vmDead, let d = check(vmcb12: ex.now.instruction.vmcb12, record: ex.now.record, after: ex.vcpu)
+        else { return nil }
         return CheckFailure(.vmrunOutcome, d)
     }
 
