@@ -63,7 +63,6 @@ public struct Executor: Sendable {
     @discardableResult
     public mutating func execute(_ op: Operation, line: Int = 0) -> StepRecord {
         step += 1
-        now.operation = op
         now.record = StepRecord(step: step, line: line)
         now.before = StateBefore(vcpu)
         stepViolation = nil
@@ -148,6 +147,7 @@ public struct Executor: Sendable {
             } else if now.before.tripleFault && !vcpu.requests.contains(.tripleFault) {
                 discardedTripleFault = true
             }
+            now.operation = op                      // only the ioctl checks read it: copied only here
             check(.ioctl)
         }
     }
@@ -382,18 +382,6 @@ public struct Executor: Sendable {
             stuffedSregs = false
         }
         check(.exit)
-    }
-}
-
-extension RestoreStep {
-    public var ioctlName: String {
-        switch self {
-        case .sregs: return "SREGS"
-        case .nested: return "NESTED_STATE"
-        case .regs: return "REGS"
-        case .msrs: return "MSRS"
-        case .events: return "VCPU_EVENTS"
-        }
     }
 }
 

@@ -55,6 +55,7 @@ public struct InstructionFacts: Sendable {
 /// The step in progress as the checks see it: the state at its start, its record so far, and the
 /// facts of the checkpoint being judged. The state now is the executor's vCPU.
 public struct StepContext: Sendable {
+    /// At the `ioctl` checkpoint: the userspace operation.
     public var operation: Operation
     public var before: StateBefore
     public var record: StepRecord

@@ -60,6 +60,12 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The ids that are their family.
+    static let withoutDetail: [InvariantID] = [
+        .l1RunsL2State, .spuriousTripleFault, .restoreMismatch, .unrestorableState, .gifChanged, .vmcb12Unchecked,
+        .hsavePaRules, .interceptNotReflected, .ioctlAcceptsInvalid, .vmrunOutcome, .smmL1State,
+    ]
+
     /// Parses an id as `description` prints it.
     public init?(_ text: Substring) {
         let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
@@ -73,21 +79,8 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
             guard let d = detail, let rule = ConsistencyRule(rawValue: d) else { return nil }
             self = .inconsistentState(rule)
         default:
-            guard detail == nil else { return nil }
-            switch family {
-            case .l1RunsL2State: self = .l1RunsL2State
-            case .spuriousTripleFault: self = .spuriousTripleFault
-            case .restoreMismatch: self = .restoreMismatch
-            case .unrestorableState: self = .unrestorableState
-            case .gifChanged: self = .gifChanged
-            case .vmcb12Unchecked: self = .vmcb12Unchecked
-            case .hsavePaRules: self = .hsavePaRules
-            case .interceptNotReflected: self = .interceptNotReflected
-            case .ioctlAcceptsInvalid: self = .ioctlAcceptsInvalid
-            case .vmrunOutcome: self = .vmrunOutcome
-            case .smmL1State: self = .smmL1State
-            case .kvmWarn, .inconsistentState: return nil
-            }
+            guard detail == nil, let id = InvariantID.withoutDetail.first(where: { $0.family == family }) else { return nil }
+            self = id
         }
     }
 }
