@@ -5,7 +5,7 @@
 import SVMModel
 
 /// The moments of a step at which facts exist that are gone by its end. A check runs at one of them.
-public enum CheckpointKind: Sendable {
+public enum CheckpointKind: UInt8, Sendable, CaseIterable {
     /// KVM entered the guest (vcpu_enter_guest returned to it): the owners it enters with.
     case entry
     /// KVM_RUN returned to userspace: the state userspace could migrate now, before any ioctl changes it.
@@ -37,7 +37,8 @@ public struct StateBefore: Sendable {
         efer = v.efer
         intercepts = v.nested.ctl.intercepts
         tripleFault = v.requests.contains(.tripleFault)
-        smmL1Mismatch = v.smmL1Mismatch != nil
+        // A pattern, not `!= nil`: comparing with nil copies the record out first.
+        if case .some = v.smmL1Mismatch { smmL1Mismatch = true } else { smmL1Mismatch = false }
     }
 }
 

@@ -20,7 +20,7 @@ enum SmmL1State: Invariant {
 
     static func check(_ ex: inout Executor) -> CheckFailure? {
         // Tested before binding: the record is copied only when the check fails.
-        guard !ex.now.before.smmL1Mismatch, ex.vcpu.smmL1Mismatch != nil, let r = ex.vcpu.smmL1Mismatch else { return nil }
+        guard !ex.now.before.smmL1Mismatch, case .some = ex.vcpu.smmL1Mismatch, let r = ex.vcpu.smmL1Mismatch else { return nil }
         return CheckFailure(.smmL1State, describe(r))
     }
 
