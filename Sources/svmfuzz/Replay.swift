@@ -55,16 +55,14 @@ struct Replay: ParsableCommand {
 
         if json {
             // JSON lines, so that scripts never parse the human output: the step records, then the verdict.
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            for s in steps { print(String(decoding: try enc.encode(StepJSON(s)), as: UTF8.self)) }
+            for s in steps { try Output.jsonLine(StepJSON(s)) }
             let doc = ReplayJSON(file: file, format: input.format.rawValue, variant: used.rawValue,
                                  operations: program.operations.count, steps: report.steps,
                                  verdict: verdictWord(report, expectedBy),
                                  violation: report.violation.map { ViolationJSON($0, expectedByLine: expectedBy) },
                                  expectFailures: report.expectFailures.map(ExpectFailureJSON.init),
                                  exitStatus: Int(status))
-            print(String(decoding: try enc.encode(doc), as: UTF8.self))
+            try Output.jsonLine(doc)
         } else {
             if trace {
                 for line in TraceTable.render(steps) { print(line) }
