@@ -15,7 +15,6 @@ extension Vcpu {
         wantsToRun = true
         // Userspace had control since VMRUN/RSM emulation: the pending run is no longer trusted.
         if nestedRunPending == 1 { nestedRunPending = 2 }
-        lastExit = .none
     }
 
     /// A new operation of the VMM's begins: `lastVmexitCode` then tells the #VMEXIT of that operation
@@ -27,7 +26,6 @@ extension Vcpu {
     /// KVM_RUN returns to userspace (post_kvm_run_save).
     public mutating func kvmRunEnd(_ reason: ExitReason) {
         wantsToRun = false
-        lastExit = reason
     }
 
     /// Executes one guest instruction at the running level and handles its exit.
