@@ -31,6 +31,8 @@ public enum NestedStateRefusal: String, Sendable, CaseIterable {
 extension Vcpu {
     /// kvm_is_valid_sregs (arch/x86/kvm/regs.c), including P5's kvm_valid_efer: the first rule `s`
     /// breaks, or nil when KVM_SET_SREGS accepts it.
+    /// Inlined: called from the mutating ioctls, a non-inlined call would copy the whole vCPU.
+    @inline(__always)
     public func kvmSregsRejection(_ s: KvmSregs) -> SregsRefusal? {
         if s.efer & EFER.lme != 0 && s.cr0 & CR0.pg != 0 {
             if s.cr4 & CR4.pae == 0 { return .longModeWithoutPae }
@@ -56,6 +58,7 @@ extension Vcpu {
 
     /// The same checks; for an accepted GUEST_MODE blob `ctl` receives the sanitized control area
     /// the commit installs (computed once: the hot path puts nested state at every migration check).
+    @inline(__always)
     func kvmNestedStateRejection(_ st: KvmNestedState, sanitizedControl ctl: inout VmcbControl) -> NestedStateRefusal? {
         if !config.nested { return .nestedDisabled }
         // kvm_arch_vcpu_ioctl allows the generic flags (EVMCS, MTF_PENDING too); svm_set_nested_state
