@@ -18,15 +18,15 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
     case kvmWarn(WarnSite)
     /// A structural rule of KVM's nested state broke.
     case inconsistentState(ConsistencyRule)
-    /// GifRules.swift: an instruction other than STGI/CLGI/VMRUN/#VMEXIT changed GIF.
+    /// GifChanged.swift: an instruction other than STGI/CLGI/VMRUN/#VMEXIT changed GIF.
     case gifChanged
-    /// Vmcb12Checked.swift: in guest mode under vmcb12 controls VMRUN's checks refuse.
+    /// Vmcb12Unchecked.swift: in guest mode under vmcb12 controls VMRUN's checks refuse.
     case vmcb12Unchecked
-    /// HsaveRules.swift: a VM_HSAVE_PA rule of the APM / KVM broke.
+    /// HsavePaRules.swift: a VM_HSAVE_PA rule of the APM / KVM broke.
     case hsavePaRules
-    /// InterceptReflection.swift: an instruction intercepted by vmcb12 left the vCPU in L2.
+    /// InterceptNotReflected.swift: an instruction intercepted by vmcb12 left the vCPU in L2.
     case interceptNotReflected
-    /// IoctlAcceptance.swift: a SET ioctl accepted state the vCPU cannot have.
+    /// IoctlAcceptsInvalid.swift: a SET ioctl accepted state the vCPU cannot have.
     case ioctlAcceptsInvalid
     /// VmrunOutcome.swift: VMRUN's outcome disagrees with the APM consistency checks, or VMRUN in L1 did nothing.
     case vmrunOutcome
