@@ -29,7 +29,7 @@ let package = Package(
             "SVMFuzzKit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "svm-bench", dependencies: ["SVMModel"]),
+        .executableTarget(name: "svm-bench", dependencies: ["SVMModel", "SVMFuzzKit"]),
         .testTarget(name: "SVMModelTests", dependencies: ["SVMModel"]),
         .testTarget(name: "SVMFuzzKitTests", dependencies: ["SVMFuzzKit"]),
         .testTarget(name: "svmfuzzTests", dependencies: ["SVMFuzzKit"]),

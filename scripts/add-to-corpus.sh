@@ -21,17 +21,26 @@ check_variant "$variant"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 "$ROOT/scripts/minimize.sh" "$artifact" --variant "$variant" -o "$tmp/min.svm" >/dev/null
-verdict="$("$SVMFUZZ" replay "$tmp/min.svm" --variant "$variant" | grep '^VIOLATION' || true)"
-[ -n "$verdict" ] || die "the minimized program no longer violates anything on $variant"
-id="$(cut -d' ' -f2 <<<"$verdict")"
+# verdict <variant> <field>: from the last JSON line of `replay --json` (never its human output):
+# field id (empty when clean) or text (the violation line, or "CLEAN (<n> steps)").
+verdict() {
+    "$SVMFUZZ" replay "$tmp/min.svm" --variant "$1" --json | tail -n 1 | python3 -c '
+import json, sys
+d, field = json.loads(sys.stdin.read()), sys.argv[1]
+v = d.get("violation")
+print((v or {}).get("id", "") if field == "id" else (v["text"] if v else "CLEAN (%d steps)" % d["steps"]))' "$2"
+}
+id="$(verdict "$variant" id)"
+[ -n "$id" ] || die "the minimized program no longer violates anything on $variant"
+verdict_text="$(verdict "$variant" text)"
 [ -n "$name" ] || name="$(tr ':' '-' <<<"$id")-$(sha1sum "$tmp/min.svm" | cut -c1-8)"
 dir="$ROOT/corpus/regressions/$variant"
 mkdir -p "$dir"
-merged_verdict="$("$SVMFUZZ" replay "$tmp/min.svm" --variant merged | tail -n 1 || true)"
+merged_verdict="$(verdict merged text)"
 {
     echo "# Regression found by svmfuzz on variant $variant ($(date -u +%Y-%m-%d)), minimized from $(basename "$artifact")."
     echo "# invariant: $id"
-    echo "# on $variant: $verdict"
+    echo "# on $variant: $verdict_text"
     [ "$variant" = merged ] || echo "# on merged:  $merged_verdict"
     grep -v '^# minimized from' "$tmp/min.svm"
 } >"$dir/$name.svm"

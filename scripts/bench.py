@@ -72,6 +72,17 @@ def run(cmd, env=None, cwd=None, timeout=None):
         return None, out, time.monotonic() - t
 
 
+def json_line(out):
+    """The last line of svmfuzz's --json output, parsed (None when there is none)."""
+    for line in reversed(out.splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                return None
+    return None
+
+
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
@@ -215,9 +226,8 @@ for _ in range(3):
         core.append(float(m.group(1)) * 1e6)
 core_rate = med(core)
 rc, out, hunt_wall = run([args.svmfuzz, "hunt", "--variant", "merged", "--seed", "1", "--runs", str(args.speed_runs * 4),
-                          "--seconds", str(args.cap)])
-m = re.search(r"(?:after|CLEAN) (\d+) execs", out)
-hunt_execs = int(m.group(1)) if m else 0
+                          "--seconds", str(args.cap), "--json"])
+hunt_execs = (json_line(out) or {}).get("execs", 0)
 hunt_rate = hunt_execs / hunt_wall if hunt_wall > 0 else float("nan")
 
 # ---------------------------------------------------------------- 2. time to bug
@@ -251,14 +261,12 @@ def lf_run(variant, seed, from_seeds):
 
 def hunt_run(variant, seed):
     rc, out, wall = run([args.svmfuzz, "hunt", "--variant", variant, "--seed", str(seed),
-                         "--runs", str(args.hunt_runs), "--seconds", str(args.cap)], timeout=args.cap + 60)
-    m = re.search(r"FOUND (\S+) after (\d+) execs", out)
-    if m:
-        return dict(found=True, execs=int(m.group(2)), secs=wall, violation=m.group(1), artifact=None)
-    m = re.search(r"CLEAN (\d+) execs", out)
-    if rc != 0 or not m:
+                         "--runs", str(args.hunt_runs), "--seconds", str(args.cap), "--json"], timeout=args.cap + 60)
+    r = json_line(out)
+    if rc != 0 or not r:
         sys.exit(f"bench: svmfuzz hunt on {variant} failed (rc {rc}):\n{out[-2000:]}")
-    return dict(found=False, execs=int(m.group(1)), secs=wall, violation=None, artifact=None)
+    found = r["result"] == "found"
+    return dict(found=found, execs=r["execs"], secs=wall, violation=r.get("invariant"), artifact=None)
 
 
 for seed in range(1, args.seeds + 1):
@@ -304,12 +312,12 @@ for v in VARIANTS:
         if not r["artifact"]:
             continue
         dst = os.path.join(WORK, f"min-{v}-{i}.svm")
-        rc, out, _ = run([args.svmfuzz, "minimize", r["artifact"], "--variant", v, "-o", dst])
-        m = re.search(r"(\d+) → (\d+) operations, violation (\S+)", out)
+        rc, out, _ = run([args.svmfuzz, "minimize", r["artifact"], "--variant", v, "-o", dst, "--json"])
+        m = json_line(out)
         if rc == 0 and m:
-            sizes.append((int(m.group(2)), int(m.group(1)), m.group(3)))
-            if best is None or int(m.group(2)) < best[0]:
-                best = (int(m.group(2)), "".join(l for l in open(dst) if not l.startswith("# minimized from")))
+            sizes.append((m["to"], m["from"], m["violation"]))
+            if best is None or m["to"] < best[0]:
+                best = (m["to"], "".join(l for l in open(dst) if not l.startswith("# minimized from")))
     repro[v] = (sizes, best)
 
 # ---------------------------------------------------------------- 5. memory (before coverage: its corpus feeds it)

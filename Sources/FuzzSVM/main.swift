@@ -15,7 +15,7 @@ let harness: FuzzHarness = {
         exit(2)
     }
     // SVMFUZZ_KNOWN names a known-issues file (scripts/fuzz.sh passes corpus/known-issues.txt).
-    var known: [String] = []
+    var known: [ViolationPattern] = []
     if let path = getenv("SVMFUZZ_KNOWN").map({ String(cString: $0) }), !path.isEmpty {
         guard let f = fopen(path, "r") else {
             fputs("FuzzSVM: cannot read SVMFUZZ_KNOWN file '\(path)'\n", stderr)
@@ -25,7 +25,12 @@ let harness: FuzzHarness = {
         var buf = [CChar](repeating: 0, count: 4096)
         while fgets(&buf, Int32(buf.count), f) != nil { text += String(cString: buf) }
         fclose(f)
-        known = FuzzHarness.parseKnownIssues(text)
+        do {
+            known = try FuzzHarness.parseKnownIssues(text)
+        } catch {
+            fputs("FuzzSVM: \(path): \(error)\n", stderr)
+            exit(2)
+        }
     }
     return FuzzHarness(variant: variant, known: known)
 }()

@@ -108,14 +108,39 @@ public struct Expectation: Hashable, Sendable {
     public var mode: Mode?
     public var gif: Bool?
     public var efer: UInt64?
-    /// `violation=none` is "", otherwise an invariant id such as `l1-runs-l2-state`.
-    public var violation: String?
+    public var violation: ExpectedViolation?
     public var ioctl: Errno?
     public var tripleFault: Bool?
     public init(exit: ExitReason? = nil, mode: Mode? = nil, gif: Bool? = nil, efer: UInt64? = nil,
-                violation: String? = nil, ioctl: Errno? = nil, tripleFault: Bool? = nil) {
+                violation: ExpectedViolation? = nil, ioctl: Errno? = nil, tripleFault: Bool? = nil) {
         self.exit = exit; self.mode = mode; self.gif = gif; self.efer = efer
         self.violation = violation; self.ioctl = ioctl; self.tripleFault = tripleFault
+    }
+}
+
+/// `expect violation=`: none, or an invariant id or family (`kvm-warn` matches every WARN site).
+public enum ExpectedViolation: Hashable, Sendable, CustomStringConvertible {
+    case none
+    case matching(ViolationPattern)
+
+    public init?(_ text: Substring) {
+        if text == "none" { self = .none; return }
+        guard !text.contains(" "), let p = ViolationPattern(text) else { return nil }
+        self = .matching(p)
+    }
+
+    public func matches(_ v: ViolationCode?) -> Bool {
+        switch self {
+        case .none: return v == nil
+        case .matching(let p): return v.map(p.matches) ?? false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .none: return "none"
+        case .matching(let p): return p.description
+        }
     }
 }
 

@@ -58,25 +58,11 @@ extension Vcpu {
     /// KVM_GET_SREGS
     public func getSregs() -> KvmSregs { KvmSregs(efer: efer, cr0: cr0, cr2: cr2, cr3: cr3, cr4: cr4) }
 
-    /// kvm_is_valid_sregs (arch/x86/kvm/regs.c), including P5's kvm_valid_efer.
-    func kvmIsValidSregs(_ s: KvmSregs) -> Bool {
-        if s.efer & EFER.lme != 0 && s.cr0 & CR0.pg != 0 {
-            if s.cr4 & CR4.pae == 0 || s.efer & EFER.lma == 0 { return false }
-            if !Vcpu.kvmIsLegalCr3(s.cr3) { return false }
-        } else if s.efer & EFER.lma != 0 {
-            return false
-        }
-        if !Vcpu.kvmIsValidCr4(s.cr4) || !Vcpu.kvmIsValidCr0(s.cr0) { return false }
-        // [B28] without 184bd464bdb6 ("KVM: x86: Check EFER validity on KVM_SET_SREGS*").
-        if !has(.checkEferOnSetSregs) { return true }
-        return kvmValidEfer(s.efer)
-    }
-
     /// KVM_SET_SREGS → __set_sregs_common (arch/x86/kvm/regs.c). The vendor hooks are called directly:
     /// no LMA preservation, no host_initiated, and svm_set_efer's result is ignored.
     public mutating func setSregs(_ s: KvmSregs) -> Errno {
         if vmDead { return .eio }
-        guard kvmIsValidSregs(s) else { return .einval }
+        guard kvmSregsRejection(s) == nil else { return .einval }     // Refusals.swift
         cr2 = s.cr2
         if cr3 != s.cr3 { makeRequest(.tlbFlushGuest) }
         cr3 = s.cr3; owners.cr3 = .host

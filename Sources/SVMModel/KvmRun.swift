@@ -15,7 +15,12 @@ extension Vcpu {
         wantsToRun = true
         // Userspace had control since VMRUN/RSM emulation: the pending run is no longer trusted.
         if nestedRunPending == 1 { nestedRunPending = 2 }
-        lastExit = .none
+    }
+
+    /// A new operation of the VMM's begins: `lastVmexitCode` then tells the #VMEXIT of that operation
+    /// only (a guest instruction clears it again for itself).
+    public mutating func beginStep() {
+        lastVmexitCode = nil
     }
 
     /// KVM_RUN returns to userspace (post_kvm_run_save).
@@ -23,7 +28,6 @@ extension Vcpu {
         // A kick out of the guest is an exit like any other (svm_handle_exit).
         if reason == .intr { svmSyncCr3FromVmcb() }
         wantsToRun = false
-        lastExit = reason
     }
 
     /// Executes one guest instruction at the running level and handles its exit.

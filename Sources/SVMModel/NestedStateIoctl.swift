@@ -41,24 +41,15 @@ extension Vcpu {
     /// KVM_SET_NESTED_STATE: kvm_arch_vcpu_ioctl's checks (arch/x86/kvm/x86.c), then svm_set_nested_state.
     public mutating func setNestedState(_ st: KvmNestedState) -> Errno {
         if vmDead { return .eio }
-        guard config.nested else { return .einval }
-        let generic = NestedFlag.runPending | NestedFlag.guestMode | NestedFlag.evmcs | NestedFlag.mtfPending
-            | NestedFlag.gifSet
-        if st.flags & ~generic != 0 { return .einval }
-        if st.flags & NestedFlag.runPending != 0 && st.flags & NestedFlag.guestMode == 0 { return .einval }
         return svmSetNestedState(st)
     }
 
-    /// svm_set_nested_state (arch/x86/kvm/svm/nested.c): every check before any state change, except
-    /// the final CR3 load, which fails with the vCPU already in guest mode.
+    /// svm_set_nested_state (arch/x86/kvm/svm/nested.c): every check before any state change
+    /// (kvmNestedStateRejection, Refusals.swift), except the final CR3 load, which fails with the
+    /// vCPU already in guest mode.
     mutating func svmSetNestedState(_ st: KvmNestedState) -> Errno {
-        if st.flags & ~(NestedFlag.guestMode | NestedFlag.runPending | NestedFlag.gifSet) != 0 { return .einval }
-        // GUEST_MODE needs EFER.SVME, set beforehand through SET_SREGS or SET_MSRS.
-        if efer & EFER.svme == 0 && st.flags != 0 && st.flags != NestedFlag.gifSet { return .einval }
-        // [B03] without 6f4d3ebc24c6 ("KVM: SVM: Allow KVM_SET_NESTED_STATE to clear GIF when
-        // SVME==0"): without SVME the only accepted payload was GIF_SET, so GIF=0 could not be restored.
-        if !has(.allowGifClearWithoutSvme) && efer & EFER.svme == 0 && st.flags != NestedFlag.gifSet { return .einval }
-        if smm && st.flags & NestedFlag.guestMode != 0 { return .einval }
+        var ctl = VmcbControl()
+        if kvmNestedStateRejection(st, sanitizedControl: &ctl) != nil { return .einval }
 
         if st.flags & NestedFlag.guestMode == 0 {
             let wasInL2 = guestMode
@@ -69,15 +60,7 @@ extension Vcpu {
             return .ok
         }
 
-        guard GuestPhys.pageAddressValid(st.vmcbPa) else { return .einval }
-        guard st.hasData else { return .einval }
-        let ctl = Vcpu.nestedCopyVmcbControlToCache(st.control, guestNpt: config.npt)
-        guard Vcpu.nestedVmcbCheckControls(ctl) else { return .einval }
-        // The current (L2) CR0 must not have NW without CD.
-        if cr0 & CR0.cd == 0 && cr0 & CR0.nw != 0 { return .einval }
         let save = st.save
-        guard save.cr0 & CR0.pg != 0, save.cr0 & CR0.pe != 0, save.rflags & RFLAGS.vm == 0,
-              nestedVmcbCheckSave(save) else { return .einval }
 
         // Commit.
         if guestMode {

@@ -91,8 +91,7 @@ public struct Vcpu: Equatable, Sendable {
     public internal(set) var owners = RegisterOwners()
     public internal(set) var warnings = WarnSet()
 
-    // Observables of the last operation.
-    public internal(set) var lastExit: ExitReason = .none
+    // Observables of the last instruction or entry (the executor copies them into its step record).
     /// The last exception KVM injected into the running level (nil: none since the last entry).
     public internal(set) var lastInjected: UInt8? = nil
     /// The event the CPU delivered at the last entry into L2 (EVENTINJ), nil when none.

@@ -44,5 +44,11 @@ public struct WarnSet: Hashable, Sendable {
     @inline(__always) public mutating func insert(_ s: WarnSite) { bits |= 1 << UInt32(s.rawValue) }
     @inline(__always) public func contains(_ s: WarnSite) -> Bool { bits & (1 << UInt32(s.rawValue)) != 0 }
     public var isEmpty: Bool { bits == 0 }
+    /// The sites in this set and not in `other`.
+    @inline(__always) public func subtracting(_ other: WarnSet) -> WarnSet {
+        var s = WarnSet()
+        s.bits = bits & ~other.bits
+        return s
+    }
     public var sites: [WarnSite] { WarnSite.allCases.filter { contains($0) } }
 }

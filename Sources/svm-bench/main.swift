@@ -18,6 +18,7 @@ import Darwin
 // MARK: Arguments
 
 var targetOps = 20_000_000
+var executorInputs: Int? = nil
 do {
     var args = CommandLine.arguments.dropFirst()
     while let a = args.popFirst() {
@@ -28,14 +29,22 @@ do {
                 exit(2)
             }
             targetOps = n
+        case "--executor":
+            // Optionally followed by a number of inputs.
+            if let s = args.first, let n = Int(s), n > 0 { executorInputs = n; args.removeFirst() } else { executorInputs = 200_000 }
         case "-h", "--help":
-            print("usage: svm-bench [--ops N]   (default 20000000)")
+            print("usage: svm-bench [--ops N]   (default 20000000)\n       svm-bench --executor [N]   (the fuzz harness on the corpus, default 200000 inputs; run from the repository root)")
             exit(0)
         default:
             fputs("svm-bench: unknown argument \(a)\n", stderr)
             exit(2)
         }
     }
+}
+
+if let n = executorInputs {
+    executorBench(inputs: n)
+    exit(0)
 }
 
 // MARK: The mix

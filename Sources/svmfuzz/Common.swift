@@ -172,6 +172,13 @@ enum FixNames {
 // MARK: - Output
 
 enum Output {
+    /// One JSON object on one line, keys sorted: what scripts read instead of the human output.
+    static func jsonLine<T: Encodable>(_ value: T) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try enc.encode(value), as: UTF8.self))
+    }
+
     /// ANSI colour only when stdout is a terminal.
     static let colour: Bool = isatty(1) != 0 && getenv("NO_COLOR") == nil
 

@@ -36,6 +36,19 @@ struct Hunt: ParsableCommand {
     @Option(help: "The longest input, in bytes.")
     var maxLen: Int = 64
 
+    @Flag(help: "Print one JSON line (result, invariant, signature, execs, seconds, input) instead of text.")
+    var json = false
+
+    struct Result: Encodable {
+        /// found or clean
+        var result: String
+        var invariant: String?
+        var signature: String?
+        var execs: Int
+        var seconds: Double
+        var input: String?
+    }
+
     func run() throws {
         let v = try VariantNames.parse(variant) as Variant
         let delta = try FixNames.parse(fixes)
@@ -55,6 +68,7 @@ struct Hunt: ParsableCommand {
         let took = elapsed()
 
         guard let f = result.finding else {
+            if json { return try Output.jsonLine(Result(result: "clean", execs: result.executions, seconds: took)) }
             print(Output.paint("CLEAN \(result.executions) execs", .green))
             return
         }
@@ -66,6 +80,11 @@ struct Hunt: ParsableCommand {
             throw BadInput("svmfuzz: cannot create '\(dir)': \(error.localizedDescription)")
         }
         try Files.write(f.input, to: path)
+        if json {
+            return try Output.jsonLine(Result(result: "found", invariant: f.violation.id.description,
+                                              signature: f.violation.code.description, execs: result.executions,
+                                              seconds: took, input: path))
+        }
         let report = f.input.withUnsafeBytes { search.harness.report($0, f.violation) }
         print(report.hasSuffix("\n") ? String(report.dropLast()) : report)
         print("# input: \(path) (\(f.input.count) bytes)")

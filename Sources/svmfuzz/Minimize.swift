@@ -27,6 +27,22 @@ struct Minimize: ParsableCommand {
     @Option(name: .customShort("o"), help: ArgumentHelp("Write the minimized program to this file (and only its header line to stdout).", valueName: "out.svm"))
     var output: String?
 
+    @Flag(help: "Print one JSON line (from, to, operations, violation, signature, variant, output, program) instead of text.")
+    var json = false
+
+    struct Result: Encodable {
+        var file: String
+        var variant: String
+        var from: Int
+        var to: Int
+        var violation: String
+        /// `<id> [<reason>]`, as corpus/known-issues.txt lists it.
+        var signature: String
+        var output: String?
+        /// The program as .svm text when it was not written to a file.
+        var program: String?
+    }
+
     func run() throws {
         let chosen = try VariantNames.parse(variant)
         let delta = try FixNames.parse(fixes)
@@ -38,11 +54,17 @@ struct Minimize: ParsableCommand {
             throw Finish(code: 1)
         }
         small.config.variant = used
-        let id = Runner.run(small, variant: used, stopAtFirstViolation: true).violation.map { $0.id.description } ?? "?"
+        let found = Runner.run(small, variant: used, stopAtFirstViolation: true).violation
+        let id = found.map { $0.id.description } ?? "?"
         let header = "# minimized from \(file): \(program.operations.count) → \(small.operations.count) operations, violation \(id) on \(used.rawValue)"
         let text = header + "\n" + SVMText.print(small)
-        if let output {
-            try Files.write(text.hasSuffix("\n") ? text : text + "\n", to: output)
+        if let output { try Files.write(text.hasSuffix("\n") ? text : text + "\n", to: output) }
+        if json {
+            try Output.jsonLine(Result(file: file, variant: used.rawValue, from: program.operations.count,
+                                       to: small.operations.count, violation: id,
+                                       signature: found.map { $0.code.description } ?? "?", output: output,
+                                       program: output == nil ? SVMText.print(small) : nil))
+        } else if output != nil {
             print(header)
         } else {
             print(text, terminator: text.hasSuffix("\n") ? "" : "\n")

@@ -38,7 +38,7 @@ struct Replay: ParsableCommand {
     @Flag(help: "Print every step before the verdict.")
     var trace = false
 
-    @Flag(help: "Print one JSON document (verdict, expects, and the steps with --trace) instead of text.")
+    @Flag(help: "Print JSON lines instead of text: one object per step (its record), then the verdict object.")
     var json = false
 
     func run() throws {
@@ -54,17 +54,15 @@ struct Replay: ParsableCommand {
         let status: Int32 = failed ? 1 : 0
 
         if json {
+            // JSON lines, so that scripts never parse the human output: the step records, then the verdict.
+            for s in steps { try Output.jsonLine(StepJSON(s)) }
             let doc = ReplayJSON(file: file, format: input.format.rawValue, variant: used.rawValue,
                                  operations: program.operations.count, steps: report.steps,
                                  verdict: verdictWord(report, expectedBy),
                                  violation: report.violation.map { ViolationJSON($0, expectedByLine: expectedBy) },
                                  expectFailures: report.expectFailures.map(ExpectFailureJSON.init),
-                                 exitStatus: Int(status),
-                                 trace: trace ? steps.map(StepJSON.init) : nil)
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let data = try enc.encode(doc)
-            print(String(decoding: data, as: UTF8.self))
+                                 exitStatus: Int(status))
+            try Output.jsonLine(doc)
         } else {
             if trace {
                 for line in TraceTable.render(steps) { print(line) }
@@ -80,8 +78,7 @@ struct Replay: ParsableCommand {
     /// The line of an `expect violation=<id>` after the violating step that names this violation.
     func expectingLine(_ program: Program, _ v: Violation) -> Int? {
         for (i, op) in program.operations.enumerated() where i >= v.step {
-            if case .expect(let e) = op, let w = e.violation, !w.isEmpty,
-               w == v.id.description || w == v.id.family {
+            if case .expect(let e) = op, case .matching(let w)? = e.violation, w.matches(v.code) {
                 return i < program.lines.count && program.lines[i] > 0 ? program.lines[i] : i + 1
             }
         }
@@ -139,6 +136,7 @@ enum TraceTable {
             }
             block.append(line)
             out += s.skipped ? block.map { Output.paint($0, .dim) } : block
+            if let why = s.record.skip { out.append(opColumn + Output.paint("skipped: \(why)", .dim)) }
             if s.ownersChanged || s.step == 1 { out.append(opColumn + "owners " + s.ownersText) }
             if let v = s.violation { out.append(opColumn + Output.paint(v.description, .red)) }
             for f in s.expectFailures { out.append(opColumn + Output.paint(f.description, .red)) }
@@ -160,11 +158,11 @@ struct ReplayJSON: Codable {
     var violation: ViolationJSON?
     var expectFailures: [ExpectFailureJSON]
     var exitStatus: Int
-    var trace: [StepJSON]?
 }
 
 struct ViolationJSON: Codable {
     var id: String
+    var reason: String?
     var step: Int
     var line: Int?
     var detail: String
@@ -172,7 +170,7 @@ struct ViolationJSON: Codable {
     var expectedByLine: Int?
 
     init(_ v: Violation, expectedByLine: Int? = nil) {
-        id = v.id.description; step = v.step; line = v.line > 0 ? v.line : nil; detail = v.detail
+        id = v.id.description; reason = v.reason?.description; step = v.step; line = v.line > 0 ? v.line : nil; detail = v.detail
         text = v.description; self.expectedByLine = expectedByLine
     }
 }
@@ -186,13 +184,20 @@ struct ExpectFailureJSON: Codable {
     init(_ f: ExpectFailure) { line = f.line; step = f.step; wanted = f.wanted; got = f.got; text = f.description }
 }
 
+/// One step record as a JSON line (stable keys; absent facts are left out).
 struct StepJSON: Codable {
     var step: Int
     var line: Int?
     var operation: String
     var ran: String
+    var skip: String?
     var exit: String?
     var ioctl: String?
+    var ioctls: [IoctlJSON]
+    var vmexitCode: String?
+    var exception: Int?
+    var delivered: DeliveredJSON?
+    var warnings: [String]
     var mode: String
     var gif: Bool
     var efer: String
@@ -202,9 +207,33 @@ struct StepJSON: Codable {
     var violation: ViolationJSON?
     var expectFailures: [ExpectFailureJSON]
 
+    struct IoctlJSON: Codable {
+        var ioctl: String
+        var result: String
+        var rule: String?
+        var raisedTripleFault: Bool
+    }
+
+    struct DeliveredJSON: Codable {
+        var eventInj: String
+        var returnRip: String
+    }
+
     init(_ s: StepObservation) {
+        let r = s.record
         step = s.step; line = s.line > 0 ? s.line : nil; operation = s.text; ran = s.ran
-        exit = s.exit?.description; ioctl = s.ioctl?.description; mode = s.mode.description; gif = s.gif
+        skip = r.skip?.description
+        exit = s.exit?.description; ioctl = s.ioctl?.description
+        ioctls = (0..<r.ioctls.count).map { i in
+            let c = r.ioctls[i]
+            return IoctlJSON(ioctl: c.kind.description, result: c.result.description, rule: c.refusal?.description,
+                             raisedTripleFault: c.raisedTripleFault)
+        }
+        vmexitCode = r.vmexitCode.map(Output.hex)
+        exception = s.exception.map(Int.init)
+        delivered = r.delivered.map { DeliveredJSON(eventInj: Output.hex(UInt64($0.eventInj)), returnRip: Output.hex($0.returnRip)) }
+        warnings = r.warnings.sites.map(\.name)
+        mode = s.mode.description; gif = s.gif
         efer = Output.hex(s.efer); requests = s.requests
         owners = Dictionary(uniqueKeysWithValues: zip(RegisterOwners.names, s.owners.map(\.description)))
         ownersChanged = s.ownersChanged

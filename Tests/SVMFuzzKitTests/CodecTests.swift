@@ -318,7 +318,8 @@ enum RandomPrograms {
     static func expectation(_ r: inout CodecRng) -> Expectation {
         Expectation(exit: r.maybe { $0.pick(ExitReason.allCases) }, mode: r.maybe { $0.pick([Mode.l1, .l2, .smm]) },
                     gif: r.maybe { $0.bool() }, efer: r.maybe { value(&$0) },
-                    violation: r.maybe { $0.pick(["", "l1-runs-l2-state", "kvm-warn:svm_set_efer", "inconsistent-state:smm"]) },
+                    violation: r.maybe { ExpectedViolation(Substring($0.pick(["none", "l1-runs-l2-state", "kvm-warn",
+                        "kvm-warn:set_efer:positive-return", "inconsistent-state:smm-not-guest-mode"])))! },
                     ioctl: r.maybe { $0.pick(Errno.allCases) }, tripleFault: r.maybe { $0.bool() })
     }
 

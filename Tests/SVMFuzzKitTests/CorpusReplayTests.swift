@@ -67,7 +67,7 @@ final class CorpusReplayTests: XCTestCase {
                 let r = Runner.run(program, variant: variant)
                 if let want = expected[variant] {
                     let got = r.violation?.id
-                    XCTAssertTrue(got?.description == want || got?.family == want,
+                    XCTAssertTrue(got?.description == want || got?.family.rawValue == want,
                                   "\(url.lastPathComponent) on \(variant): wanted \(want), got \(String(describing: got))")
                 } else {
                     XCTAssertNil(r.violation, "\(url.lastPathComponent) on \(variant)")

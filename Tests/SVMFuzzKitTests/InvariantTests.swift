@@ -15,7 +15,7 @@ final class InvariantTests: XCTestCase {
         for v in [Variant.merged, .v2SetEfer, .msrHook] {
             let ok = run(Build.clearEferSvme, v)
             XCTAssertNil(ok.violation, "\(v): \(String(describing: ok.violation))")
-            XCTAssertEqual(ok.finalState.lastExit, .shutdown, "\(v)")
+            XCTAssertEqual(ok.lastExit, .shutdown, "\(v)")
         }
     }
 
@@ -37,11 +37,11 @@ final class InvariantTests: XCTestCase {
             let p = try SVMText.parse(prologue + drop + "\nwrmsr efer 0xd01\n", file: "t.svm")
             let r = run(p, .merged)
             XCTAssertNil(r.violation, "\(drop): \(String(describing: r.violation))")
-            XCTAssertEqual(r.finalState.lastRanAt, .l1, drop)
+            XCTAssertEqual(r.lastRecord?.ran, .l1, drop)
         }
         // Without the signal KVM services the triple fault at once: L1 is shut down.
         let p = try SVMText.parse(prologue.replacingOccurrences(of: "signal\n", with: ""), file: "t.svm")
-        XCTAssertEqual(run(p, .merged).finalState.lastExit, .shutdown)
+        XCTAssertEqual(run(p, .merged).lastExit, .shutdown)
     }
 
     func testNextEntryIsNotComparedWhenTheVmmStopsTheGuest() throws {
@@ -60,7 +60,7 @@ final class InvariantTests: XCTestCase {
             """, file: "t.svm")
         let r = run(p, .merged)
         XCTAssertNil(r.violation, String(describing: r.violation))
-        XCTAssertEqual(r.finalState.lastExit, .internalError)
+        XCTAssertEqual(r.lastExit, .internalError)
         XCTAssertTrue(r.finalState.halted)
     }
 
@@ -74,7 +74,8 @@ final class InvariantTests: XCTestCase {
         // Once the run returns to userspace, the v1 state (guest mode, SVME=0) cannot be migrated.
         var ex = Executor(config: VcpuConfig(variant: .v1IgnoreInGuest))
         for op in Build.clearEferSvme.operations { ex.execute(op) }
-        let v = ex.execute(.run)
+        ex.execute(.run)
+        let v = ex.stepViolation
         XCTAssertEqual(v?.id, .unrestorableState)
         XCTAssertTrue(v?.detail.contains("NESTED_STATE") ?? false, v?.detail ?? "")
     }

@@ -68,7 +68,7 @@ final class LanguageTests: XCTestCase {
             .setVcpuEvents(EventsPatch(smm: false, tripleFault: false)),
             .snapshot(.a), .restore(.a, .qemu), .reset,
             .expect(Expectation(exit: .shutdown)),
-            .expect(Expectation(mode: .l1, gif: false, efer: 0x1d01, violation: "", ioctl: .ok)),
+            .expect(Expectation(mode: .l1, gif: false, efer: 0x1d01, violation: ExpectedViolation.none, ioctl: .ok)),
         ]
         XCTAssertEqual(p.operations.count, expected.count)
         for (a, b) in zip(p.operations, expected) { XCTAssertEqual(a, b) }
@@ -110,7 +110,7 @@ final class LanguageTests: XCTestCase {
             + "np=0 ncr3=0 efer=0x1d01 cr0=0x80050033 cr2=0 cr3=0x3000 cr4=0x20 rip=0x4000 rsp=0x8000 rax=0 rflags=0x2 cpl=0")
         XCTAssertThrowsError(try op("race_vmcb 0x10000"))
         XCTAssertEqual(try op("expect violation=l1-runs-l2-state triple_fault=1 exit=internal_error mode=smm ioctl=einval"),
-                       .expect(Expectation(exit: .internalError, mode: .smm, violation: "l1-runs-l2-state",
+                       .expect(Expectation(exit: .internalError, mode: .smm, violation: ExpectedViolation("l1-runs-l2-state"),
                                            ioctl: .einval, tripleFault: true)))
         XCTAssertEqual(try SVMText.parse("\n# c\nrun#x\n\t reset\r\n", file: "t").lines, [3, 4])
         let crlf = try SVMText.parse("run\r\n\r\nreset\r\nsnapshot b\r\n", file: "t")

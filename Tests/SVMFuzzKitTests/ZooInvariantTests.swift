@@ -97,7 +97,7 @@ final class ZooInvariantTests: XCTestCase {
                                             .guest(.vmrun(gpa: Build.vmcbGpa))]
         assertFires(ops, on: .zooB25, .unrestorableState, config: ProgramConfig(nrips: false))
         let v = run(ops, .zooB25, ProgramConfig(nrips: false))
-        XCTAssertEqual(v?.reason, "next-entry:event")
+        XCTAssertEqual(v?.reason, .nextEntry(.event))
         // With NRIPS L1 supplies NextRIP itself: nothing to stuff, so no variant differs.
         XCTAssertNil(run(ops, .zooB25, ProgramConfig(nrips: true)))
     }
@@ -108,7 +108,7 @@ final class ZooInvariantTests: XCTestCase {
         noVmmcall.control.intercepts.remove(.vmmcall)
         let ops = Build.enterL2(noVmmcall) + [.guest(.vmmcall), .snapshot(.a)]
         assertFires(ops, on: .zooB26, .unrestorableState)
-        XCTAssertEqual(run(ops, .zooB26)?.reason, "next-entry:next_rip")
+        XCTAssertEqual(run(ops, .zooB26)?.reason, .nextEntry(.nextRip))
     }
 
     func testRestoredInterruptShadowMatchesTheSnapshot() {

@@ -139,7 +139,6 @@ final class ShutdownTests: XCTestCase {
         var v = makeL1()
         enterL2(&v)
         XCTAssertEqual(exec(&v, .tripleFault), .exit(.shutdown))
-        XCTAssertEqual(v.lastExit, .shutdown)
         XCTAssertEqual(v.mode, .l1)
         XCTAssertEqual(v.current, .vmcb01)
         XCTAssertFalse(v.nested.initialized)

@@ -119,11 +119,16 @@ final class ReplayCommandTests: CLITestCase {
         XCTAssertTrue(r.stdout.contains("shutdown"))
     }
 
-    func testJSON() throws {
+    func testJSONLines() throws {
         let f = try write("clear.svm", Scenario.clearEferSvme)
-        let r = try svmfuzz("replay", f, "--variant", "prefix", "--json", "--trace")
+        let r = try svmfuzz("replay", f, "--variant", "prefix", "--json")
         XCTAssertEqual(r.status, 1)
-        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        // One object per line: the step records, then the verdict.
+        let lines = try r.stdoutLines.map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], $0)
+        }
+        XCTAssertEqual(lines.count, 7)
+        let doc = try XCTUnwrap(lines.last)
         XCTAssertEqual(doc["verdict"] as? String, "violation")
         XCTAssertEqual(doc["variant"] as? String, "prefix")
         XCTAssertEqual(doc["format"] as? String, "svm")
@@ -134,17 +139,32 @@ final class ReplayCommandTests: CLITestCase {
         XCTAssertEqual(v["line"] as? Int, 6)
         let expects = try XCTUnwrap(doc["expectFailures"] as? [[String: Any]])
         XCTAssertEqual(expects.first?["text"] as? String, "EXPECT FAILED line 7: wanted exit=shutdown, got exit=none")
-        let trace = try XCTUnwrap(doc["trace"] as? [[String: Any]])
-        XCTAssertEqual(trace.count, 6)
-        XCTAssertEqual(trace[3]["operation"] as? String, "vmrun 0x10000")
-        XCTAssertEqual(trace[3]["mode"] as? String, "l2")
-        XCTAssertEqual((trace[3]["owners"] as? [String: String])?["rip"], "l2")
+        let steps = Array(lines.dropLast())
+        XCTAssertEqual(steps[3]["operation"] as? String, "vmrun 0x10000")
+        XCTAssertEqual(steps[3]["mode"] as? String, "l2")
+        XCTAssertEqual((steps[3]["owners"] as? [String: String])?["rip"], "l2")
+        XCTAssertEqual((steps[4]["violation"] as? [String: Any])?["id"] as? String, "l1-runs-l2-state")
 
         let clean = try svmfuzz("replay", f, "--json")
         XCTAssertEqual(clean.status, 0)
-        let c = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(clean.stdout.utf8)) as? [String: Any])
+        let last = try XCTUnwrap(clean.stdoutLines.last)
+        let c = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
         XCTAssertEqual(c["verdict"] as? String, "clean")
-        XCTAssertNil(c["trace"])
+    }
+
+    func testGuestMemoryFullIsASkippedStep() throws {
+        // Eight pages fit in the model's guest memory; the ninth write is skipped, and says why.
+        let writes = (0..<9).map { "vmcb 0x\(String(0x10000 + $0 * 0x1000, radix: 16)) intercepts=vmrun asid=1" }
+        let f = try write("full.svm", writes.joined(separator: "\n") + "\n")
+        let r = try svmfuzz("replay", f, "--json")
+        XCTAssertEqual(r.status, 0)
+        let steps = try r.stdoutLines.dropLast().map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        XCTAssertEqual(steps.map { $0["ran"] as? String }, Array(repeating: "userspace", count: 8) + ["skipped"])
+        XCTAssertEqual(steps.last?["skip"] as? String, "guest-memory-full")
+        let t = try svmfuzz("replay", f, "--trace")
+        XCTAssertTrue(t.stdout.contains("skipped: guest-memory-full"), t.stdout)
     }
 
     func testReplayOfRawBytes() throws {

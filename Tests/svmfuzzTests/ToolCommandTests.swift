@@ -151,4 +151,24 @@ final class ToolCommandTests: CLITestCase {
         XCTAssertEqual(r.stdoutLines, ["CLEAN 500 execs"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("findings").path))
     }
+
+    func testHuntAndMinimizePrintJSONLinesForScripts() throws {
+        func object(_ line: String) throws -> [String: Any] {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)
+        }
+        let found = try object(try svmfuzz("hunt", "--variant", "prefix", "--runs", "200000", "--seed", "1", "--json").lastLine)
+        XCTAssertEqual(found["result"] as? String, "found")
+        XCTAssertEqual(found["invariant"] as? String, "l1-runs-l2-state")
+        XCTAssertEqual(found["input"] as? String, "findings/prefix/hunt-1.bin")
+        let clean = try svmfuzz("hunt", "--variant", "merged", "--runs", "500", "--seed", "7", "--max-len", "1", "--json")
+        XCTAssertEqual(clean.stdoutLines.count, 1)
+        XCTAssertEqual(try object(clean.lastLine)["execs"] as? Int, 500)
+
+        let f = try write("padded.svm", Scenario.padded)
+        let m = try object(try svmfuzz("minimize", f, "--variant", "prefix", "--json", "-o", "min.svm").lastLine)
+        XCTAssertEqual(m["from"] as? Int, 16)
+        XCTAssertEqual(m["to"] as? Int, 5)
+        XCTAssertEqual(m["signature"] as? String, "l1-runs-l2-state")
+        XCTAssertEqual(m["output"] as? String, "min.svm")
+    }
 }

@@ -1,6 +1,7 @@
-// Runs operations on the vCPU model the way a VMM would, and checks the invariants after each.
-// A value type with fixed-size storage: executing an operation allocates nothing unless an
-// invariant fails (building its message).
+// Runs operations on the vCPU model the way a VMM would. Each operation yields a StepRecord of what
+// happened; the invariant registry (Invariants/Registry.swift) judges the record at the checkpoints
+// where its facts exist. A value type with fixed-size storage: executing an operation allocates
+// nothing unless an invariant fails (building its message).
 
 import SVMModel
 
@@ -19,18 +20,12 @@ public struct Executor: Sendable {
     private var stuffedRegs = false
     private var stuffedSregs = false
 
-    /// The last exit to userspace (none before the first).
-    public private(set) var lastExit: ExitReason = .none
-    /// The result of the last ioctl (KVM_RUN included).
-    public private(set) var lastIoctl: Errno = .ok
     /// Operations executed so far.
     public private(set) var step = 0
     /// The first violation seen.
     public private(set) var firstViolation: Violation?
-    /// Whether the last operation was skipped (after a shutdown or with the VM dead).
-    public private(set) var lastSkipped = false
-    /// Whether the last guest instruction ran, and at which level.
-    public private(set) var lastRanAt: Mode?
+    /// The violation of the step just executed, with its message (its record holds only the code).
+    public private(set) var stepViolation: Violation?
 
     /// Whether the vCPU's state is guest-reachable: reached from the initial state by guest
     /// instructions, platform events, resets and restores of guest-reachable snapshots. Stuffing
@@ -41,127 +36,163 @@ public struct Executor: Sendable {
     /// The VMM discarded a triple fault KVM had raised (KVM_SET_VCPU_EVENTS, or a restore that puts
     /// VCPU_EVENTS without it): it chose to run a state KVM declared shut down, so l1-runs-l2-state is
     /// not judged until a reset or a restore that puts all registers again.
-    private var discardedTripleFault = false
+    private(set) var discardedTripleFault = false
 
     private var snapshots: InlineArray<4, VcpuSnapshot>
     private var snapshotValid: UInt8 = 0
     private var snapshotReachable: UInt8 = 0
-    private var reportedWarnings = WarnSet()
-    private var line = 0
+    /// The WARN sites kvm-warn has judged (each is reported once).
+    private(set) var reportedWarnings = WarnSet()
+
+    /// The step in progress, as the invariants read it: the state at its start, the record so far,
+    /// and the facts of the checkpoint being judged.
+    private(set) var now: StepContext
 
     public init(config: VcpuConfig) {
         vcpu = Vcpu.makeL1(config: config)
         pristine = vcpu
         snapshots = .init(repeating: VcpuSnapshot(of: vcpu))
+        now = StepContext(operation: .run, before: StateBefore(vcpu), record: StepRecord(step: 0, line: 0),
+                          instruction: InstructionFacts(insn: .stgi, before: StateBefore(vcpu), vmcb12: nil, resumed: false))
     }
 
     public var config: VcpuConfig { vcpu.config }
 
-    /// Executes one operation, then checks the invariants. Returns the violation it caused, if any
+    /// Executes one operation and judges it; returns what happened, the violation it caused included
     /// (every violation, not only the first, for tools that continue).
     @discardableResult
-    public mutating func execute(_ op: Operation, line: Int = 0) -> Violation? {
+    public mutating func execute(_ op: Operation, line: Int = 0) -> StepRecord {
         step += 1
-        self.line = line
-        lastSkipped = false
-        lastRanAt = nil
-        let smmMismatchBefore = vcpu.smmL1Mismatch != nil
-        var found = perform(op)
-        // The root cause wins over what it leads to later in the same operation (e.g. a state that
-        // then cannot be migrated at the exit to userspace).
-        if !smmMismatchBefore, let r = vcpu.smmL1Mismatch {
-            found = violation(.smmL1State, SmmL1State.describe(r))
-        }
-        if found == nil { found = checkStructure() }
-        if let v = found, firstViolation == nil { firstViolation = v }
-        return found
+        now.record = StepRecord(step: step, line: line)
+        now.before = StateBefore(vcpu)
+        stepViolation = nil
+        let warningsBefore = vcpu.warnings
+        vcpu.beginStep()
+        perform(op)
+        let found = stepViolation
+        check(.step)
+        // kvm-warn judged the warnings unless the step had already failed (they are judged later).
+        if found == nil && stepViolation?.id != .smmL1State { reportedWarnings = vcpu.warnings }
+
+        now.record.mode = vcpu.mode
+        now.record.gif = vcpu.gif
+        now.record.requests = vcpu.requests
+        now.record.owners = vcpu.owners
+        now.record.current = vcpu.current
+        now.record.warnings = vcpu.warnings.subtracting(warningsBefore)
+        now.record.vmexitCode = vcpu.lastVmexitCode
+        now.record.injected = op.isGuestInstruction && now.record.skip == nil ? vcpu.lastInjected : nil
+        now.record.violation = stepViolation?.code
+        if firstViolation == nil { firstViolation = stepViolation }
+        return now.record
+    }
+
+    /// Runs the registry at checkpoint `kind`; the step keeps its first violation (or a root cause
+    /// found later).
+    private mutating func check(_ kind: CheckpointKind) {
+        let found = stepViolation
+        if let v = InvariantRegistry.check(kind, &self, found: found) { stepViolation = v }
+    }
+
+    private mutating func skip(_ why: SkipReason) {
+        now.record.ran = .skipped
+        now.record.skip = why
     }
 
     // MARK: - Operations
 
-    private mutating func perform(_ op: Operation) -> Violation? {
+    private mutating func perform(_ op: Operation) {
         switch op {
         case .guest(let insn):
-            return guestInstruction(insn)
+            guestInstruction(insn)
+        // A write the model's memory cannot hold (every page in use) is skipped, not silently lost; a
+        // write to an address without RAM is dropped, as the hardware drops it.
         case .vmcb(let gpa, let image):
-            _ = vcpu.writeGuestVmcb(gpa, image)
-            return nil
+            if !vcpu.writeGuestVmcb(gpa, image) && GuestPhys.isMappable(gpa) { skip(.guestMemoryFull) }
         case .msrpm(let gpa, let image):
-            _ = vcpu.writeGuestMsrpm(gpa, image)
-            return nil
+            if !vcpu.writeGuestMsrpm(gpa, image) && GuestPhys.isMappable(gpa) { skip(.guestMemoryFull) }
         case .racingVmcb(let image):
             vcpu.raceNextVmrun(vmcb12: image)
-            return nil
         case .smram(let p):
             var s = vcpu.memory.smram
             p.apply(to: &s)
             vcpu.writeSmram(s)
-            return nil
         case .smi:
+            now.record.ran = .platform
             vcpu.raiseSmi()
-            return kick()
+            kick()
         case .initSignal:
+            now.record.ran = .platform
             vcpu.raiseInit()
-            return kick()
+            kick()
         case .signal:
+            now.record.ran = .platform
             signalPending = true
-            return nil
         case .run:
-            return kvmRun()
+            kvmRun()
         case .expect:
-            return nil
+            now.record.ran = .expect
         case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents, .snapshot, .restore, .reset:
             // Userspace needs the vCPU out of KVM_RUN first; the ioctl is issued even when leaving
             // the run already showed a violation.
-            let atExit = leaveRun()
+            leaveRun()
             switch op {
             case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents: guestReachable = false
             default: break
             }
-            let tfBefore = vcpu.requests.contains(.tripleFault)
-            var fromIoctl = ioctl(op)
+            now.record.userspaceIoctl = true
+            ioctl(op)
             if putAllRegisters(op) {
                 discardedTripleFault = false
-            } else if tfBefore && !vcpu.requests.contains(.tripleFault) {
+            } else if now.before.tripleFault && !vcpu.requests.contains(.tripleFault) {
                 discardedTripleFault = true
             }
-            if fromIoctl == nil, !tfBefore, vcpu.requests.contains(.tripleFault), let name = op.stuffingIoctlName {
-                fromIoctl = violation(.spuriousTripleFault, "\(name) raised a triple fault")
-            }
-            return atExit ?? fromIoctl
+            now.operation = op                      // only the ioctl checks read it: copied only here
+            check(.ioctl)
         }
     }
 
-    private mutating func ioctl(_ op: Operation) -> Violation? {
+    /// Records one ioctl of this step. `asked`: the ioctl was told to make a triple fault pending.
+    private mutating func issued(_ kind: IoctlKind, _ r: Errno, refusal: Refusal? = nil, asked: Bool = false) {
+        let raised = !now.before.tripleFault && !asked && vcpu.requests.contains(.tripleFault)
+        now.record.ioctls.append(IoctlCall(kind, r, refusal: r == .einval ? refusal : nil, raisedTripleFault: raised))
+        now.record.ioctlResult = r
+    }
+
+    private mutating func ioctl(_ op: Operation) {
         switch op {
         case .setSregs(let p):
             let cur = vcpu.getSregs()
-            lastIoctl = vcpu.setSregs(KvmSregs(efer: p.efer ?? cur.efer, cr0: p.cr0 ?? cur.cr0, cr2: p.cr2 ?? cur.cr2,
-                                               cr3: p.cr3 ?? cur.cr3, cr4: p.cr4 ?? cur.cr4))
-            if lastIoctl == .ok { stuffedSregs = true; resumeIfStuffed() }
-            if lastIoctl == .ok, let d = IoctlAcceptance.checkSetSregs(efer: p.efer ?? cur.efer, vcpu.config) {
-                return violation(.ioctlAcceptsInvalid, d)
-            }
+            let s = KvmSregs(efer: p.efer ?? cur.efer, cr0: p.cr0 ?? cur.cr0, cr2: p.cr2 ?? cur.cr2,
+                             cr3: p.cr3 ?? cur.cr3, cr4: p.cr4 ?? cur.cr4)
+            let why = vcpu.kvmSregsRejection(s)
+            let r = vcpu.setSregs(s)
+            issued(.setSregs, r, refusal: why.map(Refusal.sregs))
+            if r == .ok { stuffedSregs = true; resumeIfStuffed() }
         case .setRegs(let p):
             let cur = vcpu.getRegs()
-            lastIoctl = vcpu.setRegs(KvmRegs(rip: p.rip ?? cur.rip, rsp: p.rsp ?? cur.rsp, rax: p.rax ?? cur.rax,
-                                             rflags: p.rflags ?? cur.rflags))
-            if lastIoctl == .ok { stuffedRegs = true; resumeIfStuffed() }
+            let r = vcpu.setRegs(KvmRegs(rip: p.rip ?? cur.rip, rsp: p.rsp ?? cur.rsp, rax: p.rax ?? cur.rax,
+                                         rflags: p.rflags ?? cur.rflags))
+            issued(.setRegs, r)
+            if r == .ok { stuffedRegs = true; resumeIfStuffed() }
         case .setMsrs(let p):
-            lastIoctl = .ok
-            if let e = p.efer, lastIoctl == .ok { lastIoctl = vcpu.setMsr(MSR.efer, e) }
-            if let h = p.hsavePa, lastIoctl == .ok { lastIoctl = vcpu.setMsr(MSR.vmHsavePa, h) }
-            if let c = p.vmCr, lastIoctl == .ok { lastIoctl = vcpu.setMsr(MSR.vmCr, c) }
+            var r = Errno.ok
+            if let e = p.efer, r == .ok { r = vcpu.setMsr(MSR.efer, e) }
+            if let h = p.hsavePa, r == .ok { r = vcpu.setMsr(MSR.vmHsavePa, h) }
+            if let c = p.vmCr, r == .ok { r = vcpu.setMsr(MSR.vmCr, c) }
+            issued(.setMsrs, r)
         case .setNestedState(let slot, let flags, let vmcbPa):
             var blob = snapshot(slot)?.nested ?? KvmNestedState(flags: 0)
             if let f = flags { blob.flags = f }
             if let pa = vmcbPa { blob.vmcbPa = pa }
-            lastIoctl = vcpu.setNestedState(blob)
+            let why = vcpu.kvmNestedStateRejection(blob)
+            issued(.setNestedState, vcpu.setNestedState(blob), refusal: why.map(Refusal.nestedState))
         case .setVcpuEvents(let p):
-            lastIoctl = vcpu.setVcpuEvents(smm: p.smm, smiPending: p.smiPending, latchedInit: p.latchedInit,
-                                           tripleFault: p.tripleFault, interrupt: p.interrupt)
+            let r = vcpu.setVcpuEvents(smm: p.smm, smiPending: p.smiPending, latchedInit: p.latchedInit,
+                                       tripleFault: p.tripleFault, interrupt: p.interrupt)
+            issued(.setVcpuEvents, r, asked: p.tripleFault == true)
         case .snapshot(let slot):
-            lastIoctl = vcpu.vmDead ? .eio : .ok
+            issued(.getState, vcpu.vmDead ? .eio : .ok)
             if !vcpu.vmDead {
                 snapshots[Int(slot.rawValue)] = VcpuSnapshot(of: vcpu)
                 snapshotValid |= 1 << slot.rawValue
@@ -173,31 +204,29 @@ public struct Executor: Sendable {
             }
         case .restore(let slot, let order):
             guard let snap = snapshot(slot) else {
-                lastIoctl = .einval
+                now.record.ioctlResult = .einval          // nothing to put: the VMM has no such snapshot
                 guestReachable = false
-                return nil
+                return
             }
-            let v = restore(snap, order: order)
-            guestReachable = lastIoctl == .ok && order.isMigrationOrder && snapshotReachable & (1 << slot.rawValue) != 0
-            return v
+            restore(snap, order: order)
+            guestReachable = now.record.ioctlResult == .ok && order.isMigrationOrder && snapshotReachable & (1 << slot.rawValue) != 0
         case .reset:
-            return systemReset()
+            systemReset()
         default:
             break
         }
-        return nil
     }
 
     /// Whether `op` just put every register again (a reset, or a restore with REGS and SREGS that succeeded).
     private func putAllRegisters(_ op: Operation) -> Bool {
         switch op {
-        case .reset: return lastIoctl == .ok
-        case .restore(_, let order): return lastIoctl == .ok && order.contains(.regs) && order.contains(.sregs)
+        case .reset: return now.record.ioctlResult == .ok
+        case .restore(_, let order): return now.record.ioctlResult == .ok && order.contains(.regs) && order.contains(.sregs)
         default: return false
         }
     }
 
-    private func snapshot(_ slot: Slot) -> VcpuSnapshot? {
+    func snapshot(_ slot: Slot) -> VcpuSnapshot? {
         snapshotValid & (1 << slot.rawValue) != 0 ? snapshots[Int(slot.rawValue)] : nil
     }
 
@@ -207,33 +236,23 @@ public struct Executor: Sendable {
 
     // MARK: - Restore and reset
 
-    /// `restore`: the snapshot's SET ioctls in the given order.
-    private mutating func restore(_ snap: VcpuSnapshot, order: RestoreOrder) -> Violation? {
-        // A triple fault already pending survives a restore that does not put VCPU_EVENTS.
-        let inherited = vcpu.requests.contains(.tripleFault) && !order.contains(.events)
-        let r = vcpu.put(snap, order: order)
-        if let raiser = r.raisedTripleFault {
-            return violation(.spuriousTripleFault,
-                             "KVM_SET_\(raiser.ioctlName) raised a triple fault during restore (order=\(order))")
+    /// Puts `s` in `order`, recording each ioctl; the result of the whole is the first failure's.
+    private mutating func put(_ s: VcpuSnapshot, order: RestoreOrder) -> PutResult {
+        let r = vcpu.put(s, order: order)
+        for i in 0..<r.calls.count { now.record.ioctls.append(r.calls[i]) }
+        now.record.ioctlResult = r.failure?.result ?? .ok
+        return r
+    }
+
+    /// `restore`: the snapshot's SET ioctls in the given order (judged by spurious-triple-fault and
+    /// restore-mismatch at the ioctl checkpoint).
+    private mutating func restore(_ snap: VcpuSnapshot, order: RestoreOrder) {
+        let r = put(snap, order: order)
+        // Like set_regs + set_sregs after a shutdown, a restore that puts both resumes the guest
+        // (unless it failed, or raised a triple fault, which leaves the VMM where it was).
+        if r.raisedTripleFault == nil && r.failure == nil && order.contains(.regs) && order.contains(.sregs) {
+            halted = false
         }
-        if let f = r.failure {
-            lastIoctl = f.errno
-            return nil                             // a refused restore is reported, not a violation
-        }
-        lastIoctl = .ok
-        // Like set_regs + set_sregs after a shutdown, a restore that puts both resumes the guest.
-        if order.contains(.regs) && order.contains(.sregs) { halted = false }
-        if vcpu.requests.contains(.tripleFault) && !snap.events.tripleFault && !inherited {
-            return violation(.spuriousTripleFault,
-                             "restore (order=\(order)) left a triple fault pending that the snapshot did not have")
-        }
-        // KVM_SET_REGS drops a pending exception (__set_regs), so one put before it is not restored.
-        var expected = snap
-        if let e = order.position(of: .events), let r = order.position(of: .regs), e < r { expected.events.exception = nil }
-        if order.isMigrationOrder, let diff = expected.firstDifference(VcpuSnapshot(of: vcpu)) {
-            return violation(.restoreMismatch, "after restore (order=\(order)): \(diff)")
-        }
-        return nil
     }
 
     /// The reset state QEMU puts on a system reset (x86_cpu_reset_hold, then kvm_arch_put_registers
@@ -251,92 +270,67 @@ public struct Executor: Sendable {
         return s
     }()
 
-    private mutating func systemReset() -> Violation? {
-        let r = vcpu.put(Executor.qemuResetState, order: .qemu)
-        if let raiser = r.raisedTripleFault {
-            return violation(.spuriousTripleFault, "KVM_SET_\(raiser.ioctlName) raised a triple fault during system reset")
-        }
-        if let f = r.failure {
-            lastIoctl = f.errno
+    private mutating func systemReset() {
+        let r = put(Executor.qemuResetState, order: .qemu)
+        if r.raisedTripleFault != nil { return }
+        if r.failure != nil {
             guestReachable = false
-            return nil
+            return
         }
-        lastIoctl = .ok
         halted = false
         // The reset state is guest-reachable (a guest can reboot), if the reset put all of it:
         // without nested state QEMU leaves GIF as the VMM last stuffed it.
         if VcpuSnapshot.migratesNestedState(vcpu.config) { guestReachable = true }
-        if vcpu.requests.contains(.tripleFault) {
-            return violation(.spuriousTripleFault, "system reset left a triple fault pending")
-        }
-        return nil
     }
 
     // MARK: - KVM_RUN
 
     /// A guest instruction runs inside KVM_RUN at whichever level is running.
-    private mutating func guestInstruction(_ insn: GuestInstruction) -> Violation? {
-        guard let started = startRun() else { return nil }
+    private mutating func guestInstruction(_ insn: GuestInstruction) {
+        guard let started = startRun() else { return }
+        now.record.ran = .none
         if started {
-            if let v = enterGuest() { return v }
+            if enterGuest() { return }
             // The entry itself exited to userspace: the instruction never ran.
-            if !inRun { return nil }
+            if !inRun { return }
         }
-        lastRanAt = vcpu.mode
-        let before = (mode: vcpu.mode, gif: vcpu.gif, hsave: vcpu.nested.hsaveMsr, intercepts: vcpu.nested.ctl.intercepts)
-        var vmcb12: Vmcb? = nil
-        if case .vmrun(let gpa) = insn, before.mode == .l1 { vmcb12 = vcpu.readGuestVmcb(gpa) }
+        now.record.ran = Ran(vcpu.mode)
+        now.instruction.insn = insn
+        now.instruction.before = StateBefore(vcpu)
+        now.instruction.vmcb12 = nil
+        if case .vmrun(let gpa) = insn, now.instruction.before.mode == .l1 { now.instruction.vmcb12 = vcpu.readGuestVmcb(gpa) }
         let handling = vcpu.runGuestInstruction(insn)
-        var broken = checkInstruction(insn, before: before)
-        if broken == nil, case .vmrun = insn, before.mode == .l1, handling == .resume, !vcpu.vmDead,
-           let d = VmrunOutcome.check(vmcb12: vmcb12, after: vcpu) {
-            broken = violation(.vmrunOutcome, d)
-        }
-        let next: Violation?
+        now.instruction.resumed = handling == .resume
+        now.record.injected = vcpu.lastInjected
+        now.record.vmexitCode = vcpu.lastVmexitCode
+        // Judged before KVM re-enters the guest (GifChanged, HsavePaRules, InterceptNotReflected, VmrunOutcome).
+        check(.instruction)
         switch handling {
         case .resume:
-            next = enterGuest()
+            _ = enterGuest()
         case .exitToUserspace(let reason):
-            next = endRun(reason)
+            endRun(reason)
         case .error(let errno):
-            lastIoctl = errno
-            next = endRun(.none)
+            now.record.ioctlResult = errno
+            endRun(.none)
         }
-        return broken ?? next
-    }
-
-    /// The invariants about one guest instruction's handling (Invariants/: GifRules, HsaveRules,
-    /// InterceptReflection), checked before KVM re-enters the guest.
-    private func checkInstruction(_ insn: GuestInstruction,
-                                  before: (mode: Mode, gif: Bool, hsave: UInt64, intercepts: InterceptSet)) -> Violation? {
-        let mode = before.mode
-        if let d = GifRules.check(insn, mode: mode, gifBefore: before.gif, gifAfter: vcpu.gif) {
-            return violation(.gifChanged, d)
-        }
-        if let d = HsaveRules.check(insn, mode: mode, hsaveBefore: before.hsave, after: vcpu) {
-            return violation(.hsavePaRules, d)
-        }
-        if let d = InterceptReflection.check(insn, mode: mode, intercepts: before.intercepts, after: vcpu) {
-            return violation(.interceptNotReflected, d)
-        }
-        return nil
     }
 
     /// `run`: a KVM_RUN that enters and is interrupted before any guest instruction.
-    private mutating func kvmRun() -> Violation? {
-        guard startRun() != nil else { return nil }
-        if let v = enterGuest() { return v }
-        return leaveRun()
+    private mutating func kvmRun() {
+        guard startRun() != nil else { return }
+        if enterGuest() { return }
+        leaveRun()
     }
 
     /// Issues KVM_RUN unless the VMM would not run the guest now (halted, VM dead): nil when skipped,
     /// true when a new KVM_RUN started, false when one was already running.
     private mutating func startRun() -> Bool? {
         if halted || vcpu.vmDead {
-            lastSkipped = true
+            skip(vcpu.vmDead ? .vmDead : .guestStopped)
             return nil
         }
-        lastIoctl = .ok
+        now.record.ioctlResult = .ok
         if inRun { return false }
         vcpu.kvmRunBegin()
         inRun = true
@@ -344,120 +338,50 @@ public struct Executor: Sendable {
     }
 
     /// An SMI or INIT kicks a running vCPU out of the guest; KVM services it before re-entering.
-    private mutating func kick() -> Violation? {
-        guard inRun else { return nil }
-        return enterGuest()
+    private mutating func kick() {
+        guard inRun else { return }
+        _ = enterGuest()
     }
 
-    /// vcpu_enter_guest, and the l1-runs-l2-state check at every entry outside guest mode.
-    private mutating func enterGuest() -> Violation? {
+    /// vcpu_enter_guest, judged at every entry (l1-runs-l2-state). True when that entry violated an
+    /// invariant: the step goes no further (the instruction does not run, the run is not left).
+    private mutating func enterGuest() -> Bool {
         // vcpu_run sees the pending signal before vcpu_enter_guest: KVM_EXIT_INTR, nothing entered.
         if signalPending {
             signalPending = false
-            return endRun(.intr)
+            endRun(.intr)
+            return false
         }
         switch vcpu.vcpuEnterGuest() {
         case .entered(let mode):
-            if mode != .l2, !discardedTripleFault, let reg = vcpu.owners.firstL2Owned(current: vcpu.current) {
-                return violation(.l1RunsL2State,
-                                 "KVM entered \(mode == .smm ? "SMM" : "L1") while \(reg) (and maybe more) holds L2's value")
-            }
-            return nil
+            if let d = vcpu.lastDelivered { now.record.delivered = d }
+            let had = stepViolation != nil
+            now.entryMode = mode
+            check(.entry)
+            return !had && stepViolation != nil
         case .exit(let reason):
-            return endRun(reason)
+            endRun(reason)
+            return false
         }
     }
 
     /// Interrupts a running vCPU so userspace can issue an ioctl.
-    private mutating func leaveRun() -> Violation? {
-        guard inRun else { return nil }
-        return endRun(.intr)
+    private mutating func leaveRun() {
+        guard inRun else { return }
+        endRun(.intr)
     }
 
-    /// KVM_RUN returns to userspace: check that the state could be migrated right now.
-    private mutating func endRun(_ reason: ExitReason) -> Violation? {
+    /// KVM_RUN returns to userspace (judged by unrestorable-state: could the state be migrated now?).
+    private mutating func endRun(_ reason: ExitReason) {
         vcpu.kvmRunEnd(reason)
         inRun = false
-        lastExit = reason
+        now.record.exit = reason
         if reason != .intr {
             halted = true
             stuffedRegs = false
             stuffedSregs = false
         }
-        return checkRestorable()
-    }
-
-    /// unrestorable-state: GET everything, then PUT it in QEMU's order into a fresh vCPU that has the
-    /// same guest memory (live migration copies RAM).
-    private func checkRestorable() -> Violation? {
-        if vcpu.vmDead || !guestReachable { return nil }
-        let snap = VcpuSnapshot(of: vcpu)
-        var target = pristine
-        target.adoptMemory(of: vcpu)
-        if let (failedStep, errno) = target.put(snap, order: .qemu).failure {
-            var rule = ""
-            if failedStep == .sregs, let r = target.kvmSregsRejection(snap.sregs) { rule = ":\(r)" }
-            if failedStep == .nested, let r = target.kvmNestedStateRejection(snap.nested) { rule = ":\(r)" }
-            var v = violation(.unrestorableState,
-                              "migrating this state fails: KVM_SET_\(failedStep.ioctlName) returns \(errno)\(rule.isEmpty ? "" : " (rule \(rule.dropFirst()))") (mode \(snap.mode), EFER 0x\(String(snap.sregs.efer, radix: 16)), CR0 0x\(String(snap.sregs.cr0, radix: 16)), nested flags 0x\(String(snap.nested.flags, radix: 16)))")
-            v.reason = "KVM_SET_\(failedStep.ioctlName)\(rule)"
-            return v
-        }
-        if let diff = snap.firstDifference(VcpuSnapshot(of: target)) {
-            return violation(.unrestorableState, "migrating this state changes it: \(diff)")
-        }
-        // The next entry exists only if the VMM resumes the guest (QEMU stops it after a shutdown or
-        // an internal error until a reset or a restore).
-        if !halted, let d = NextEntry.firstDifference(original: vcpu, migrated: target) {
-            var v = violation(.unrestorableState, "the migrated vCPU's next entry differs: \(d.detail)")
-            v.reason = "next-entry:\(d.field)"
-            return v
-        }
-        return nil
-    }
-
-    // MARK: - Structural checks
-
-    private mutating func checkStructure() -> Violation? {
-        if vcpu.warnings != reportedWarnings {
-            let new = vcpu.warnings.sites.first { !reportedWarnings.contains($0) }
-            reportedWarnings = vcpu.warnings
-            if let site = new { return violation(.kvmWarn(site), "WARN_ON in \(site.name)") }
-        }
-        if let rule = ConsistencyRule.firstBroken(vcpu) {
-            return violation(.inconsistentState(rule), rule.explanation)
-        }
-        if let d = Vmcb12Checked.check(vcpu) { return violation(.vmcb12Unchecked, d) }
-        return nil
-    }
-
-    private func violation(_ id: InvariantID, _ detail: String) -> Violation {
-        Violation(id: id, step: step, line: line, detail: detail)
-    }
-}
-
-extension Operation {
-    /// The ioctl a state-stuffing operation issues (not SET_VCPU_EVENTS, which may set a triple fault).
-    var stuffingIoctlName: String? {
-        switch self {
-        case .setSregs: return "KVM_SET_SREGS"
-        case .setRegs: return "KVM_SET_REGS"
-        case .setMsrs: return "KVM_SET_MSRS"
-        case .setNestedState: return "KVM_SET_NESTED_STATE"
-        default: return nil
-        }
-    }
-}
-
-extension RestoreStep {
-    public var ioctlName: String {
-        switch self {
-        case .sregs: return "SREGS"
-        case .nested: return "NESTED_STATE"
-        case .regs: return "REGS"
-        case .msrs: return "MSRS"
-        case .events: return "VCPU_EVENTS"
-        }
+        check(.exit)
     }
 }
 

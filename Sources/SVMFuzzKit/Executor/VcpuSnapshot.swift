@@ -77,11 +77,13 @@ public struct VcpuSnapshot: Hashable, Sendable {
 
 /// What a series of KVM_SET_* ioctls did.
 public struct PutResult: Sendable {
-    /// The first ioctl that failed, and its errno (the rest were not issued).
-    public var failure: (step: RestoreStep, errno: Errno)?
+    /// Each ioctl issued, in order, up to and including the first that failed (the rest were not issued).
+    public var calls = IoctlCalls()
+    /// The first ioctl that failed, with its errno and the rule that refused it.
+    public var failure: IoctlCall? { calls.firstFailure }
     /// The first ioctl that left a triple fault pending that was not pending before it. Only
     /// KVM_SET_VCPU_EVENTS may do that, and only when asked to.
-    public var raisedTripleFault: RestoreStep?
+    public var raisedTripleFault: IoctlCall? { calls.firstRaiser }
 }
 
 extension Vcpu {
@@ -92,23 +94,25 @@ extension Vcpu {
             let step = order.step(i)
             let tfBefore = requests.contains(.tripleFault)
             let r: Errno
+            var refusal: Refusal? = nil
             switch step {
-            case .sregs: r = setSregs(s.sregs)
+            // A refused ioctl changed nothing, so the rule is named after it on the same state (only
+            // on failure: the hot path never pays for the diagnosis).
+            case .sregs:
+                r = setSregs(s.sregs)
+                if r == .einval { refusal = kvmSregsRejection(s.sregs).map(Refusal.sregs) }
             case .nested:
                 if !VcpuSnapshot.migratesNestedState(config) { continue }
                 r = setNestedState(s.nested)
+                if r == .einval { refusal = kvmNestedStateRejection(s.nested).map(Refusal.nestedState) }
             case .regs: r = setRegs(s.regs)
             case .msrs: r = setMsr(MSR.vmHsavePa, s.msrs.hsavePa)
             case .events: r = setVcpuEvents(s.events)
             }
             let asked = step == .events && s.events.tripleFault
-            if result.raisedTripleFault == nil && !tfBefore && !asked && requests.contains(.tripleFault) {
-                result.raisedTripleFault = step
-            }
-            if r != .ok {
-                result.failure = (step, r)
-                return result
-            }
+            let raised = !tfBefore && !asked && requests.contains(.tripleFault)
+            result.calls.append(IoctlCall(IoctlKind(step), r, refusal: refusal, raisedTripleFault: raised))
+            if r != .ok { return result }
         }
         return result
     }

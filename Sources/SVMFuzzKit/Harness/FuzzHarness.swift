@@ -9,29 +9,41 @@ public struct FuzzHarness: Sendable {
     public let fixes: FixDelta?
     /// Signatures of known findings (corpus/known-issues.txt): an input that reaches one is
     /// abandoned there instead of being reported, so a campaign goes on looking for new ones.
-    public let known: [String]
+    public let known: [ViolationPattern]
 
     /// A fresh executor for the default configuration, copied for each input instead of created.
     let template: Executor
 
-    public init(variant: Variant, fixes: FixDelta? = nil, known: [String] = []) {
+    public init(variant: Variant, fixes: FixDelta? = nil, known: [ViolationPattern] = []) {
         self.variant = variant
         self.fixes = fixes
         self.known = known
         template = Executor(config: ProgramConfig().vcpuConfig(variant: variant, fixes: fixes))
     }
 
-    /// Parses a known-issues file: one signature per line (`<invariant-id> [<reason>]`), `#` comments.
-    public static func parseKnownIssues(_ text: String) -> [String] {
-        text.split(separator: "\n").compactMap { line in
-            let sig = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let t = sig.trimmingCharacters(in: .whitespaces)
-            return t.isEmpty ? nil : t
-        }
+    /// A known-issues line that is not a violation pattern.
+    public struct BadKnownIssue: Error, CustomStringConvertible {
+        public var line: Int
+        public var text: String
+        public var description: String { "known issues line \(line): '\(text)' is not `<invariant-id> [<reason>]`" }
     }
 
-    public func isKnown(_ v: Violation) -> Bool {
-        known.contains { v.signature == $0 || v.signature.hasPrefix($0 + " ") }
+    /// Parses a known-issues file: one pattern per line (`<invariant-id> [<reason>]`), `#` comments.
+    public static func parseKnownIssues(_ text: String) throws -> [ViolationPattern] {
+        var out: [ViolationPattern] = []
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let sig = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let t = sig.trimmingCharacters(in: .whitespaces)
+            if t.isEmpty { continue }
+            guard let p = ViolationPattern(Substring(t)) else { throw BadKnownIssue(line: i + 1, text: t) }
+            out.append(p)
+        }
+        return out
+    }
+
+    /// Whether a step's violation is a known issue (matched on the record's code: no message built).
+    public func isKnown(_ v: ViolationCode) -> Bool {
+        known.contains { $0.matches(v) }
     }
 
     /// The variant named by SVMFUZZ_VARIANT (default `merged`); nil when the name is unknown.
@@ -47,7 +59,7 @@ public struct FuzzHarness: Sendable {
         let config = decoder.config.vcpuConfig(variant: variant, fixes: fixes)
         var ex = config == template.config ? template : Executor(config: config)
         while let op = decoder.next() {
-            if let v = ex.execute(op) { return isKnown(v) ? nil : v }
+            if let code = ex.execute(op).violation { return isKnown(code) ? nil : ex.stepViolation }
         }
         return nil
     }

@@ -10,6 +10,14 @@
 
 import SVMModel
 
+/// What differs at the next entry (the `next-entry:<field>` reason of unrestorable-state).
+public enum NextEntryField: String, Hashable, Sendable, CaseIterable {
+    case entry, mode, event
+    case initDelivery = "init"
+    case nextRip = "next_rip"
+    case gif, rip, rsp, rax, rflags
+}
+
 enum NextEntry {
     struct Outcome: Equatable {
         var entry: EntryResult
@@ -34,7 +42,7 @@ enum NextEntry {
     }
 
     /// What differs between the original's next entry and the migrated vCPU's, or nil.
-    static func firstDifference(original: Vcpu, migrated: consuming Vcpu) -> (field: String, detail: String)? {
+    static func firstDifference(original: Vcpu, migrated: consuming Vcpu) -> (field: NextEntryField, detail: String)? {
         // Without nested state the VMM does not migrate GIF (VcpuSnapshot.migratesNestedState); what a
         // different GIF then changes at entry is that known limit, not a KVM fault.
         if original.gif != migrated.gif && !VcpuSnapshot.migratesNestedState(original.config) { return nil }
@@ -44,17 +52,17 @@ enum NextEntry {
         func event(_ e: DeliveredEvent?) -> String {
             e.map { "event_inj 0x\(String($0.eventInj, radix: 16)) returning to \(hex($0.returnRip))" } ?? "no event"
         }
-        if a.entry != b.entry { return ("entry", "\(a.entry) -> \(b.entry)") }
+        if a.entry != b.entry { return (.entry, "\(a.entry) -> \(b.entry)") }
         if a.initDelivered != b.initDelivered {
-            return ("init", "latched INIT \(a.initDelivered ? "delivered" : "kept") -> \(b.initDelivered ? "delivered" : "kept")")
+            return (.initDelivery, "latched INIT \(a.initDelivered ? "delivered" : "kept") -> \(b.initDelivered ? "delivered" : "kept")")
         }
-        if a.mode != b.mode { return ("mode", "\(a.mode) -> \(b.mode)") }
-        if a.delivered != b.delivered { return ("event", "\(event(a.delivered)) -> \(event(b.delivered))") }
-        if a.nextRip != b.nextRip { return ("next_rip", "vmcb02 NextRIP \(hex(a.nextRip)) -> \(hex(b.nextRip))") }
-        if a.gif != b.gif { return ("gif", "\(a.gif ? 1 : 0) -> \(b.gif ? 1 : 0)") }
-        let regs: [(String, UInt64, UInt64)] = [("rip", a.rip, b.rip), ("rsp", a.rsp, b.rsp), ("rax", a.rax, b.rax),
-                                                ("rflags", a.rflags, b.rflags)]
-        for (name, x, y) in regs where x != y { return (name, "\(name) \(hex(x)) -> \(hex(y))") }
+        if a.mode != b.mode { return (.mode, "\(a.mode) -> \(b.mode)") }
+        if a.delivered != b.delivered { return (.event, "\(event(a.delivered)) -> \(event(b.delivered))") }
+        if a.nextRip != b.nextRip { return (.nextRip, "vmcb02 NextRIP \(hex(a.nextRip)) -> \(hex(b.nextRip))") }
+        if a.gif != b.gif { return (.gif, "\(a.gif ? 1 : 0) -> \(b.gif ? 1 : 0)") }
+        let regs: [(NextEntryField, UInt64, UInt64)] = [(.rip, a.rip, b.rip), (.rsp, a.rsp, b.rsp), (.rax, a.rax, b.rax),
+                                                        (.rflags, a.rflags, b.rflags)]
+        for (f, x, y) in regs where x != y { return (f, "\(f.rawValue) \(hex(x)) -> \(hex(y))") }
         return nil
     }
 }

@@ -10,7 +10,20 @@
 
 import SVMModel
 
-enum SmmL1State {
+enum SmmL1State: Invariant {
+    static let family = InvariantFamily.smmL1State
+    static let justification = "AMD APM vol. 2: SMM is transparent, RSM resumes the interrupted context; bug zoo INV-SMM"
+    static let checkpoint = CheckpointKind.step
+    /// The root cause wins over what it leads to later in the same operation (e.g. a state that then
+    /// cannot be migrated at the exit to userspace).
+    static let supersedesEarlier = true
+
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        // Tested before binding: the record is copied only when the check fails.
+        guard !ex.now.before.smmL1Mismatch, case .some = ex.vcpu.smmL1Mismatch, let r = ex.vcpu.smmL1Mismatch else { return nil }
+        return CheckFailure(.smmL1State, describe(r))
+    }
+
     /// What differs between the L1 state an SMI saved and the one its RSM installed.
     static func describe(_ r: SmmL1Record) -> String {
         guard let a = r.atSmi, a != r.atRsm else {

@@ -18,15 +18,15 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
     case kvmWarn(WarnSite)
     /// A structural rule of KVM's nested state broke.
     case inconsistentState(ConsistencyRule)
-    /// GifRules.swift: an instruction other than STGI/CLGI/VMRUN/#VMEXIT changed GIF.
+    /// GifChanged.swift: an instruction other than STGI/CLGI/VMRUN/#VMEXIT changed GIF.
     case gifChanged
-    /// Vmcb12Checked.swift: in guest mode under vmcb12 controls VMRUN's checks refuse.
+    /// Vmcb12Unchecked.swift: in guest mode under vmcb12 controls VMRUN's checks refuse.
     case vmcb12Unchecked
-    /// HsaveRules.swift: a VM_HSAVE_PA rule of the APM / KVM broke.
+    /// HsavePaRules.swift: a VM_HSAVE_PA rule of the APM / KVM broke.
     case hsavePaRules
-    /// InterceptReflection.swift: an instruction intercepted by vmcb12 left the vCPU in L2.
+    /// InterceptNotReflected.swift: an instruction intercepted by vmcb12 left the vCPU in L2.
     case interceptNotReflected
-    /// IoctlAcceptance.swift: a SET ioctl accepted state the vCPU cannot have.
+    /// IoctlAcceptsInvalid.swift: a SET ioctl accepted state the vCPU cannot have.
     case ioctlAcceptsInvalid
     /// VmrunOutcome.swift: VMRUN's outcome disagrees with the APM consistency checks, or VMRUN in L1 did nothing.
     case vmrunOutcome
@@ -35,28 +35,122 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .l1RunsL2State: return "l1-runs-l2-state"
-        case .spuriousTripleFault: return "spurious-triple-fault"
-        case .restoreMismatch: return "restore-mismatch"
-        case .unrestorableState: return "unrestorable-state"
-        case .kvmWarn(let s): return "kvm-warn:\(s.name)"
-        case .inconsistentState(let r): return "inconsistent-state:\(r.rawValue)"
-        case .gifChanged: return "gif-changed"
-        case .vmcb12Unchecked: return "vmcb12-unchecked"
-        case .hsavePaRules: return "hsave-pa-rules"
-        case .interceptNotReflected: return "intercept-not-reflected"
-        case .ioctlAcceptsInvalid: return "ioctl-accepts-invalid"
-        case .vmrunOutcome: return "vmrun-outcome"
-        case .smmL1State: return "smm-l1-state"
+        case .kvmWarn(let s): return "\(family.rawValue):\(s.name)"
+        case .inconsistentState(let r): return "\(family.rawValue):\(r.rawValue)"
+        default: return family.rawValue
         }
     }
 
-    /// The id family (`inconsistent-state`, `kvm-warn`, ...), for matching findings loosely.
-    public var family: String {
-        let d = description
-        if let colon = d.firstIndex(of: ":") { return String(d[..<colon]) }
-        return d
+    /// The id family: the id without its `:<detail>` part.
+    public var family: InvariantFamily {
+        switch self {
+        case .l1RunsL2State: return .l1RunsL2State
+        case .spuriousTripleFault: return .spuriousTripleFault
+        case .restoreMismatch: return .restoreMismatch
+        case .unrestorableState: return .unrestorableState
+        case .kvmWarn: return .kvmWarn
+        case .inconsistentState: return .inconsistentState
+        case .gifChanged: return .gifChanged
+        case .vmcb12Unchecked: return .vmcb12Unchecked
+        case .hsavePaRules: return .hsavePaRules
+        case .interceptNotReflected: return .interceptNotReflected
+        case .ioctlAcceptsInvalid: return .ioctlAcceptsInvalid
+        case .vmrunOutcome: return .vmrunOutcome
+        case .smmL1State: return .smmL1State
+        }
     }
+
+    /// The ids that are their family.
+    static let withoutDetail: [InvariantID] = [
+        .l1RunsL2State, .spuriousTripleFault, .restoreMismatch, .unrestorableState, .gifChanged, .vmcb12Unchecked,
+        .hsavePaRules, .interceptNotReflected, .ioctlAcceptsInvalid, .vmrunOutcome, .smmL1State,
+    ]
+
+    /// Parses an id as `description` prints it.
+    public init?(_ text: Substring) {
+        let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let family = InvariantFamily(rawValue: String(parts[0])) else { return nil }
+        let detail = parts.count > 1 ? String(parts[1]) : nil
+        switch family {
+        case .kvmWarn:
+            guard let d = detail, let site = WarnSite.allCases.first(where: { $0.name == d }) else { return nil }
+            self = .kvmWarn(site)
+        case .inconsistentState:
+            guard let d = detail, let rule = ConsistencyRule(rawValue: d) else { return nil }
+            self = .inconsistentState(rule)
+        default:
+            guard detail == nil, let id = InvariantID.withoutDetail.first(where: { $0.family == family }) else { return nil }
+            self = id
+        }
+    }
+}
+
+/// The invariant ids without their detail: what `expect violation=` and known issues may name to
+/// match every id of a family.
+public enum InvariantFamily: String, CaseIterable, Hashable, Sendable {
+    case l1RunsL2State = "l1-runs-l2-state"
+    case spuriousTripleFault = "spurious-triple-fault"
+    case restoreMismatch = "restore-mismatch"
+    case unrestorableState = "unrestorable-state"
+    case kvmWarn = "kvm-warn"
+    case inconsistentState = "inconsistent-state"
+    case gifChanged = "gif-changed"
+    case vmcb12Unchecked = "vmcb12-unchecked"
+    case hsavePaRules = "hsave-pa-rules"
+    case interceptNotReflected = "intercept-not-reflected"
+    case ioctlAcceptsInvalid = "ioctl-accepts-invalid"
+    case vmrunOutcome = "vmrun-outcome"
+    case smmL1State = "smm-l1-state"
+}
+
+/// A short stable token saying which way an invariant failed, for telling findings apart.
+public enum ViolationReason: Hashable, Sendable, CustomStringConvertible {
+    /// Migrating the state failed at this ioctl (by this rule, when a named check refused it).
+    case refused(IoctlKind, Refusal?)
+    /// The migrated vCPU's next entry differs in this field.
+    case nextEntry(NextEntryField)
+
+    public var description: String {
+        switch self {
+        case .refused(let k, let r): return r.map { "\(k):\($0)" } ?? k.description
+        case .nextEntry(let f): return "next-entry:\(f.rawValue)"
+        }
+    }
+
+    /// Parses a reason as `description` prints it.
+    public init?(_ text: Substring) {
+        if text.hasPrefix("next-entry:") {
+            guard let f = NextEntryField(rawValue: String(text.dropFirst("next-entry:".count))) else { return nil }
+            self = .nextEntry(f)
+            return
+        }
+        let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        let kinds: [IoctlKind] = [.setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents]
+        guard let kind = kinds.first(where: { $0.description == parts[0] }) else { return nil }
+        guard parts.count > 1 else { self = .refused(kind, nil); return }
+        let rule = String(parts[1])
+        switch kind {
+        case .setSregs:
+            guard let r = SregsRefusal(rawValue: rule) else { return nil }
+            self = .refused(kind, .sregs(r))
+        case .setNestedState:
+            guard let r = NestedStateRefusal(rawValue: rule) else { return nil }
+            self = .refused(kind, .nestedState(r))
+        default:
+            return nil
+        }
+    }
+}
+
+/// What a step record carries of its violation: fixed-size, enough to match known issues and
+/// expectations without building the message.
+public struct ViolationCode: Hashable, Sendable, CustomStringConvertible {
+    public var id: InvariantID
+    public var reason: ViolationReason?
+    public init(id: InvariantID, reason: ViolationReason? = nil) { self.id = id; self.reason = reason }
+
+    /// `<id>` or `<id> <reason>`: what corpus/known-issues.txt lists.
+    public var description: String { reason.map { "\(id) \($0)" } ?? id.description }
 }
 
 public struct Violation: Hashable, Sendable, CustomStringConvertible {
@@ -66,12 +160,11 @@ public struct Violation: Hashable, Sendable, CustomStringConvertible {
     /// Source line of that operation (0 when unknown).
     public var line: Int
     public var detail: String
-    /// A short stable token saying which way the invariant failed (e.g. the refused ioctl and its
-    /// rule), for telling findings apart; empty when the id says it all.
-    public var reason: String = ""
+    /// Which way the invariant failed (e.g. the refused ioctl and its rule); nil when the id says it all.
+    public var reason: ViolationReason?
 
-    /// `<id>` or `<id> <reason>`: what corpus/known-issues.txt lists.
-    public var signature: String { reason.isEmpty ? id.description : "\(id) \(reason)" }
+    /// What a step record keeps of it; also its signature in known issues and the minimizer.
+    public var code: ViolationCode { ViolationCode(id: id, reason: reason) }
 
     public var description: String {
         "VIOLATION \(id) at step \(step)\(line > 0 ? " (line \(line))" : ""): \(detail)"

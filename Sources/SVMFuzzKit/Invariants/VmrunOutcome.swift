@@ -20,7 +20,18 @@
 
 import SVMModel
 
-enum VmrunOutcome {
+enum VmrunOutcome: Invariant {
+    static let family = InvariantFamily.vmrunOutcome
+    static let justification = "APM vol. 2, 15.5.1 and 15.20: VMRUN ends in #VMEXIT(INVALID) exactly for the listed vmcb12 states; 15.5: VMRUN is never a no-op"
+    static let checkpoint = CheckpointKind.instruction
+
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        guard case .vmrun = ex.now.instruction.insn, ex.now.instruction.before.mode == .l1, ex.now.instruction.resumed,
+              !ex.vcpu.vmDead, let d = check(vmcb12: ex.now.instruction.vmcb12, record: ex.now.record, after: ex.vcpu)
+        else { return nil }
+        return CheckFailure(.vmrunOutcome, d)
+    }
+
     /// Why the APM refuses `v` as vmcb12 for a vCPU of `config`, or nil when VMRUN must accept it.
     static func apmRefusal(_ v: Vmcb, _ config: VcpuConfig) -> String? {
         let s = v.save, c = v.control
@@ -28,7 +39,7 @@ enum VmrunOutcome {
         if s.cr0 & CR0.cd == 0 && s.cr0 & CR0.nw != 0 { return "CR0.NW without CR0.CD" }
         if s.cr0 >> 32 != 0 { return "CR0[63:32] set" }
         if s.cr4 & ~CR4.supported != 0 { return "reserved CR4 bits" }
-        if let why = IoctlAcceptance.invalidEfer(s.efer, config) { return why }
+        if let why = IoctlAcceptsInvalid.invalidEfer(s.efer, config) { return why }
         if s.efer & EFER.lme != 0 && s.cr0 & CR0.pg != 0 {
             if s.cr4 & CR4.pae == 0 { return "long mode without CR4.PAE" }
             if s.cr0 & CR0.pe == 0 { return "long mode without CR0.PE" }
@@ -76,10 +87,10 @@ enum VmrunOutcome {
 
     /// After an L1 VMRUN that stayed in KVM_RUN (KVM resumes the guest). `vmcb12`: the page as read
     /// before the VMRUN, nil when it could not be read.
-    static func check(vmcb12: Vmcb?, after v: Vcpu) -> String? {
-        guard v.lastInjected == nil else { return nil }
-        let invalid = !v.guestMode && v.lastVmexitCode == SVMExit.err
-        if !v.guestMode && v.lastVmexitCode == nil {
+    static func check(vmcb12: Vmcb?, record r: StepRecord, after v: Vcpu) -> String? {
+        guard r.injected == nil else { return nil }
+        let invalid = !v.guestMode && r.vmexitCode == SVMExit.err
+        if !v.guestMode && r.vmexitCode == nil {
             return "VMRUN in L1 raised no exception, entered no guest and made no #VMEXIT: a silent no-op"
         }
         guard let vmcb12 else { return nil }

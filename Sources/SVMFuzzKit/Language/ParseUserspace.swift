@@ -63,7 +63,12 @@ extension SVMText {
             case "mode": e.mode = try oneOf(SVMNames.modes, value, key, r)
             case "gif": e.gif = try r.flag(value, key: key)
             case "efer": e.efer = try r.number(value, after: "efer=", field: "efer")
-            case "violation": e.violation = value == "none" ? "" : String(value)
+            case "violation":
+                guard let v = ExpectedViolation(value) else {
+                    throw r.error("unknown violation '\(value)' (expected none, an invariant id or an id family such as "
+                        + InvariantFamily.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+                }
+                e.violation = v
             case "ioctl": e.ioctl = try oneOf(Errno.allCases, value, key, r)
             default: e.tripleFault = try r.flag(value, key: key)
             }

@@ -145,7 +145,7 @@ extension SVMText {
         if let m = e.mode { parts.append("mode=\(m)") }
         if let g = e.gif { parts.append("gif=\(g ? 1 : 0)") }
         if let v = e.efer { parts.append("efer=\(SVMNumber.hex(v))") }
-        if let v = e.violation { parts.append("violation=\(v.isEmpty ? "none" : v)") }
+        if let v = e.violation { parts.append("violation=\(v)") }
         if let i = e.ioctl { parts.append("ioctl=\(i)") }
         if let t = e.tripleFault { parts.append("triple_fault=\(t ? 1 : 0)") }
         return parts.joined(separator: " ")

@@ -6,10 +6,10 @@ import SVMModel
 public enum Minimizer {
     /// Whether `program` still shows the finding: a violation with the same signature (invariant id
     /// and reason, e.g. which ioctl refused which rule), or, when `signature` is nil, any violation.
-    public static func reproduces(_ program: Program, variant: Variant?, signature: String?) -> Bool {
+    public static func reproduces(_ program: Program, variant: Variant?, signature: ViolationCode?) -> Bool {
         let r = Runner.run(program, variant: variant, stopAtFirstViolation: true)
         guard let v = r.violation else { return false }
-        return signature == nil || v.signature == signature
+        return signature == nil || v.code == signature
     }
 
     /// Minimizes `program` for the violation it shows on `variant` (nil: the program's own config).
@@ -17,7 +17,7 @@ public enum Minimizer {
     public static func minimize(_ program: Program, variant: Variant?) -> Program? {
         let first = Runner.run(program, variant: variant, stopAtFirstViolation: true)
         guard let v = first.violation else { return nil }
-        let id = v.signature
+        let id = v.code
         // Drop expects and everything after the violating step.
         var ops = Array(program.operations.prefix(v.step)).filter {
             if case .expect = $0 { return false }

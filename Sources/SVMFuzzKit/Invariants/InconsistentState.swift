@@ -3,6 +3,16 @@
 
 import SVMModel
 
+enum InconsistentState: Invariant {
+    static let family = InvariantFamily.inconsistentState
+    static let justification = "KVM's nested state: guest mode needs EFER.SVME, nested state allocated and vmcb02; vmcb01 outside it; a trusted nested_run_pending only in guest mode; SMM never in guest mode"
+    static let checkpoint = CheckpointKind.step
+
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        ConsistencyRule.firstBroken(ex.vcpu).map { CheckFailure(.inconsistentState($0), $0.explanation) }
+    }
+}
+
 public enum ConsistencyRule: String, CaseIterable, Hashable, Sendable {
     /// Guest mode needs EFER.SVME: VMRUN checks it and clearing it leaves guest mode.
     case guestModeSvme = "guest-mode-svme"

@@ -8,17 +8,28 @@
 
 import SVMModel
 
-enum HsaveRules {
+enum HsavePaRules: Invariant {
+    static let family = InvariantFamily.hsavePaRules
+    static let justification = "APM vol. 2, 15.30.4: WRMSR(VM_HSAVE_PA) of an unaligned or illegal address #GPs; KVM: VMRUN with VM_HSAVE_PA 0 #GPs"
+    static let checkpoint = CheckpointKind.instruction
+
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        let f = ex.now.instruction.before
+        guard let d = check(ex.now.instruction.insn, mode: f.mode, hsaveBefore: f.hsaveMsr, record: ex.now.record,
+                            after: ex.vcpu) else { return nil }
+        return CheckFailure(.hsavePaRules, d)
+    }
+
     /// After a guest instruction run outside guest mode: `hsaveBefore` is VM_HSAVE_PA before it.
-    static func check(_ insn: GuestInstruction, mode: Mode, hsaveBefore: UInt64, after v: Vcpu) -> String? {
+    static func check(_ insn: GuestInstruction, mode: Mode, hsaveBefore: UInt64, record r: StepRecord, after v: Vcpu) -> String? {
         guard mode != .l2 else { return nil }
         switch insn {
         case .wrmsr(let msr, let value) where msr == MSR.vmHsavePa:
-            if !GuestPhys.pageAddressValid(value) && v.lastInjected != Vector.gp {
+            if !GuestPhys.pageAddressValid(value) && r.injected != Vector.gp {
                 return "WRMSR(VM_HSAVE_PA, 0x\(String(value, radix: 16))) did not raise #GP"
             }
         case .vmrun:
-            if hsaveBefore == 0 && (v.guestMode || v.lastVmexitCode != nil) {
+            if hsaveBefore == 0 && (v.guestMode || r.vmexitCode != nil) {
                 return "VMRUN with VM_HSAVE_PA = 0 \(v.guestMode ? "entered L2" : "ended in a #VMEXIT") instead of #GP"
             }
         default:

@@ -8,7 +8,15 @@
 
 import SVMModel
 
-enum Vmcb12Checked {
+enum Vmcb12Unchecked: Invariant {
+    static let family = InvariantFamily.vmcb12Unchecked
+    static let justification = "APM vol. 2, 15.5.1: VMRUN refuses a vmcb12 without the VMRUN intercept or with ASID 0; KVM checks every way into L2"
+    static let checkpoint = CheckpointKind.step
+
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        check(ex.vcpu).map { CheckFailure(.vmcb12Unchecked, $0) }
+    }
+
     static func check(_ v: Vcpu) -> String? {
         guard v.guestMode else { return nil }
         if !v.nested.ctl.intercepts.contains(.vmrun) { return "in guest mode with a vmcb12 that does not intercept VMRUN" }

@@ -10,7 +10,17 @@
 
 import SVMModel
 
-enum InterceptReflection {
+enum InterceptNotReflected: Invariant {
+    static let family = InvariantFamily.interceptNotReflected
+    static let justification = "APM vol. 2, 15.9 and 15.6: an instruction the guest's intercepts name causes a #VMEXIT"
+    static let checkpoint = CheckpointKind.instruction
+
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        let f = ex.now.instruction.before
+        guard let d = check(ex.now.instruction.insn, mode: f.mode, intercepts: f.intercepts, after: ex.vcpu) else { return nil }
+        return CheckFailure(.interceptNotReflected, d)
+    }
+
     static func isChecked(_ insn: GuestInstruction) -> Bool {
         switch insn {
         case .vmrun, .vmmcall, .stgi, .clgi, .vmload, .vmsave, .tripleFault: return true

@@ -9,7 +9,17 @@
 
 import SVMModel
 
-enum GifRules {
+enum GifChanged: Invariant {
+    static let family = InvariantFamily.gifChanged
+    static let justification = "APM vol. 2, 15.17: only STGI, CLGI, VMRUN and #VMEXIT change GIF"
+    static let checkpoint = CheckpointKind.instruction
+
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        let f = ex.now.instruction.before
+        guard let d = check(ex.now.instruction.insn, mode: f.mode, gifBefore: f.gif, gifAfter: ex.vcpu.gif) else { return nil }
+        return CheckFailure(.gifChanged, d)
+    }
+
     /// Whether executing `insn` outside guest mode may change GIF at all.
     static func mayChangeGif(_ insn: GuestInstruction) -> Bool {
         switch insn {

@@ -7,7 +7,17 @@
 
 import SVMModel
 
-enum IoctlAcceptance {
+enum IoctlAcceptsInvalid: Invariant {
+    static let family = InvariantFamily.ioctlAcceptsInvalid
+    static let justification = "APM vol. 2, 3.1.7: EFER bits the CPUID does not allow are reserved; KVM_SET_SREGS refuses what the guest's CPUID cannot have"
+    static let checkpoint = CheckpointKind.ioctl
+
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        guard case .setSregs(let p) = ex.now.operation, ex.now.record.ioctlResult == .ok,
+              let d = checkSetSregs(efer: p.efer ?? ex.now.before.efer, ex.vcpu.config) else { return nil }
+        return CheckFailure(.ioctlAcceptsInvalid, d)
+    }
+
     /// Why `efer` is not a valid EFER for a vCPU of `config`, or nil.
     static func invalidEfer(_ efer: UInt64, _ config: VcpuConfig) -> String? {
         let architectural = EFER.sce | EFER.lme | EFER.lma | EFER.nx | EFER.svme

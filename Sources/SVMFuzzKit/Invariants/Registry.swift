@@ -1,0 +1,45 @@
+// The one list of invariants, grouped by the checkpoint of the step where they are judged and, within
+// a checkpoint, in the order their findings take precedence. The executor runs it at each checkpoint;
+// the first finding of the step is its violation, except that a root cause (`supersedesEarlier`)
+// found at the step's end replaces it.
+//
+// Written as a switch of direct calls, not as an array of types: on the fuzzer's hot path an array of
+// metatypes (or of closures, or a parameter pack) costs witness calls, type metadata or reference
+// counting at every checkpoint, measured at a third of the harness's speed.
+
+import SVMModel
+
+public enum InvariantRegistry {
+    /// Runs the checks of checkpoint `kind` on the step in progress (`ex.now`); `found` is the step's
+    /// violation so far. `ex` is inout only to pass it by address (Invariant.check).
+    static func check(_ kind: CheckpointKind, _ ex: inout Executor, found: Violation?) -> Violation? {
+        switch kind {
+        case .entry:
+            return run(L1RunsL2State.self, kind, &ex, found)
+        case .exit:
+            return run(UnrestorableState.self, kind, &ex, found)
+        case .instruction:
+            if let v = run(GifChanged.self, kind, &ex, found) { return v }
+            if let v = run(HsavePaRules.self, kind, &ex, found) { return v }
+            if let v = run(InterceptNotReflected.self, kind, &ex, found) { return v }
+            return run(VmrunOutcome.self, kind, &ex, found)
+        case .ioctl:
+            if let v = run(IoctlAcceptsInvalid.self, kind, &ex, found) { return v }
+            if let v = run(SpuriousTripleFault.self, kind, &ex, found) { return v }
+            return run(RestoreMismatch.self, kind, &ex, found)
+        case .step:
+            if let v = run(SmmL1State.self, kind, &ex, found) { return v }
+            if let v = run(KvmWarn.self, kind, &ex, found) { return v }
+            if let v = run(InconsistentState.self, kind, &ex, found) { return v }
+            return run(Vmcb12Unchecked.self, kind, &ex, found)
+        }
+    }
+
+    @inline(__always)
+    private static func run<I: Invariant>(_ inv: I.Type, _ kind: CheckpointKind, _ ex: inout Executor,
+                                          _ found: Violation?) -> Violation? {
+        assert(I.checkpoint == kind, "\(I.family) is listed under the wrong checkpoint")
+        guard found == nil || I.supersedesEarlier, let f = I.check(&ex) else { return nil }
+        return Violation(id: f.id, step: ex.now.record.step, line: ex.now.record.line, detail: f.detail, reason: f.reason)
+    }
+}

@@ -1,0 +1,23 @@
+// restore-mismatch: a restore in a migration order gives back exactly the snapshot.
+//
+// KVM's GET/SET ioctl pairs are documented as save/restore (Documentation/virt/kvm/api.rst); QEMU's
+// kvm_arch_put_registers relies on SREGS before NESTED_STATE before REGS. After such a restore whose
+// ioctls all succeeded, every GET field, the mode and GIF equal the snapshot's, except a pending
+// exception put before KVM_SET_REGS, which __set_regs drops.
+
+import SVMModel
+
+enum RestoreMismatch: Invariant {
+    static let family = InvariantFamily.restoreMismatch
+    static let justification = "KVM api.rst: KVM_SET_* restores what KVM_GET_* saved (in QEMU's ioctl order)"
+    static let checkpoint = CheckpointKind.ioctl
+
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        guard case .restore(let slot, let order) = ex.now.operation, order.isMigrationOrder,
+              let snap = ex.snapshot(slot), ex.now.record.ioctls.firstFailure == nil else { return nil }
+        var expected = snap
+        if let e = order.position(of: .events), let r = order.position(of: .regs), e < r { expected.events.exception = nil }
+        guard let diff = expected.firstDifference(VcpuSnapshot(of: ex.vcpu)) else { return nil }
+        return CheckFailure(.restoreMismatch, "after restore (order=\(order)): \(diff)")
+    }
+}

@@ -1,0 +1,39 @@
+// unrestorable-state: at a return to userspace, the state can be migrated.
+//
+// KVM's documentation (Documentation/virt/kvm/api.rst, KVM_GET_NESTED_STATE and the GET/SET pairs)
+// promises that what KVM_GET_* returns, put with KVM_SET_* into a new vCPU, resumes the guest. So GET
+// everything, PUT it in QEMU's order into a fresh vCPU that has the same guest memory (live
+// migration copies RAM): every ioctl succeeds, the GET results are equal, and the next entry does
+// the same (NextEntry.swift). Only guest-reachable states are checked (Executor.guestReachable).
+
+import SVMModel
+
+enum UnrestorableState: Invariant {
+    static let family = InvariantFamily.unrestorableState
+    static let justification = "KVM api.rst: KVM_GET_* then KVM_SET_* into a new vCPU migrates the guest"
+    static let checkpoint = CheckpointKind.exit
+
+    static func check(_ ex: inout Executor) -> CheckFailure? {
+        let vcpu = ex.vcpu
+        if vcpu.vmDead || !ex.guestReachable { return nil }
+        let snap = VcpuSnapshot(of: vcpu)
+        var target = ex.pristine
+        target.adoptMemory(of: vcpu)
+        if let f = target.put(snap, order: .qemu).failure {
+            let rule = f.refusal.map { " (rule \($0))" } ?? ""
+            return CheckFailure(.unrestorableState,
+                           "migrating this state fails: \(f.kind) returns \(f.result)\(rule) (mode \(snap.mode), EFER 0x\(String(snap.sregs.efer, radix: 16)), CR0 0x\(String(snap.sregs.cr0, radix: 16)), nested flags 0x\(String(snap.nested.flags, radix: 16)))",
+                           reason: .refused(f.kind, f.refusal))
+        }
+        if let diff = snap.firstDifference(VcpuSnapshot(of: target)) {
+            return CheckFailure(.unrestorableState, "migrating this state changes it: \(diff)")
+        }
+        // The next entry exists only if the VMM resumes the guest (QEMU stops it after a shutdown or
+        // an internal error until a reset or a restore).
+        if !ex.halted, let d = NextEntry.firstDifference(original: vcpu, migrated: target) {
+            return CheckFailure(.unrestorableState, "the migrated vCPU's next entry differs: \(d.detail)",
+                           reason: .nextEntry(d.field))
+        }
+        return nil
+    }
+}
