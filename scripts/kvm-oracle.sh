@@ -10,6 +10,11 @@
 #   scripts/kvm-oracle.sh --kernel 6.12|6.1 --plans DIR --out DIR [--timeout-ms N] [--vm-timeout S]
 #                         [--kvm-patch FILE]
 #   scripts/kvm-oracle.sh --smoke [--kernel 6.12|6.1] [--out DIR]
+#   scripts/kvm-oracle.sh --campaign [--kernel 6.12] [--minutes N] [--programs N] [--source fuzz|hunt]
+#                         [--seed S] [--batch N] [--max-minimize N] [--out DIR]
+#       differential fuzzing (scripts/kvm-campaign.py): random (hunt) or libFuzzer-grown (fuzz)
+#       programs replayed in batches, each DISAGREE minimized (svmfuzz oracle-minimize), grouped by
+#       (field, operation kind) into OUT/findings/ (default .build-kvm/campaign), with a summary table.
 #   ... [--exec FILE]...   also run each static binary FILE in the VM after the plans (e.g. a
 #                          reproducer from `svmfuzz export-c`); its output goes to OUT/exec.log
 #
@@ -43,7 +48,8 @@ while [ $# -gt 0 ]; do
     --exec) [ -f "$2" ] || die "no such file: $2"; EXECS+=("$2"); shift 2;;
     --update-records) UPDATE=1; shift;;
     --json) ORACLE_ARGS+=(--json); shift;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0;;
+    --campaign) shift; exec python3 "$ROOT/scripts/kvm-campaign.py" "$@";;
+    -h|--help) awk 'NR > 1 && /^set -euo/ { exit } NR > 1' "$0"; exit 0;;
     -*) die "unknown argument '$1' (see --help)";;
     *) [ -e "$1" ] || die "no such program or folder: $1"; PROGRAMS+=("$1"); shift;;
   esac
@@ -140,11 +146,11 @@ fi
 
 # --- runner and initramfs -----------------------------------------------------------------------
 log "building svmfuzz-kvm (gcc -O2 -static)"
-gcc -O2 -static -Wall -o "$CACHE/svmfuzz-kvm" "$SRC/runner.c" "$SRC/plan.c" "$SRC/guest.S"
-
-INITRD=$CACHE/initrd-$KERNEL.cpio.gz
+# The runner and the initramfs are built per run (in OUT), so that concurrent oracles do not share them.
 W=$(mktemp -d "$CACHE/initrd.XXXXXX")
 trap 'rm -rf "$W"' EXIT
+gcc -O2 -static -Wall -o "$W/svmfuzz-kvm.built" "$SRC/runner.c" "$SRC/plan.c" "$SRC/guest.S"
+INITRD=$OUT/initrd.cpio.gz
 mkdir -p "$W"/{bin,proc,sys,dev,tmp,mods,plans}
 cp /bin/busybox "$W/bin/busybox"
 for a in sh mount insmod cat echo ls poweroff sleep dmesg grep uname mknod head tail cut tr stty sync; do
@@ -161,7 +167,7 @@ if [ -n "$KVM_MODS" ]; then
   log "using patched kvm.ko/kvm-amd.ko from $KVM_MODS"
 fi
 strip --strip-debug "$W"/mods/*.ko 2>/dev/null || true
-cp "$CACHE/svmfuzz-kvm" "$W/svmfuzz-kvm"
+mv "$W/svmfuzz-kvm.built" "$W/svmfuzz-kvm"
 if [ ${#EXECS[@]} -gt 0 ]; then
   # /init runs /svmfuzz-kvm with stdout on ttyS1: a wrapper runs the runner, then each binary.
   mv "$W/svmfuzz-kvm" "$W/svmfuzz-kvm.bin"

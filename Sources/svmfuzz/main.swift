@@ -20,7 +20,7 @@ struct SVMFuzzCommand: ParsableCommand {
         .svm, unknown variant, bad option), reported as one line on stderr.
         """,
         subcommands: [Replay.self, Decode.self, Encode.self, Minimize.self, Diff.self, Variants.self, Hunt.self,
-                      KvmPlanCommand.self, Oracle.self, ExportC.self])
+                      KvmPlanCommand.self, Oracle.self, ExportC.self, Generate.self, OracleMinimize.self])
 }
 
 func runMain() -> Int32 {
