@@ -7,6 +7,7 @@ extension Vcpu {
         if guestMode {
             nestedRunPending = 0
             nested.vmcb12Gpa = GuestPhys.invalidGpa
+            l1AtVmrun = nil                        // no #VMEXIT: nothing is restored
             guestMode = false                      // leave_guest_mode
             svmSwitchVmcb(.vmcb01)
             // nested_svm_uninit_mmu_context only repoints the MMU: no reload, no new root.

@@ -50,6 +50,8 @@ extension Vcpu {
     mutating func svmSetNestedState(_ st: KvmNestedState) -> Errno {
         var ctl = VmcbControl()
         if kvmNestedStateRejection(st, sanitizedControl: &ctl) != nil { return .einval }
+        // Userspace now says what L1's saved state is; no VMRUN saved it.
+        l1AtVmrun = nil
 
         if st.flags & NestedFlag.guestMode == 0 {
             let wasInL2 = guestMode

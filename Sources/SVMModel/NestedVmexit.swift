@@ -74,5 +74,11 @@ extension Vcpu {
             makeRequest(.tripleFault)
         }
         pendingException = nil                     // kvm_clear_exception_queue
+        // What the architecture promises here: L1 gets back exactly what its VMRUN saved (APM 15.6),
+        // unless the restore failed and L1 is shut down instead.
+        if let saved = l1AtVmrun, case .none = l1RestoreMismatch, !requests.contains(.tripleFault), saved != l1Registers {
+            l1RestoreMismatch = L1RestoreRecord(atVmrun: saved, afterVmexit: l1Registers)
+        }
+        l1AtVmrun = nil
     }
 }

@@ -26,7 +26,11 @@ extension Vcpu {
         vmcb02.save.rax = rax
         vmcb02.save.rsp = rsp
         vmcb02.save.rip = rip
+        // The #VMEXIT below is how KVM leaves L2 for SMM, not one L1 sees: what L1's VMRUN saved still
+        // has to come back when L2 later exits for real.
+        let savedAtVmrun = l1AtVmrun
         nestedSvmSimpleVmexit(SVMExit.sw)
+        l1AtVmrunAcrossSmm = savedAtVmrun
         // The hsave page holds a copy of vmcb01.save at +0x400 while SMM uses vmcb01.
         guard var hsave = memory.mapVmcb(nested.hsaveMsr) else { return false }
         Vcpu.svmCopyVmrunState(&hsave.save, from: vmcb01.save)
@@ -114,6 +118,8 @@ extension Vcpu {
         if has(.checkCachedVmcb12OnRsm) && !nestedSvmCheckCachedVmcb12() { return false }
         if !enterSvmGuestMode(smram.svmGuestVmcbGpa, fromVmrun: false) { return false }
         nestedRunPending = 1
+        l1AtVmrun = l1AtVmrunAcrossSmm
+        l1AtVmrunAcrossSmm = nil
         return true
     }
 

@@ -8,6 +8,23 @@ public struct SmmL1Record: Hashable, Sendable {
     public var atRsm: VmcbSave
 }
 
+/// L1's architectural registers as a VMRUN saved them and as the matching #VMEXIT handed them back.
+public struct L1Registers: Hashable, Sendable {
+    public var efer: UInt64, cr0: UInt64, cr3: UInt64, cr4: UInt64
+    public var rflags: UInt64, rip: UInt64, rsp: UInt64, rax: UInt64
+
+    /// The register names and values, in a fixed order (for messages and reason tokens).
+    public var fields: [(String, UInt64)] {
+        [("efer", efer), ("cr0", cr0), ("cr3", cr3), ("cr4", cr4), ("rflags", rflags), ("rip", rip), ("rsp", rsp), ("rax", rax)]
+    }
+}
+
+/// The first #VMEXIT that gave L1 registers other than those its VMRUN saved.
+public struct L1RestoreRecord: Hashable, Sendable {
+    public var atVmrun: L1Registers
+    public var afterVmexit: L1Registers
+}
+
 /// An event VMRUN delivered to the guest from EVENTINJ, with the return address it pushed.
 public struct DeliveredEvent: Hashable, Sendable {
     public var eventInj: UInt32
@@ -104,6 +121,19 @@ public struct Vcpu: Equatable, Sendable {
     /// The first RSM into L2 that installed an L1 state different from the one its SMI saved, or one
     /// that VMRUN's and KVM_SET_NESTED_STATE's checks refuse.
     public internal(set) var smmL1Mismatch: SmmL1Record? = nil
+    /// L1's registers as the VMRUN that entered the current L2 saved them (nil outside guest mode, or
+    /// when L2 was entered by userspace or by an RSM that no VMRUN preceded).
+    public internal(set) var l1AtVmrun: L1Registers? = nil
+    /// l1AtVmrun kept while an SMI taken in L2 is in SMM, for the RSM back into L2.
+    public internal(set) var l1AtVmrunAcrossSmm: L1Registers? = nil
+    /// Observable for the vmexit-restores-l1 invariant: the first #VMEXIT that handed L1 other
+    /// registers than its VMRUN saved.
+    public internal(set) var l1RestoreMismatch: L1RestoreRecord? = nil
+
+    /// L1's registers now (meaningful outside guest mode).
+    var l1Registers: L1Registers {
+        L1Registers(efer: efer, cr0: cr0, cr3: cr3, cr4: cr4, rflags: rflags, rip: rip, rsp: rsp, rax: rax)
+    }
 
     public init(config: VcpuConfig) {
         self.config = config

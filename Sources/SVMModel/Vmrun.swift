@@ -181,6 +181,7 @@ extension Vcpu {
         vmcb01.save.rax = rax
         vmcb01.save.rsp = rsp
         if !config.npt { vmcb01.save.cr3 = cr3 }
+        l1AtVmrun = l1Registers
         nestedRunPending = 1
 
         if !enterSvmGuestMode(vmcb12Gpa, fromVmrun: true) || !nestedSvmMergeMsrpm() {

@@ -155,12 +155,49 @@ final class InvariantTests: XCTestCase {
 
     func testSmmL1StateFiresWhenSmmCodeMovesHsave() {
         // SMI in L2 saves L1's state in the hsave page; RSM must bring back exactly that state.
+        // (On a host without CR4.MCE: with it, the #VMEXIT after RSM leaks MCE into L1's CR4, which
+        // vmexit-restores-l1 reports; smm-l1-state does not, as the hsave page is untouched.)
         let plain = Program(operations: Build.enterL2() + [.smi, .guest(.rsm), .guest(.vmmcall)])
-        let r = run(plain, .merged)
+        var noMce = VcpuConfig(variant: .merged)
+        noMce.hostCr4Mce = false
+        let r = Runner.run(plain, config: noMce)
         XCTAssertNil(r.violation, "\(String(describing: r.violation))")
         XCTAssertEqual(r.finalState.vcpu.mode, .l1)
+        XCTAssertEqual(run(plain, .merged).violation?.id, .vmexitRestoresL1)
         let moved = Program(operations: Build.enterL2() + [.smi, .guest(.wrmsr(msr: MSR.vmHsavePa, value: 0x50000)),
                                                            .guest(.rsm)])
         XCTAssertEqual(run(moved, .merged).violation?.id, .smmL1State)
+    }
+}
+
+/// vmexit-restores-l1 on the CR4.MCE leak real KVM showed, and its absence when the host has no MCE.
+final class VmexitRestoresL1Tests: XCTestCase {
+    private let program = """
+    wrmsr efer 0x1d01
+    wrmsr hsave_pa 0x40000
+    vmcb 0x10000 intercepts=vmrun,vmmcall
+    vmrun 0x10000
+    smi
+    rsm
+    vmmcall
+    """
+
+    func testSmmRoundTripLeaksHostMceIntoL1() throws {
+        let p = try SVMText.parse(program, file: "t.svm")
+        let r = Runner.run(p, variant: .merged)
+        XCTAssertEqual(r.violation?.id, .vmexitRestoresL1)
+        XCTAssertEqual(r.violation?.reason, .restored(.cr4))
+        XCTAssertEqual(r.violation?.step, 7)
+        XCTAssertTrue(r.violation?.detail.contains("cr4 0x60, but its VMRUN saved 0x20") ?? false)
+    }
+
+    func testNoLeakWithoutHostMceOrWithoutSmm() throws {
+        let p = try SVMText.parse(program, file: "t.svm")
+        var c = p.config.vcpuConfig(variant: .merged)
+        c.hostCr4Mce = false
+        XCTAssertNil(Runner.run(p, config: c).violation)
+        // Without the SMI the #VMEXIT restores exactly what VMRUN saved, host MCE or not.
+        let plain = try SVMText.parse(program.replacingOccurrences(of: "smi\nrsm\n", with: ""), file: "t.svm")
+        XCTAssertNil(Runner.run(plain, variant: .merged).violation)
     }
 }

@@ -29,6 +29,7 @@ public struct StateBefore: Sendable {
     public var intercepts: InterceptSet
     public var tripleFault: Bool
     public var smmL1Mismatch: Bool
+    public var l1RestoreMismatch: Bool
 
     @inline(__always) init(_ v: borrowing Vcpu) {
         mode = v.mode
@@ -39,6 +40,7 @@ public struct StateBefore: Sendable {
         tripleFault = v.requests.contains(.tripleFault)
         // A pattern, not `!= nil`: comparing with nil copies the record out first.
         if case .some = v.smmL1Mismatch { smmL1Mismatch = true } else { smmL1Mismatch = false }
+        if case .some = v.l1RestoreMismatch { l1RestoreMismatch = true } else { l1RestoreMismatch = false }
     }
 }
 

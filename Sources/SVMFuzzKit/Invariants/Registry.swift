@@ -31,7 +31,8 @@ public enum InvariantRegistry {
             if let v = run(SmmL1State.self, kind, &ex, found) { return v }
             if let v = run(KvmWarn.self, kind, &ex, found) { return v }
             if let v = run(InconsistentState.self, kind, &ex, found) { return v }
-            return run(Vmcb12Unchecked.self, kind, &ex, found)
+            if let v = run(Vmcb12Unchecked.self, kind, &ex, found) { return v }
+            return run(VmexitRestoresL1.self, kind, &ex, found)
         }
     }
 

@@ -32,6 +32,8 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
     case vmrunOutcome
     /// SmmL1State.swift: an SMI in L2 and RSM back into L2 changed L1's saved state.
     case smmL1State
+    /// VmexitRestoresL1.swift: a #VMEXIT gave L1 other registers than its VMRUN saved.
+    case vmexitRestoresL1
 
     public var description: String {
         switch self {
@@ -57,13 +59,14 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
         case .ioctlAcceptsInvalid: return .ioctlAcceptsInvalid
         case .vmrunOutcome: return .vmrunOutcome
         case .smmL1State: return .smmL1State
+        case .vmexitRestoresL1: return .vmexitRestoresL1
         }
     }
 
     /// The ids that are their family.
     static let withoutDetail: [InvariantID] = [
         .l1RunsL2State, .spuriousTripleFault, .restoreMismatch, .unrestorableState, .gifChanged, .vmcb12Unchecked,
-        .hsavePaRules, .interceptNotReflected, .ioctlAcceptsInvalid, .vmrunOutcome, .smmL1State,
+        .hsavePaRules, .interceptNotReflected, .ioctlAcceptsInvalid, .vmrunOutcome, .smmL1State, .vmexitRestoresL1,
     ]
 
     /// Parses an id as `description` prints it.
@@ -101,6 +104,7 @@ public enum InvariantFamily: String, CaseIterable, Hashable, Sendable {
     case ioctlAcceptsInvalid = "ioctl-accepts-invalid"
     case vmrunOutcome = "vmrun-outcome"
     case smmL1State = "smm-l1-state"
+    case vmexitRestoresL1 = "vmexit-restores-l1"
 }
 
 /// A short stable token saying which way an invariant failed, for telling findings apart.
@@ -109,16 +113,24 @@ public enum ViolationReason: Hashable, Sendable, CustomStringConvertible {
     case refused(IoctlKind, Refusal?)
     /// The migrated vCPU's next entry differs in this field.
     case nextEntry(NextEntryField)
+    /// A #VMEXIT restored this L1 register with another value than VMRUN saved.
+    case restored(L1Register)
 
     public var description: String {
         switch self {
         case .refused(let k, let r): return r.map { "\(k):\($0)" } ?? k.description
         case .nextEntry(let f): return "next-entry:\(f.rawValue)"
+        case .restored(let r): return "restored:\(r.rawValue)"
         }
     }
 
     /// Parses a reason as `description` prints it.
     public init?(_ text: Substring) {
+        if text.hasPrefix("restored:") {
+            guard let r = L1Register(rawValue: String(text.dropFirst("restored:".count))) else { return nil }
+            self = .restored(r)
+            return
+        }
         if text.hasPrefix("next-entry:") {
             guard let f = NextEntryField(rawValue: String(text.dropFirst("next-entry:".count))) else { return nil }
             self = .nextEntry(f)
