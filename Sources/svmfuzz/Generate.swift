@@ -1,6 +1,6 @@
 // svmfuzz generate: random programs for the oracle campaign (scripts/kvm-oracle.sh --campaign
 // --source hunt): seeds mutated by the libFuzzer target's operation mutator, and random byte strings
-// decoded as the target decodes them.
+// decoded as the target decodes them (as svmfuzz hunt's RandomSearch does).
 
 import ArgumentParser
 import Foundation
@@ -13,7 +13,7 @@ struct Generate: ParsableCommand {
         discussion: """
         Each program is either a program from --seeds (default corpus/seeds) with 1 to --mutations \
         random operation-level mutations (OperationMutator, as the libFuzzer target's custom mutator), \
-        or (one in four) a random byte string (RandomSearch) decoded as the fuzz target decodes it. \
+        or (one in four) a random byte string of up to 64 bytes decoded as the fuzz target decodes it. \
         Only programs the oracle can boot (nested=1 npt=1 vgif=1) with at least one operation, and none the runner hangs on (a guest instruction in real mode after reset), are kept. \
         Files are named gen-<seed>-<n>.svm. The same seed gives the same programs. Exit status: 0; 2 on bad input.
         """)
@@ -44,14 +44,13 @@ struct Generate: ParsableCommand {
         let bases = try seedFiles.map { ByteCodec.encode(try Input.loadText($0)) }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         var rng = SplitMix64(seed: seed)
-        var random = RandomSearch(variant: .default, seed: seed, maxLength: 64)
         var written = 0, tried = 0
         var seen = Set<Program>()
         while written < count && tried < count * 50 {
             tried += 1
             var bytes: [UInt8]
             if bases.isEmpty || rng.next() % 4 == 0 {
-                bytes = random.nextInput()
+                bytes = (0..<Int(rng.next() % 65)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             } else {
                 bytes = bases[Int(rng.next() % UInt64(bases.count))]
                 for _ in 0..<(1 + Int(rng.next() % UInt64(mutations))) {
