@@ -81,7 +81,9 @@ extension Vcpu {
             // KVM_REQ_EVENT). With nested vGIF (vmcb12 V_GIF_ENABLE) the CPU flips L2's own virtual
             // GIF in vmcb02 and gif_set() keeps reading L1's in vmcb01 (get_vgif_vmcb,
             // arch/x86/kvm/svm/svm.h); real 6.12.117 and 6.1.192 keep GIF_SET at L2's CLGI.
-            if !vmcb02.control.intercepts.intercepts(exitCode: insn.exitCode) {
+            // KVM intercepts STGI itself to see an SMI window open (svm_enable_smi_window).
+            let smiWindow = insn == .stgi && !gif && smiPending
+            if !vmcb02.control.intercepts.intercepts(exitCode: insn.exitCode) && !smiWindow {
                 if nestedVgifEnabled {
                     if insn == .stgi { vmcb02.control.intCtl |= IntCtl.vGif } else { vmcb02.control.intCtl &= ~IntCtl.vGif }
                 } else {
@@ -114,7 +116,7 @@ extension Vcpu {
     func svmGifInsnRunsInHardware(_ insn: GuestInstruction) -> Bool {
         guard config.vgif else { return false }
         if efer & EFER.svme == 0 && has(.interceptGifInsnsWithoutSvme) { return false }
-        if insn == .stgi && !gif && smiPending { return false }
+        if insn == .stgi && !gif && smiPending { return false }   // the SMI window (svm_enable_smi_window)
         return true
     }
 
