@@ -40,7 +40,8 @@ def plan_name(path):
 def oracle_batch(svmfuzz, kernel, batch_dir, work):
     """Runs one boot of the oracle on a folder; returns (results, summary, seconds)."""
     t0 = time.time()
-    p = sh([svmfuzz, "oracle", batch_dir, "--kernel", kernel, "--work", work, "--json"],
+    # Absolute: plan files are named after the program's path, and one starting with "." would be hidden.
+    p = sh([svmfuzz, "oracle", os.path.join(ROOT, batch_dir), "--kernel", kernel, "--work", work, "--json"],
            stdout=subprocess.PIPE, stderr=open(work + ".log", "w"))
     took = time.time() - t0
     results, summary = [], None
@@ -78,19 +79,26 @@ def fuzz_programs(svmfuzz, kernel, seconds, seed, dest, seen):
     return n
 
 
-GUEST_OPS = {"wrmsr", "vmrun", "vmload", "vmsave", "vmmcall", "stgi", "clgi", "rsm", "triple_fault"}
+GUEST_OPS = {"wrmsr", "vmrun", "vmload", "vmsave", "vmmcall", "stgi", "clgi", "triple_fault"}
 
 
 def hangs_runner(text):
     """svmfuzz's OracleMinimize.hangsRunner on .svm text: a guest instruction in real mode after reset."""
-    real = False
+    real = smm = False
     for line in text.splitlines():
         w = (line.split("#")[0].split() or [""])[0]
-        if w in ("reset", "smi", "init"):
-            real = True
-        elif w in ("set_sregs", "restore", "set_nested_state", "rsm"):
-            real = False
-        elif w in GUEST_OPS and real:
+        if w in ("reset", "init"):
+            real, smm = True, False
+        elif w == "smi":
+            smm = True
+        elif w in ("set_sregs", "restore", "set_nested_state"):
+            real = smm = False
+        elif w == "rsm":
+            if smm:
+                smm = False
+            elif real:
+                return True
+        elif w in GUEST_OPS and (real or smm):
             return True
     return False
 
@@ -208,13 +216,14 @@ def main():
         best = min(ms, key=lambda m: m["ops_after"])
         dest = f"{out}/findings/{g}.svm"
         body = open(os.path.join(ROOT, best["output"])).read()
+        source = os.path.relpath(best["program"], ROOT)
         body = "".join(l for l in body.splitlines(True) if not l.startswith("# "))
         count = sum(len(raw_groups[m["raw_group"]]) for m in {m["raw_group"]: m for m in ms}.values())
         with open(os.path.join(ROOT, dest), "w") as f:
             f.write(f"# campaign finding {g} on linux {a.kernel} (model linux-{a.kernel}, guest without NRIPS)\n"
                     f"# first difference: step {best['step']} {best['operation']}: {best['field']} "
                     f"model={best['model']} kernel={best['kernel_value']}\n"
-                    f"# minimized from {best['program']} ({best['ops_before']} -> {best['ops_after']} operations); "
+                    f"# minimized from {source} ({best['ops_before']} -> {best['ops_after']} operations); "
                     f"{count} campaign disagreements fell into this group\n"
                     f"# reproduce: svmfuzz oracle {dest} --kernel {a.kernel} --work DIR\n" + body)
         shutil.copy(os.path.join(ROOT, best["work"], "all-records", best["keep"] + ".jsonl"),

@@ -194,14 +194,16 @@ struct OracleMinimize: ParsableCommand {
     /// vcpu_run loops on rm_helper_exit without looking at its time limit), stalling the whole boot.
     /// Until a set_sregs, restore, set_nested_state or rsm leaves it, such programs are not played.
     static func hangsRunner(_ p: Program) -> Bool {
-        var realMode = false
+        var realMode = false, smm = false
         for op in p.operations {
             switch kind(SVMText.line(op)) {
-            case "reset", "smi", "init": realMode = true
-            case "set_sregs", "restore", "set_nested_state": realMode = false
-            case "rsm": realMode = false
-            case "wrmsr", "vmrun", "vmload", "vmsave", "vmmcall", "stgi", "clgi", "rsm", "triple_fault":
-                if realMode { return true }
+            case "reset", "init": realMode = true; smm = false
+            case "smi": smm = true
+            case "set_sregs", "restore", "set_nested_state": realMode = false; smm = false
+            case "rsm":
+                if smm { smm = false } else if realMode { return true }
+            case "wrmsr", "vmrun", "vmload", "vmsave", "vmmcall", "stgi", "clgi", "triple_fault":
+                if realMode || smm { return true }
             default: break
             }
         }
