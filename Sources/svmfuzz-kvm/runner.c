@@ -299,11 +299,22 @@ static enum runres vcpu_run(struct vm *vm)
 	struct itimerval it = {.it_value = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000}};
 	alarm_fired = 0;
 	setitimer(ITIMER_REAL, &it, NULL);
-	int r, e;
+	int r, e, helper = 0;
+	/* The time limit covers the 16-bit interpreter's helper exits too: a guest that faults in a loop
+	 * there keeps KVM_RUN returning, and the alarm may fire between two KVM_RUNs. */
 	do {
 		r = ioctl(vm->vcpu, KVM_RUN, 0);
 		e = errno;
-	} while (r == 0 && rm_helper_exit(vm));
+	} while (r == 0 && (helper = rm_helper_exit(vm)) && !alarm_fired);
+	if (r == 0 && helper && alarm_fired) {
+		struct itimerval stop = {{0, 0}, {0, 0}};
+		setitimer(ITIMER_REAL, &stop, NULL);
+		if (sig) {
+			drain_usr1();
+			vm->sig_pending = 0;
+		}
+		return RR_HANG;
+	}
 	struct itimerval off = {{0, 0}, {0, 0}};
 	setitimer(ITIMER_REAL, &off, NULL);
 	if (sig) {
