@@ -80,10 +80,12 @@ for v in variants:
         k = key_step(glob.glob(f"{w}/plans/{mangle(p)[:-4]}.plan")[0])
         recs = [json.loads(l) for l in open(f"{w}/records/{mangle(p)[:-4]}.jsonl")]
         r = next((r for r in recs if r.get("step") == k), None)
-        m = json.load(open(f"{w}/model-{mangle(p)}.json"))
-        ms = next((s for s in m.get("trace", []) if s["step"] == k), {})
+        # `replay --json` prints one line per step, then the verdict line.
+        lines = [json.loads(l) for l in open(f"{w}/model-{mangle(p)}.json") if l.strip()]
+        m = lines[-1] if lines else {}
+        ms = next((s for s in lines[:-1] if s.get("step") == k), {})
         vi = m.get("violation")
-        verdict = f"VIOLATION {vi['id']} at step {vi['step']}" if vi else m["verdict"].upper()
+        verdict = f"VIOLATION {vi['id']} at step {vi['step']}" if vi else m.get("verdict", "?").upper()
         if m.get("expectFailures"): verdict += f" ({len(m['expectFailures'])} expect failed)"
         model = f"{verdict}; {ms.get('exit', '-')}, {ms.get('mode', '?')}"
         real = (f"{r['exit']}, {r['mode']}, rip {r['rip_owner']}, tf={r['triple_fault']}, ioctl {r['ioctl']}"
