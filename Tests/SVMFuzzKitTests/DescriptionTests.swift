@@ -76,7 +76,12 @@ final class DescriptionTests: XCTestCase {
         XCTAssertEqual(dummy.print(op), line)
         var e = OperationEncoder()
         dummy.encode(op, &e)
-        XCTAssertEqual(ByteCodec.decode(e.bytes).operations, [op])
+        let decoded = e.bytes.withUnsafeBytes { raw -> SVMFuzzKit.Operation in
+            var d = OperationDecoder(body: raw)
+            let k = OpKind.of(d.byte()!)
+            return dummy.decode(k, &d)
+        }
+        XCTAssertEqual(decoded, op)
         XCTAssertEqual(dummy.simplify(op).count, 2)
         var rng = MutatorRng(fuzzerSeed: 3)
         XCTAssertTrue((0..<16).contains { _ in dummy.tweak(op, &rng) != op })

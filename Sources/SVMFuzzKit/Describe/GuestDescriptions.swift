@@ -18,6 +18,7 @@ extension OperationDescriptions {
             return "wrmsr \(SVMNames.msrName(msr) ?? SVMNumber.hex(UInt64(msr))) \(SVMNumber.hex(v))"
         },
         encode: { o, e in if case .guest(.wrmsr(let msr, let v)) = o { e.wrmsr(msr, v) } },
+        decode: { k, d in d.wrmsr(k) },
         tweak: { o, rng in
             guard case .guest(.wrmsr(let msr, let v)) = o else { return o }
             return .guest(OperationTweak.wrmsr(msr, v, &rng))
@@ -33,6 +34,10 @@ extension OperationDescriptions {
             return SVMText.vmcbLine(["vmcb", SVMNumber.hex(gpa)], v)
         },
         encode: { o, e in if case .vmcb(let gpa, let v) = o { e.vmcb(gpa, v) } },
+        decode: { k, d in
+            let gpa = d.value(.vmcbGpa)
+            return .vmcb(gpa: gpa, k == .vmcb ? DefaultVmcb12.value : d.vmcbEdits())
+        },
         tweak: { o, rng in
             guard case .vmcb(let gpa, let v) = o else { return o }
             if rng.chance(6) { return .vmcb(gpa: OperationTweak.neighbour(gpa, .vmcbGpa, &rng), v) }
@@ -52,6 +57,7 @@ extension OperationDescriptions {
             return SVMText.vmcbLine(["race_vmcb"], v)
         },
         encode: { o, e in if case .racingVmcb(let v) = o { e.racingVmcb(v) } },
+        decode: { _, d in .racingVmcb(d.vmcbEdits()) },
         tweak: { o, rng in
             guard case .racingVmcb(let v) = o else { return o }
             return .racingVmcb(OperationTweak.vmcbField(v, &rng))
@@ -74,6 +80,11 @@ extension OperationDescriptions {
             e.op(.msrpm)
             e.value(gpa, .msrpmGpa)
             e.bytes += [image.writes, image.reads]
+        },
+        decode: { _, d in
+            let gpa = d.value(.msrpmGpa)
+            let writes = d.byte() ?? 0
+            return .msrpm(gpa: gpa, MsrpmImage(reads: d.byte() ?? 0, writes: writes))
         },
         tweak: { o, rng in
             guard case .msrpm(let gpa, let image) = o else { return o }

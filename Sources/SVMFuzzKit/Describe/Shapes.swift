@@ -12,6 +12,7 @@ extension OperationDescription {
             parse: { r in try r.end(); return op },
             print: { _ in name },
             encode: { _, e in e.op(opcode) },
+            decode: { _, _ in op },
             tweak: { o, rng in OperationTweak.other(o, in: siblings, &rng) },
             simplify: { _ in [] })
     }
@@ -31,6 +32,7 @@ extension OperationDescription {
             },
             print: { o in "\(name) \(SVMNumber.hex(get(o)))" },
             encode: { o, e in e.op(opcode); e.value(get(o), t) },
+            decode: { _, d in make(d.value(t)) },
             tweak: { o, rng in
                 let x = get(o)
                 if rng.chance(4) { return OperationTweak.other(o, in: siblings.map { $0(x) }, &rng) }
@@ -51,6 +53,7 @@ extension OperationDescription {
             parse: { r in make(try SVMText.parsePatch(&r, P.self)) },
             print: { o in SVMText.patchLine(name, get(o) ?? .empty) },
             encode: { o, e in e.op(opcode); e.patch(get(o) ?? .empty) },
+            decode: { _, d in make(d.patch(P.self)) },
             tweak: { o, rng in make(OperationTweak.patch(get(o) ?? .empty, &rng)) },
             simplify: { o in shrinks ? Minimizer.withoutOneField(get(o) ?? .empty).map(make) : [] })
     }

@@ -23,6 +23,12 @@ extension OperationDescriptions {
             if let f = flags { e.value(UInt64(f), .nestedFlags) }
             if let pa { e.value(pa, .vmcbGpa) }
         },
+        decode: { _, d in
+            let b = d.byte() ?? 0
+            let flags = b & 4 != 0 ? UInt32(truncatingIfNeeded: d.value(.nestedFlags)) : nil
+            let pa = b & 8 != 0 ? d.value(.vmcbGpa) : nil
+            return .setNestedState(Slot(rawValue: b & 3) ?? .a, flags: flags, vmcbPa: pa)
+        },
         tweak: { o, rng in
             guard case .setNestedState(let s, let flags, let pa) = o else { return o }
             return OperationTweak.setNestedState(s, flags, pa, &rng)
@@ -51,6 +57,7 @@ extension OperationDescriptions {
             e.op(.snapshot)
             e.bytes.append(slot.rawValue)
         },
+        decode: { _, d in .snapshot(d.slot()) },
         tweak: { o, rng in
             guard case .snapshot(let s) = o else { return o }
             return .snapshot(OperationTweak.slot(s, &rng))
@@ -66,6 +73,7 @@ extension OperationDescriptions {
             return "restore \(slot) order=\(order)"
         },
         encode: { o, e in if case .restore(let slot, let order) = o { e.restore(slot, order) } },
+        decode: { _, d in d.restore() },
         tweak: { o, rng in
             guard case .restore(let s, let order) = o else { return o }
             return OperationTweak.restore(s, order, &rng)
@@ -85,6 +93,7 @@ extension OperationDescriptions {
             return SVMText.expectLine(e)
         },
         encode: { _, _ in },
+        decode: { _, _ in .expect(Expectation()) },
         tweak: { o, _ in o },
         simplify: { _ in [] })
 }
