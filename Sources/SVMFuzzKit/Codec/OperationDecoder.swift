@@ -143,57 +143,32 @@ public struct OperationDecoder {
 
     @inline(__always) mutating func decodeEncoded() -> Operation? {
         guard let b = byte() else { return nil }
-        switch OpKind.of(b) {
-        case .wrmsrEfer: return .guest(.wrmsr(msr: MSR.efer, value: value(.efer)))
-        case .wrmsrHsave: return .guest(.wrmsr(msr: MSR.vmHsavePa, value: value(.hsaveGpa)))
-        case .wrmsrVmCr: return .guest(.wrmsr(msr: MSR.vmCr, value: value(.vmCr)))
-        case .wrmsrOther:
-            let msr = UInt32(truncatingIfNeeded: value(.msrIndex))
-            return .guest(.wrmsr(msr: msr, value: value(OperationDecoder.table(forMsr: msr))))
-        case .vmrun: return .guest(.vmrun(gpa: value(.vmcbGpa)))
-        case .vmmcall: return .guest(.vmmcall)
-        case .stgi: return .guest(.stgi)
-        case .clgi: return .guest(.clgi)
-        case .vmload: return .guest(.vmload(gpa: value(.vmcbGpa)))
-        case .vmsave: return .guest(.vmsave(gpa: value(.vmcbGpa)))
-        case .tripleFault: return .guest(.tripleFault)
-        case .rsm: return .guest(.rsm)
-        case .vmcb: return .vmcb(gpa: value(.vmcbGpa), DefaultVmcb12.value)
-        case .vmcbEdits:
-            let gpa = value(.vmcbGpa)
-            return .vmcb(gpa: gpa, vmcbEdits())
-        case .raceVmcb: return .racingVmcb(vmcbEdits())
-        case .msrpm:
-            let gpa = value(.msrpmGpa)
-            let writes = byte() ?? 0
-            return .msrpm(gpa: gpa, MsrpmImage(reads: byte() ?? 0, writes: writes))
-        case .smram: return .smram(patch(SmramPatch.self))
-        case .enterL2:
+        let k = OpKind.of(b)
+        if k == .enterL2 {
             pendingGpa = value(.vmcbGpa)
             pending = 3
             return .guest(.wrmsr(msr: MSR.efer, value: ByteCodec.enterL2Efer))
-        case .smi: return .smi
-        case .initSignal: return .initSignal
-        case .signal: return .signal
-        case .run: return .run
-        case .setSregs: return .setSregs(patch(SregsPatch.self))
-        case .setRegs: return .setRegs(patch(RegsPatch.self))
-        case .setMsrs: return .setMsrs(patch(MsrsPatch.self))
-        case .setNestedState:
-            let b = byte() ?? 0
-            let flags = b & 4 != 0 ? UInt32(truncatingIfNeeded: value(.nestedFlags)) : nil
-            let pa = b & 8 != 0 ? value(.vmcbGpa) : nil
-            return .setNestedState(Slot(rawValue: b & 3) ?? .a, flags: flags, vmcbPa: pa)
-        case .setVcpuEvents: return .setVcpuEvents(patch(EventsPatch.self))
-        case .snapshot: return .snapshot(slot())
-        case .restore:
-            let b = byte() ?? 0
-            let index = b >> 2
-            let order = index >= RestoreOrders.literalIndex
-                ? RestoreOrders.literal { byte() }
-                : RestoreOrders.table[Int(index) % RestoreOrders.table.count]
-            return .restore(Slot(rawValue: b & 3) ?? .a, order)
-        case .reset: return .reset
         }
+        return OperationDescriptions.decoders[Int(k.rawValue)](k, &self)
+    }
+
+    mutating func wrmsr(_ k: OpKind) -> Operation {
+        switch k {
+        case .wrmsrEfer: return .guest(.wrmsr(msr: MSR.efer, value: value(.efer)))
+        case .wrmsrHsave: return .guest(.wrmsr(msr: MSR.vmHsavePa, value: value(.hsaveGpa)))
+        case .wrmsrVmCr: return .guest(.wrmsr(msr: MSR.vmCr, value: value(.vmCr)))
+        default:
+            let msr = UInt32(truncatingIfNeeded: value(.msrIndex))
+            return .guest(.wrmsr(msr: msr, value: value(OperationDecoder.table(forMsr: msr))))
+        }
+    }
+
+    mutating func restore() -> Operation {
+        let b = byte() ?? 0
+        let index = b >> 2
+        let order = index >= RestoreOrders.literalIndex
+            ? RestoreOrders.literal { byte() }
+            : RestoreOrders.table[Int(index) % RestoreOrders.table.count]
+        return .restore(Slot(rawValue: b & 3) ?? .a, order)
     }
 }

@@ -57,48 +57,29 @@ struct OperationEncoder {
         }
     }
 
-    mutating func operation(_ o: Operation) {
-        switch o {
-        case .guest(let g): guest(g)
-        case .vmcb(let gpa, let v):
-            let edits = OperationEncoder.edits(v)
-            op(edits.isEmpty ? .vmcb : .vmcbEdits)
-            value(gpa, .vmcbGpa)
-            editList(v, edits)
-        case .racingVmcb(let v):
-            op(.raceVmcb)
-            let edits = OperationEncoder.edits(v)
-            // The decoder reads at least one edit: the default image is "efer := the default's efer".
-            editList(v, edits.isEmpty ? [.efer] : edits)
-        case .msrpm(let gpa, let image):
-            op(.msrpm)
-            value(gpa, .msrpmGpa)
-            bytes += [image.writes, image.reads]
-        case .smram(let p): op(.smram); patch(p)
-        case .smi: op(.smi)
-        case .initSignal: op(.initSignal)
-        case .signal: op(.signal)
-        case .run: op(.run)
-        case .setSregs(let p): op(.setSregs); patch(p)
-        case .setRegs(let p): op(.setRegs); patch(p)
-        case .setMsrs(let p): op(.setMsrs); patch(p)
-        case .setNestedState(let slot, let flags, let pa):
-            op(.setNestedState)
-            bytes.append(slot.rawValue | (flags != nil ? 4 : 0) | (pa != nil ? 8 : 0))
-            if let f = flags { value(UInt64(f), .nestedFlags) }
-            if let pa { value(pa, .vmcbGpa) }
-        case .setVcpuEvents(let p): op(.setVcpuEvents); patch(p)
-        case .snapshot(let slot): op(.snapshot); bytes.append(slot.rawValue)
-        case .restore(let slot, let order):
-            op(.restore)
-            if let i = RestoreOrders.table.firstIndex(of: order) {
-                bytes.append(UInt8(i) << 2 | slot.rawValue)
-            } else {
-                bytes.append(RestoreOrders.literalIndex << 2 | slot.rawValue)
-                bytes += RestoreOrders.literalBytes(order)
-            }
-        case .reset: op(.reset)
-        case .expect: break
+    mutating func operation(_ o: Operation) { o.kind.spec.encode(o, &self) }
+
+    mutating func vmcb(_ gpa: UInt64, _ v: Vmcb) {
+        let edits = OperationEncoder.edits(v)
+        op(edits.isEmpty ? .vmcb : .vmcbEdits)
+        value(gpa, .vmcbGpa)
+        editList(v, edits)
+    }
+
+    mutating func racingVmcb(_ v: Vmcb) {
+        op(.raceVmcb)
+        let edits = OperationEncoder.edits(v)
+        // The decoder reads at least one edit: the default image is "efer := the default's efer".
+        editList(v, edits.isEmpty ? [.efer] : edits)
+    }
+
+    mutating func restore(_ slot: Slot, _ order: RestoreOrder) {
+        op(.restore)
+        if let i = RestoreOrders.table.firstIndex(of: order) {
+            bytes.append(UInt8(i) << 2 | slot.rawValue)
+        } else {
+            bytes.append(RestoreOrders.literalIndex << 2 | slot.rawValue)
+            bytes += RestoreOrders.literalBytes(order)
         }
     }
 
@@ -115,26 +96,15 @@ struct OperationEncoder {
         }
     }
 
-    mutating func guest(_ g: GuestInstruction) {
-        switch g {
-        case .wrmsr(let msr, let v):
-            switch msr {
-            case MSR.efer: op(.wrmsrEfer); value(v, .efer)
-            case MSR.vmHsavePa: op(.wrmsrHsave); value(v, .hsaveGpa)
-            case MSR.vmCr: op(.wrmsrVmCr); value(v, .vmCr)
-            default:
-                op(.wrmsrOther)
-                value(UInt64(msr), .msrIndex)
-                value(v, OperationDecoder.table(forMsr: msr))
-            }
-        case .vmrun(let gpa): op(.vmrun); value(gpa, .vmcbGpa)
-        case .vmmcall: op(.vmmcall)
-        case .stgi: op(.stgi)
-        case .clgi: op(.clgi)
-        case .vmload(let gpa): op(.vmload); value(gpa, .vmcbGpa)
-        case .vmsave(let gpa): op(.vmsave); value(gpa, .vmcbGpa)
-        case .tripleFault: op(.tripleFault)
-        case .rsm: op(.rsm)
+    mutating func wrmsr(_ msr: UInt32, _ v: UInt64) {
+        switch msr {
+        case MSR.efer: op(.wrmsrEfer); value(v, .efer)
+        case MSR.vmHsavePa: op(.wrmsrHsave); value(v, .hsaveGpa)
+        case MSR.vmCr: op(.wrmsrVmCr); value(v, .vmCr)
+        default:
+            op(.wrmsrOther)
+            value(UInt64(msr), .msrIndex)
+            value(v, OperationDecoder.table(forMsr: msr))
         }
     }
 }

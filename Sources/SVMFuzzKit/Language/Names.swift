@@ -3,9 +3,8 @@
 import SVMModel
 
 enum SVMNames {
-    static let operations = ["wrmsr", "vmrun", "vmmcall", "stgi", "clgi", "vmload", "vmsave", "triple_fault", "rsm",
-                             "vmcb", "race_vmcb", "msrpm", "smram", "smi", "init", "signal", "run", "set_sregs", "set_regs", "set_msrs",
-                             "set_nested_state", "set_vcpu_events", "snapshot", "restore", "reset", "expect", "config"]
+    /// The operations' names (OperationDescriptions) and `config`.
+    static let operations = OperationDescriptions.all.map(\.name) + ["config"]
 
     /// MSRs with names (wrmsr and msrpm); others are written as hex indices.
     static let msrs = MsrpmImage.known

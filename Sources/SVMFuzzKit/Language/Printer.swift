@@ -38,45 +38,7 @@ extension SVMText {
     }
 
     /// One operation's line, without a newline.
-    public static func line(_ op: Operation) -> String {
-        let hex = SVMNumber.hex
-        switch op {
-        case .guest(let g):
-            switch g {
-            case .wrmsr(let msr, let v): return "wrmsr \(SVMNames.msrName(msr) ?? hex(UInt64(msr))) \(hex(v))"
-            case .vmrun(let gpa): return "vmrun \(hex(gpa))"
-            case .vmmcall: return "vmmcall"
-            case .stgi: return "stgi"
-            case .clgi: return "clgi"
-            case .vmload(let gpa): return "vmload \(hex(gpa))"
-            case .vmsave(let gpa): return "vmsave \(hex(gpa))"
-            case .tripleFault: return "triple_fault"
-            case .rsm: return "rsm"
-            }
-        case .vmcb(let gpa, let v): return vmcbLine(["vmcb", SVMNumber.hex(gpa)], v)
-        case .racingVmcb(let v): return vmcbLine(["race_vmcb"], v)
-        case .msrpm(let gpa, let image):
-            return "msrpm \(hex(gpa)) write=\(msrList(image.writes)) read=\(msrList(image.reads))"
-        case .smram(let p): return patchLine("smram", p)
-        case .smi: return "smi"
-        case .initSignal: return "init"
-        case .signal: return "signal"
-        case .run: return "run"
-        case .setSregs(let p): return patchLine("set_sregs", p)
-        case .setRegs(let p): return patchLine("set_regs", p)
-        case .setMsrs(let p): return patchLine("set_msrs", p)
-        case .setNestedState(let slot, let flags, let pa):
-            var s = "set_nested_state \(slot)"
-            if let flags { s += " flags=\(flagList(flags))" }
-            if let pa { s += " vmcb_pa=\(hex(pa))" }
-            return s
-        case .setVcpuEvents(let p): return patchLine("set_vcpu_events", p)
-        case .snapshot(let slot): return "snapshot \(slot)"
-        case .restore(let slot, let order): return "restore \(slot) order=\(order)"
-        case .reset: return "reset"
-        case .expect(let e): return expectLine(e)
-        }
-    }
+    public static func line(_ op: Operation) -> String { op.kind.spec.print(op) }
 
     static func patchLine<P: PatchFields>(_ name: String, _ p: P) -> String {
         var parts = [name]

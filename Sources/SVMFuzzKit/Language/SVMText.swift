@@ -59,40 +59,11 @@ public enum SVMText {
     }
 
     static func parseOperation(_ r: inout LineReader) throws -> Operation {
-        let op: Operation
-        switch r.name {
-        case "wrmsr": op = try parseWrmsr(&r)
-        case "vmrun": op = .guest(.vmrun(gpa: try r.operand("a GPA", after: "vmrun", field: "the GPA")))
-        case "vmload": op = .guest(.vmload(gpa: try r.operand("a GPA", after: "vmload", field: "the GPA")))
-        case "vmsave": op = .guest(.vmsave(gpa: try r.operand("a GPA", after: "vmsave", field: "the GPA")))
-        case "vmmcall": op = .guest(.vmmcall)
-        case "stgi": op = .guest(.stgi)
-        case "clgi": op = .guest(.clgi)
-        case "triple_fault": op = .guest(.tripleFault)
-        case "rsm": op = .guest(.rsm)
-        case "vmcb": return try parseVmcb(&r)
-        case "race_vmcb": return .racingVmcb(try parseVmcbFields(&r, for: "race_vmcb"))
-        case "msrpm": return try parseMsrpm(&r)
-        case "smram": return .smram(try parsePatch(&r, SmramPatch.self))
-        case "smi": op = .smi
-        case "init": op = .initSignal
-        case "signal": op = .signal
-        case "run": op = .run
-        case "reset": op = .reset
-        case "set_sregs": return .setSregs(try parsePatch(&r, SregsPatch.self))
-        case "set_regs": return .setRegs(try parsePatch(&r, RegsPatch.self))
-        case "set_msrs": return .setMsrs(try parsePatch(&r, MsrsPatch.self))
-        case "set_vcpu_events": return .setVcpuEvents(try parsePatch(&r, EventsPatch.self))
-        case "set_nested_state": return try parseSetNestedState(&r)
-        case "snapshot": op = .snapshot(try r.slot(after: "snapshot"))
-        case "restore": return try parseRestore(&r)
-        case "expect": return .expect(try parseExpect(&r))
-        default:
+        guard let spec = OperationDescriptions.byName[r.name] else {
             throw r.error("unknown operation '\(r.name)' (expected one of: "
                 + SVMNames.operations.joined(separator: ", ") + ")")
         }
-        try r.end()
-        return op
+        return try spec.parse(&r)
     }
 
     static func parsePatch<P: PatchFields>(_ r: inout LineReader, _: P.Type) throws -> P {

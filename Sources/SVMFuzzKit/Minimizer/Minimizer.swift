@@ -58,27 +58,7 @@ public enum Minimizer {
     }
 
     /// Smaller forms of an operation: fewer fields set, default vmcb12 fields, QEMU's restore order.
-    static func simplifications(of op: Operation) -> [Operation] {
-        var out: [Operation] = []
-        switch op {
-        case .vmcb(let gpa, let image):
-            out += towardsDefault(image).map { .vmcb(gpa: gpa, $0) }
-        case .racingVmcb(let image):
-            out += towardsDefault(image).map(Operation.racingVmcb)
-        case .restore(let slot, let order) where order != .qemu:
-            out.append(.restore(slot, .qemu))
-        case .setSregs(let p): out += withoutOneField(p).map(Operation.setSregs)
-        case .setRegs(let p): out += withoutOneField(p).map(Operation.setRegs)
-        case .setMsrs(let p): out += withoutOneField(p).map(Operation.setMsrs)
-        case .setVcpuEvents(let p): out += withoutOneField(p).map(Operation.setVcpuEvents)
-        case .setNestedState(let slot, let flags, let pa):
-            if flags != nil { out.append(.setNestedState(slot, flags: nil, vmcbPa: pa)) }
-            if pa != nil { out.append(.setNestedState(slot, flags: flags, vmcbPa: nil)) }
-        default:
-            break
-        }
-        return out
-    }
+    static func simplifications(of op: Operation) -> [Operation] { op.kind.spec.simplify(op) }
 
     /// The image with one field group (control, save) reset to the valid default.
     static func towardsDefault(_ image: Vmcb) -> [Vmcb] {

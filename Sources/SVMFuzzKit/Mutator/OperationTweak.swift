@@ -37,40 +37,29 @@ enum OperationTweak {
         return rest.isEmpty ? x : rest[rng.below(rest.count)]
     }
 
-    static func tweak(_ op: Operation, _ rng: inout MutatorRng) -> Operation {
-        switch op {
-        case .guest(let g): return .guest(guest(g, &rng))
-        case .vmcb(let gpa, let v):
-            if rng.chance(6) { return .vmcb(gpa: neighbour(gpa, .vmcbGpa, &rng), v) }
-            return .vmcb(gpa: gpa, vmcbField(v, &rng))
-        case .racingVmcb(let v):
-            return .racingVmcb(vmcbField(v, &rng))
-        case .msrpm(let gpa, var image):
-            if rng.chance(4) { return .msrpm(gpa: neighbour(gpa, .msrpmGpa, &rng), image) }
-            let bit = UInt8(1) << UInt8(rng.below(MsrpmImage.known.count))
-            if rng.chance(2) { image.writes ^= bit } else { image.reads ^= bit }
-            return .msrpm(gpa: gpa, image)
-        case .smram(let p): return .smram(patch(p, &rng))
-        case .setSregs(let p): return .setSregs(patch(p, &rng))
-        case .setRegs(let p): return .setRegs(patch(p, &rng))
-        case .setMsrs(let p): return .setMsrs(patch(p, &rng))
-        case .setVcpuEvents(let p): return .setVcpuEvents(patch(p, &rng))
-        case .setNestedState(let s, let flags, let pa):
-            switch rng.below(3) {
-            case 0: return .setNestedState(slot(s, &rng), flags: flags, vmcbPa: pa)
-            case 1: return .setNestedState(s, flags: optional(flags.map(UInt64.init), .nestedFlags, &rng).map(UInt32.init), vmcbPa: pa)
-            default: return .setNestedState(s, flags: flags, vmcbPa: optional(pa, .vmcbGpa, &rng))
-            }
-        case .snapshot(let s): return .snapshot(slot(s, &rng))
-        case .restore(let s, let order):
-            switch rng.below(3) {
-            case 0: return .restore(slot(s, &rng), order)
-            case 1: return .restore(s, RestoreOrders.all[rng.below(RestoreOrders.all.count)])
-            default: return .restore(s, RestoreOrders.table[rng.below(RestoreOrders.table.count)])
-            }
-        case .smi, .initSignal, .signal, .run, .reset:
-            return other(op, in: [.smi, .initSignal, .signal, .run, .reset], &rng)
-        case .expect: return op
+    static func tweak(_ op: Operation, _ rng: inout MutatorRng) -> Operation { op.kind.spec.tweak(op, &rng) }
+
+    static func msrpm(_ gpa: UInt64, _ image: MsrpmImage, _ rng: inout MutatorRng) -> Operation {
+        var image = image
+        if rng.chance(4) { return .msrpm(gpa: neighbour(gpa, .msrpmGpa, &rng), image) }
+        let bit = UInt8(1) << UInt8(rng.below(MsrpmImage.known.count))
+        if rng.chance(2) { image.writes ^= bit } else { image.reads ^= bit }
+        return .msrpm(gpa: gpa, image)
+    }
+
+    static func setNestedState(_ s: Slot, _ flags: UInt32?, _ pa: UInt64?, _ rng: inout MutatorRng) -> Operation {
+        switch rng.below(3) {
+        case 0: return .setNestedState(slot(s, &rng), flags: flags, vmcbPa: pa)
+        case 1: return .setNestedState(s, flags: optional(flags.map(UInt64.init), .nestedFlags, &rng).map(UInt32.init), vmcbPa: pa)
+        default: return .setNestedState(s, flags: flags, vmcbPa: optional(pa, .vmcbGpa, &rng))
+        }
+    }
+
+    static func restore(_ s: Slot, _ order: RestoreOrder, _ rng: inout MutatorRng) -> Operation {
+        switch rng.below(3) {
+        case 0: return .restore(slot(s, &rng), order)
+        case 1: return .restore(s, RestoreOrders.all[rng.below(RestoreOrders.all.count)])
+        default: return .restore(s, RestoreOrders.table[rng.below(RestoreOrders.table.count)])
         }
     }
 
@@ -83,23 +72,10 @@ enum OperationTweak {
         return v
     }
 
-    static func guest(_ g: GuestInstruction, _ rng: inout MutatorRng) -> GuestInstruction {
-        switch g {
-        case .wrmsr(let msr, let v):
-            if rng.chance(4) {
-                return .wrmsr(msr: UInt32(truncatingIfNeeded: neighbour(UInt64(msr), .msrIndex, &rng)), value: v)
-            }
-            return .wrmsr(msr: msr, value: neighbour(v, OperationDecoder.table(forMsr: msr), &rng))
-        case .vmrun(let gpa), .vmload(let gpa), .vmsave(let gpa):
-            if rng.chance(4) {
-                return other(g, in: [.vmrun(gpa: gpa), .vmload(gpa: gpa), .vmsave(gpa: gpa)], &rng)
-            }
-            let n = neighbour(gpa, .vmcbGpa, &rng)
-            if case .vmrun = g { return .vmrun(gpa: n) }
-            if case .vmload = g { return .vmload(gpa: n) }
-            return .vmsave(gpa: n)
-        case .vmmcall, .stgi, .clgi, .tripleFault, .rsm:
-            return other(g, in: [.vmmcall, .stgi, .clgi, .tripleFault, .rsm], &rng)
+    static func wrmsr(_ msr: UInt32, _ v: UInt64, _ rng: inout MutatorRng) -> GuestInstruction {
+        if rng.chance(4) {
+            return .wrmsr(msr: UInt32(truncatingIfNeeded: neighbour(UInt64(msr), .msrIndex, &rng)), value: v)
         }
+        return .wrmsr(msr: msr, value: neighbour(v, OperationDecoder.table(forMsr: msr), &rng))
     }
 }

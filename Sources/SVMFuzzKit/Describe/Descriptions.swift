@@ -1,0 +1,66 @@
+// The description of every operation kind. Adding an operation: a case of Operation and OperationKind
+// (and Operation.kind), a description here, its opcode (Opcodes.swift), its execution (Executor.swift).
+
+import SVMModel
+
+extension OperationDescriptions {
+    static let guestBare: [Operation] = [.guest(.vmmcall), .guest(.stgi), .guest(.clgi), .guest(.tripleFault), .guest(.rsm)]
+    static let platformBare: [Operation] = [.smi, .initSignal, .signal, .run, .reset]
+    static let gpa = PatchField(name: "gpa", table: .vmcbGpa)
+    static let gpaSiblings: [(UInt64) -> Operation] = [{ .guest(.vmrun(gpa: $0)) }, { .guest(.vmload(gpa: $0)) },
+                                                      { .guest(.vmsave(gpa: $0)) }]
+
+    static func describe(_ k: OperationKind) -> OperationDescription {
+        switch k {
+        case .wrmsr: return wrmsr
+        case .vmrun:
+            return .operand(k, "vmrun", gpa, opcode: .vmrun, make: { .guest(.vmrun(gpa: $0)) }, get: {
+                if case .guest(.vmrun(let x)) = $0 { return x } else { return 0 }
+            }, siblings: gpaSiblings)
+        case .vmload:
+            return .operand(k, "vmload", gpa, opcode: .vmload, make: { .guest(.vmload(gpa: $0)) }, get: {
+                if case .guest(.vmload(let x)) = $0 { return x } else { return 0 }
+            }, siblings: gpaSiblings)
+        case .vmsave:
+            return .operand(k, "vmsave", gpa, opcode: .vmsave, make: { .guest(.vmsave(gpa: $0)) }, get: {
+                if case .guest(.vmsave(let x)) = $0 { return x } else { return 0 }
+            }, siblings: gpaSiblings)
+        case .vmmcall: return .bare(k, "vmmcall", .guest(.vmmcall), opcode: .vmmcall, siblings: guestBare)
+        case .stgi: return .bare(k, "stgi", .guest(.stgi), opcode: .stgi, siblings: guestBare)
+        case .clgi: return .bare(k, "clgi", .guest(.clgi), opcode: .clgi, siblings: guestBare)
+        case .tripleFault: return .bare(k, "triple_fault", .guest(.tripleFault), opcode: .tripleFault, siblings: guestBare)
+        case .rsm: return .bare(k, "rsm", .guest(.rsm), opcode: .rsm, siblings: guestBare)
+        case .vmcb: return vmcb
+        case .raceVmcb: return raceVmcb
+        case .msrpm: return msrpm
+        case .smram:
+            return .patch(k, "smram", SmramPatch.self, opcode: .smram, make: Operation.smram, get: {
+                if case .smram(let p) = $0 { return p } else { return nil }
+            }, shrinks: false)
+        case .smi: return .bare(k, "smi", .smi, opcode: .smi, siblings: platformBare)
+        case .initSignal: return .bare(k, "init", .initSignal, opcode: .initSignal, siblings: platformBare)
+        case .signal: return .bare(k, "signal", .signal, opcode: .signal, siblings: platformBare)
+        case .run: return .bare(k, "run", .run, opcode: .run, siblings: platformBare)
+        case .setSregs:
+            return .patch(k, "set_sregs", SregsPatch.self, opcode: .setSregs, make: Operation.setSregs, get: {
+                if case .setSregs(let p) = $0 { return p } else { return nil }
+            })
+        case .setRegs:
+            return .patch(k, "set_regs", RegsPatch.self, opcode: .setRegs, make: Operation.setRegs, get: {
+                if case .setRegs(let p) = $0 { return p } else { return nil }
+            })
+        case .setMsrs:
+            return .patch(k, "set_msrs", MsrsPatch.self, opcode: .setMsrs, make: Operation.setMsrs, get: {
+                if case .setMsrs(let p) = $0 { return p } else { return nil }
+            })
+        case .setNestedState: return setNestedState
+        case .setVcpuEvents:
+            return .patch(k, "set_vcpu_events", EventsPatch.self, opcode: .setVcpuEvents, make: Operation.setVcpuEvents,
+                          get: { if case .setVcpuEvents(let p) = $0 { return p } else { return nil } })
+        case .snapshot: return snapshot
+        case .restore: return restore
+        case .reset: return .bare(k, "reset", .reset, opcode: .reset, siblings: platformBare)
+        case .expect: return expect
+        }
+    }
+}

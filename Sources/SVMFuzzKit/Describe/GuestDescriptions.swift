@@ -1,0 +1,94 @@
+// The descriptions of wrmsr and the guest-memory operations (vmcb, race_vmcb, msrpm).
+
+import SVMModel
+
+extension OperationDescriptions {
+    static let vmcbFields: [PatchField] = SVMNames.vmcbKeys.map { key, field in
+        PatchField(name: key, table: field?.table ?? (key == "np" ? .miscCtl : .interceptMisc))
+    }
+
+    static let wrmsr = OperationDescription(
+        kind: .wrmsr, name: "wrmsr",
+        fields: [PatchField(name: "msr", table: .msrIndex), PatchField(name: "value", table: .general)],
+        opcodes: [.wrmsrEfer, .wrmsrHsave, .wrmsrVmCr, .wrmsrOther],
+        example: .guest(.wrmsr(msr: MSR.efer, value: ValueTable.efer.values[0])),
+        parse: SVMText.parseWrmsr,
+        print: { o in
+            guard case .guest(.wrmsr(let msr, let v)) = o else { return "" }
+            return "wrmsr \(SVMNames.msrName(msr) ?? SVMNumber.hex(UInt64(msr))) \(SVMNumber.hex(v))"
+        },
+        encode: { o, e in if case .guest(.wrmsr(let msr, let v)) = o { e.wrmsr(msr, v) } },
+        decode: { k, d in d.wrmsr(k) },
+        tweak: { o, rng in
+            guard case .guest(.wrmsr(let msr, let v)) = o else { return o }
+            return .guest(OperationTweak.wrmsr(msr, v, &rng))
+        },
+        simplify: { _ in [] })
+
+    static let vmcb = OperationDescription(
+        kind: .vmcb, name: "vmcb", fields: [gpa] + vmcbFields, opcodes: [.vmcb, .vmcbEdits],
+        example: .vmcb(gpa: 0x10000, DefaultVmcb12.value),
+        parse: SVMText.parseVmcb,
+        print: { o in
+            guard case .vmcb(let gpa, let v) = o else { return "" }
+            return SVMText.vmcbLine(["vmcb", SVMNumber.hex(gpa)], v)
+        },
+        encode: { o, e in if case .vmcb(let gpa, let v) = o { e.vmcb(gpa, v) } },
+        decode: { k, d in
+            let gpa = d.value(.vmcbGpa)
+            return .vmcb(gpa: gpa, k == .vmcb ? DefaultVmcb12.value : d.vmcbEdits())
+        },
+        tweak: { o, rng in
+            guard case .vmcb(let gpa, let v) = o else { return o }
+            if rng.chance(6) { return .vmcb(gpa: OperationTweak.neighbour(gpa, .vmcbGpa, &rng), v) }
+            return .vmcb(gpa: gpa, OperationTweak.vmcbField(v, &rng))
+        },
+        simplify: { o in
+            guard case .vmcb(let gpa, let v) = o else { return [] }
+            return Minimizer.towardsDefault(v).map { .vmcb(gpa: gpa, $0) }
+        })
+
+    static let raceVmcb = OperationDescription(
+        kind: .raceVmcb, name: "race_vmcb", fields: vmcbFields, opcodes: [.raceVmcb],
+        example: .racingVmcb(DefaultVmcb12.value),
+        parse: { r in .racingVmcb(try SVMText.parseVmcbFields(&r, for: "race_vmcb")) },
+        print: { o in
+            guard case .racingVmcb(let v) = o else { return "" }
+            return SVMText.vmcbLine(["race_vmcb"], v)
+        },
+        encode: { o, e in if case .racingVmcb(let v) = o { e.racingVmcb(v) } },
+        decode: { _, d in .racingVmcb(d.vmcbEdits()) },
+        tweak: { o, rng in
+            guard case .racingVmcb(let v) = o else { return o }
+            return .racingVmcb(OperationTweak.vmcbField(v, &rng))
+        },
+        simplify: { o in
+            guard case .racingVmcb(let v) = o else { return [] }
+            return Minimizer.towardsDefault(v).map(Operation.racingVmcb)
+        })
+
+    static let msrpm = OperationDescription(
+        kind: .msrpm, name: "msrpm", fields: [PatchField(name: "gpa", table: .msrpmGpa)], opcodes: [.msrpm],
+        example: .msrpm(gpa: 0x20000, MsrpmImage(reads: 0, writes: 1)),
+        parse: SVMText.parseMsrpm,
+        print: { o in
+            guard case .msrpm(let gpa, let image) = o else { return "" }
+            return "msrpm \(SVMNumber.hex(gpa)) write=\(SVMText.msrList(image.writes)) read=\(SVMText.msrList(image.reads))"
+        },
+        encode: { o, e in
+            guard case .msrpm(let gpa, let image) = o else { return }
+            e.op(.msrpm)
+            e.value(gpa, .msrpmGpa)
+            e.bytes += [image.writes, image.reads]
+        },
+        decode: { _, d in
+            let gpa = d.value(.msrpmGpa)
+            let writes = d.byte() ?? 0
+            return .msrpm(gpa: gpa, MsrpmImage(reads: d.byte() ?? 0, writes: writes))
+        },
+        tweak: { o, rng in
+            guard case .msrpm(let gpa, let image) = o else { return o }
+            return OperationTweak.msrpm(gpa, image, &rng)
+        },
+        simplify: { _ in [] })
+}

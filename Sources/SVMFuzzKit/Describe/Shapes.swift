@@ -1,0 +1,60 @@
+// The common operation shapes: everything about an operation without operands, with one table-valued
+// operand, or with a patch of optional fields, from its name, opcode and value table.
+
+import SVMModel
+
+extension OperationDescription {
+    /// No operands (`stgi`); the mutator turns it into one of `siblings`.
+    static func bare(_ kind: OperationKind, _ name: String, _ op: Operation, opcode: OpKind,
+                     siblings: [Operation]) -> OperationDescription {
+        OperationDescription(
+            kind: kind, name: name, fields: [], opcodes: [opcode], example: op,
+            parse: { r in try r.end(); return op },
+            print: { _ in name },
+            encode: { _, e in e.op(opcode) },
+            decode: { _, _ in op },
+            tweak: { o, rng in OperationTweak.other(o, in: siblings, &rng) },
+            simplify: { _ in [] })
+    }
+
+    /// One positional number operand from `table` (`vmrun <gpa>`); the mutator moves it, or (one time in
+    /// four) turns the operation into one of `siblings` with the same operand.
+    static func operand(_ kind: OperationKind, _ name: String, _ field: PatchField, opcode: OpKind,
+                        make: @escaping (UInt64) -> Operation, get: @escaping (Operation) -> UInt64,
+                        siblings: [(UInt64) -> Operation]) -> OperationDescription {
+        let t = field.table
+        return OperationDescription(
+            kind: kind, name: name, fields: [field], opcodes: [opcode], example: make(t.values[0]),
+            parse: { r in
+                let x = try r.operand("a GPA", after: name, field: "the GPA")
+                try r.end()
+                return make(x)
+            },
+            print: { o in "\(name) \(SVMNumber.hex(get(o)))" },
+            encode: { o, e in e.op(opcode); e.value(get(o), t) },
+            decode: { _, d in make(d.value(t)) },
+            tweak: { o, rng in
+                let x = get(o)
+                if rng.chance(4) { return OperationTweak.other(o, in: siblings.map { $0(x) }, &rng) }
+                return make(OperationTweak.neighbour(x, t, &rng))
+            },
+            simplify: { _ in [] })
+    }
+
+    /// Optional key=value fields (PatchFields); the minimizer leaves one set field out at a time when
+    /// `shrinks`.
+    static func patch<P: PatchFields>(_ kind: OperationKind, _ name: String, _: P.Type, opcode: OpKind,
+                                      make: @escaping (P) -> Operation, get: @escaping (Operation) -> P?,
+                                      shrinks: Bool = true) -> OperationDescription {
+        var example = P.empty
+        example[field: 0] = P.fields[0].table.values[0]
+        return OperationDescription(
+            kind: kind, name: name, fields: P.fields, opcodes: [opcode], example: make(example),
+            parse: { r in make(try SVMText.parsePatch(&r, P.self)) },
+            print: { o in SVMText.patchLine(name, get(o) ?? .empty) },
+            encode: { o, e in e.op(opcode); e.patch(get(o) ?? .empty) },
+            decode: { _, d in make(d.patch(P.self)) },
+            tweak: { o, rng in make(OperationTweak.patch(get(o) ?? .empty, &rng)) },
+            simplify: { o in shrinks ? Minimizer.withoutOneField(get(o) ?? .empty).map(make) : [] })
+    }
+}
