@@ -77,7 +77,9 @@ for v in variants:
         if "program" in o: oracle[o["program"]] = o
     for p, o in oracle.items():
         if not own(v, p): continue
-        k = key_step(glob.glob(f"{w}/plans/{mangle(p)[:-4]}.plan")[0])
+        plans = glob.glob(f"{w}/plans/{mangle(p)[:-4]}.plan")
+        if not plans: continue                     # not run (e.g. npt=0: the oracle boots with npt=1)
+        k = key_step(plans[0])
         recs = [json.loads(l) for l in open(f"{w}/records/{mangle(p)[:-4]}.jsonl")]
         r = next((r for r in recs if r.get("step") == k), None)
         # `replay --json` prints one line per step, then the verdict line.
