@@ -33,7 +33,7 @@ rows = []
 for k in kernels:
     results = [json.loads(l) for l in open(f"{out}/{k}.jsonl") if l.startswith("{")]
     s = next(r for r in results if r.get("summary"))
-    log = open(f"{out}/{k}.log").read()
+    log = open(f"{out}/{k}.log").read() + open(f"{out}/{k}.jsonl").read()
     m = re.search(r"\(([\d.]+) programs/s\)", log)
     c = s["by_cause"]
     print(f"| Debian {k} | {s['programs']} | {s['agree']} | {c.get('kvm-bug', 0)} | {c.get('runner', 0)} | {c.get('tcg', 0)} "
