@@ -47,6 +47,19 @@ extension Vcpu {
             break
         }
         if guestMode { return svmHandleL2Exit(insn) }
+        // A CPU with SVME_ADDR_CHK checks rAX of VMRUN/VMLOAD/VMSAVE before the intercept (the CPU
+        // sees EFER.SVME=1 whatever L1 wrote): L1 gets #GP for an unaligned or illegal address before
+        // KVM can raise #UD for its cleared EFER.SVME (real 6.12.117 under QEMU/TCG, svmfuzz oracle
+        // campaign). Not modeled in L2, where it would come before L1's intercepts too.
+        switch insn {
+        case .vmrun(let gpa), .vmload(let gpa), .vmsave(let gpa):
+            if config.hostSvmeAddrChk && !GuestPhys.pageAddressValid(gpa) {
+                kvmQueueException(Vector.gp)
+                return .resume
+            }
+        default:
+            break
+        }
         return svmInvokeExitHandler(insn)
     }
 

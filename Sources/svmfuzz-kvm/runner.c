@@ -31,6 +31,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1481,6 +1482,40 @@ static void run_plan(const struct plan *p, const char *file)
 	bflush_line(&b);
 }
 
+/* Runs one plan in a child process under a wall-clock budget: a vCPU wedged in a way no KVM_RUN time
+ * limit reaches (seen with random programs in real mode) must not stall the whole boot. A child that
+ * overruns is killed and its program ends with "runner_timeout". */
+static void run_plan_guarded(const struct plan *p, const char *file)
+{
+	uint64_t budget = (uint64_t)(p->nsteps + 4) * (timeout_ms + 500), t0 = now_ms();
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		run_plan(p, file);
+		fflush(stdout);
+		_exit(0);
+	}
+	if (pid < 0) { /* no fork: run it here, unguarded */
+		run_plan(p, file);
+		return;
+	}
+	int status;
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (now_ms() - t0 > budget) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			struct buf b = {.n = 0};
+			bprintf(&b, "{\"end\":");
+			bjson_str(&b, p->program);
+			bprintf(&b, ",\"runner_timeout\":true,\"ms\":%llu,\"warnings\":[]}", (unsigned long long)(now_ms() - t0));
+			bflush_line(&b);
+			return;
+		}
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 /* Every plan of one file; 1 if one was malformed. */
 static int run_plan_file(const char *file)
 {
@@ -1496,7 +1531,7 @@ static int run_plan_file(const char *file)
 			failed = 1;
 			continue;
 		}
-		run_plan(&p, file);
+		run_plan_guarded(&p, file);
 		plan_free(&p);
 	}
 	fclose(f);
