@@ -52,10 +52,11 @@ enum NextEntry {
         func event(_ e: DeliveredEvent?) -> String {
             e.map { "event_inj 0x\(String($0.eventInj, radix: 16)) returning to \(hex($0.returnRip))" } ?? "no event"
         }
-        if a.entry != b.entry { return (.entry, "\(a.entry) -> \(b.entry)") }
+        // A latched INIT taken by one side only explains everything else that differs (the reset).
         if a.initDelivered != b.initDelivered {
             return (.initDelivery, "latched INIT \(a.initDelivered ? "delivered" : "kept") -> \(b.initDelivered ? "delivered" : "kept")")
         }
+        if a.entry != b.entry { return (.entry, "\(a.entry) -> \(b.entry)") }
         if a.mode != b.mode { return (.mode, "\(a.mode) -> \(b.mode)") }
         if a.delivered != b.delivered { return (.event, "\(event(a.delivered)) -> \(event(b.delivered))") }
         if a.nextRip != b.nextRip { return (.nextRip, "vmcb02 NextRIP \(hex(a.nextRip)) -> \(hex(b.nextRip))") }
