@@ -37,7 +37,27 @@ def plan_name(path):
     return path.replace("/", "__")
 
 
-def oracle_batch(svmfuzz, kernel, batch_dir, work):
+def oracle_batch(svmfuzz, kernel, batch_dir, work, retries=3):
+    """Runs the oracle on a folder; a program that stalls the whole VM (kvm-oracle.sh names it in
+    records/stalled-program) is moved to OUT/stalled/ and the batch is run again."""
+    results, summary, took = oracle_boot(svmfuzz, kernel, batch_dir, work)
+    stalled_file = os.path.join(work, "records", "stalled-program")
+    while summary is None and retries > 0 and os.path.exists(stalled_file):
+        bad = open(stalled_file).read().strip()
+        os.remove(stalled_file)
+        if not bad or not os.path.exists(bad):
+            break
+        dest = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(batch_dir))), "stalled")
+        os.makedirs(dest, exist_ok=True)
+        os.replace(bad, os.path.join(dest, os.path.basename(bad)))
+        log(f"{bad} stalled the VM: kept in {dest}, batch run again")
+        retries -= 1
+        results, summary, more = oracle_boot(svmfuzz, kernel, batch_dir, work)
+        took += more
+    return results, summary, took
+
+
+def oracle_boot(svmfuzz, kernel, batch_dir, work):
     """Runs one boot of the oracle on a folder; returns (results, summary, seconds)."""
     t0 = time.time()
     # Absolute: plan files are named after the program's path, and one starting with "." would be hidden.

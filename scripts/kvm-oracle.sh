@@ -196,7 +196,26 @@ timeout "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt,+vgif,
   -serial stdio -serial "file:$RAW" \
   -kernel "$VMLINUZ" -initrd "$INITRD" \
   -append "console=ttyS0 panic=-1 quiet loglevel=4 svmfuzz.timeout_ms=$TIMEOUT_MS" \
-  < /dev/null > "$SERIAL" 2>&1
+  < /dev/null > "$SERIAL" 2>&1 &
+QPID=$!
+# A whole VM can stall (a generated program wedged L0 KVM or TCG so that not even the runner's
+# per-program watchdog runs): when the records stop growing for STALL_S seconds after the boot, stop
+# QEMU and name the program that was running (OUT/stalled-program), so a campaign can drop it.
+STALL_S=${SVMFUZZ_KVM_STALL_S:-$((60 + 3 * TIMEOUT_MS / 100))}
+last_size=-1 still=0 STALLED=""
+while kill -0 "$QPID" 2>/dev/null; do
+  sleep 1
+  size=$(stat -c %s "$RAW" 2>/dev/null || echo 0)
+  if [ "$size" = "$last_size" ] && [ "$size" != 0 ]; then still=$((still + 1)); else still=0; fi
+  last_size=$size
+  if [ "$still" -ge "$STALL_S" ]; then
+    STALLED=$(tr -d '\r' < "$RAW" | grep '^{"program":' | tail -1 | sed 's/^{"program":"//; s/".*//')
+    echo "$STALLED" > "$OUT/stalled-program"
+    kill "$QPID" 2>/dev/null; pkill -P "$QPID" 2>/dev/null || true
+    break
+  fi
+done
+wait "$QPID"
 QRC=$?
 set -e
 T1=$(date +%s.%N)
@@ -223,7 +242,8 @@ done_at=$(uptime_of DONE || true)
 fail=""
 grep -aq "Kernel panic" "$SERIAL" && fail="the kernel panicked (see $SERIAL)"
 if [ -z "$fail" ]; then
-  if [ $QRC = 124 ]; then fail="the VM did not finish within ${VM_TIMEOUT}s";
+  if [ -n "$STALLED" ]; then fail="the VM stalled for ${STALL_S}s in program $STALLED (OUT/stalled-program)";
+  elif [ $QRC = 124 ]; then fail="the VM did not finish within ${VM_TIMEOUT}s";
   elif [ -z "$booted" ]; then fail="the VM did not boot to the runner (qemu rc=$QRC)";
   elif [ -z "$done_at" ]; then fail="the runner did not finish (qemu rc=$QRC)";
   elif [ "$records" = 0 ]; then fail="the runner printed no records"; fi
