@@ -1,5 +1,6 @@
 // The description of every operation kind. Adding an operation: a case of Operation and OperationKind
-// (and Operation.kind), a description here, its opcode (Opcodes.swift), its execution (Executor.swift).
+// (and Operation.kind), a description here (with its opcode bytes and plan step), its execution
+// (Executor.swift).
 
 import SVMModel
 
@@ -36,7 +37,10 @@ extension OperationDescriptions {
         case .smram:
             return .patch(k, "smram", SmramPatch.self, opcode: .smram, make: Operation.smram, get: {
                 if case .smram(let p) = $0 { return p } else { return nil }
-            }, shrinks: false)
+            }, shrinks: false, lowerToPlan: { p in
+                let w = KvmPlan.smramWrites(p)
+                return w.isEmpty ? "nop what=smram" : "mem " + w.joined(separator: " ")
+            })
         case .smi: return .bare(k, "smi", .smi, opcode: .smi, siblings: platformBare)
         case .initSignal: return .bare(k, "init", .initSignal, opcode: .initSignal, siblings: platformBare)
         case .signal: return .bare(k, "signal", .signal, opcode: .signal, siblings: platformBare)

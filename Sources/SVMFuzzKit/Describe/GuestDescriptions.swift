@@ -23,7 +23,11 @@ extension OperationDescriptions {
             guard case .guest(.wrmsr(let msr, let v)) = o else { return o }
             return .guest(OperationTweak.wrmsr(msr, v, &rng))
         },
-        simplify: { _ in [] })
+        simplify: { _ in [] },
+        lowerToPlan: { o in
+            guard case .guest(.wrmsr(let msr, let v)) = o else { return "" }
+            return "wrmsr msr=\(KvmPlan.hex(UInt64(msr))) value=\(KvmPlan.hex(v))"
+        })
 
     static let vmcb = OperationDescription(
         kind: .vmcb, name: "vmcb", fields: [gpa] + vmcbFields, opcodes: [.vmcb, .vmcbEdits],
@@ -46,6 +50,11 @@ extension OperationDescriptions {
         simplify: { o in
             guard case .vmcb(let gpa, let v) = o else { return [] }
             return Minimizer.towardsDefault(v).map { .vmcb(gpa: gpa, $0) }
+        },
+        lowerToPlan: { o in
+            guard case .vmcb(let gpa, let image) = o else { return "" }
+            guard GuestPhys.isMappable(gpa), !KvmPlan.overlapsRunner(gpa) else { return "nop what=unbacked-vmcb" }
+            return "mem " + VmcbImage.writes(image, page: gpa & GuestPhys.pageMask).joined(separator: " ")
         })
 
     static let raceVmcb = OperationDescription(
@@ -65,7 +74,8 @@ extension OperationDescriptions {
         simplify: { o in
             guard case .racingVmcb(let v) = o else { return [] }
             return Minimizer.towardsDefault(v).map(Operation.racingVmcb)
-        })
+        },
+        lowerToPlan: { _ in "unsupported what=race_vmcb" })
 
     static let msrpm = OperationDescription(
         kind: .msrpm, name: "msrpm", fields: [PatchField(name: "gpa", table: .msrpmGpa)], opcodes: [.msrpm],
@@ -90,5 +100,10 @@ extension OperationDescriptions {
             guard case .msrpm(let gpa, let image) = o else { return o }
             return OperationTweak.msrpm(gpa, image, &rng)
         },
-        simplify: { _ in [] })
+        simplify: { _ in [] },
+        lowerToPlan: { o in
+            guard case .msrpm(let gpa, let image) = o else { return "" }
+            guard GuestPhys.isMappable(gpa), !KvmPlan.overlapsRunner(gpa) else { return "nop what=unbacked-msrpm" }
+            return "mem " + KvmPlan.msrpmWrites(image, base: gpa & GuestPhys.pageMask).joined(separator: " ")
+        })
 }

@@ -2,7 +2,7 @@
 // operands and fields with their value tables, the opcodes of the byte encoding it owns, and how it is
 // parsed, printed, encoded, decoded, tweaked by the mutator and shrunk by the minimizer. The language,
 // the codec, the mutator and the minimizer look the description up instead of switching on Operation;
-// only the executor (and the real-KVM plan) switch on Operation itself.
+// only the executor switches on Operation itself.
 
 import SVMModel
 
@@ -30,6 +30,8 @@ struct OperationDescription {
     let tweak: (Operation, inout MutatorRng) -> Operation
     /// Smaller forms, tried by the minimizer in order.
     let simplify: (Operation) -> [Operation]
+    /// The real-KVM plan step (KvmPlan, without the `step N LINE` prefix).
+    let lowerToPlan: (Operation) -> String
 }
 
 enum OperationDescriptions {

@@ -39,6 +39,10 @@ extension OperationDescriptions {
             if flags != nil { out.append(.setNestedState(slot, flags: nil, vmcbPa: pa)) }
             if pa != nil { out.append(.setNestedState(slot, flags: flags, vmcbPa: nil)) }
             return out
+        },
+        lowerToPlan: { o in
+            guard case .setNestedState(let slot, let flags, let pa) = o else { return "" }
+            return KvmPlan.fields("set_nested_state slot=\(slot)", [("flags", flags.map(UInt64.init)), ("vmcb_pa", pa)])
         })
 
     static let snapshot = OperationDescription(
@@ -62,7 +66,11 @@ extension OperationDescriptions {
             guard case .snapshot(let s) = o else { return o }
             return .snapshot(OperationTweak.slot(s, &rng))
         },
-        simplify: { _ in [] })
+        simplify: { _ in [] },
+        lowerToPlan: { o in
+            guard case .snapshot(let slot) = o else { return "" }
+            return "snapshot slot=\(slot)"
+        })
 
     static let restore = OperationDescription(
         kind: .restore, name: "restore", fields: [], opcodes: [.restore],
@@ -81,6 +89,10 @@ extension OperationDescriptions {
         simplify: { o in
             guard case .restore(let slot, let order) = o, order != .qemu else { return [] }
             return [.restore(slot, .qemu)]
+        },
+        lowerToPlan: { o in
+            guard case .restore(let slot, let order) = o else { return "" }
+            return "restore slot=\(slot) order=\(order.steps.map(\.description).joined(separator: ","))"
         })
 
     /// Not encoded (the fuzzer never generates it), never mutated or shrunk (the minimizer drops expects).
@@ -95,5 +107,6 @@ extension OperationDescriptions {
         encode: { _, _ in },
         decode: { _, _ in .expect(Expectation()) },
         tweak: { o, _ in o },
-        simplify: { _ in [] })
+        simplify: { _ in [] },
+        lowerToPlan: { _ in "nop what=expect" })
 }
