@@ -10,7 +10,7 @@ extension OperationDescriptions {
     static let wrmsr = OperationDescription(
         kind: .wrmsr, name: "wrmsr",
         fields: [PatchField(name: "msr", table: .msrIndex), PatchField(name: "value", table: .general)],
-        opcodes: [.wrmsrEfer, .wrmsrHsave, .wrmsrVmCr, .wrmsrOther],
+        opcodes: [.at(0x00, 18), .at(0x12, 8), .at(0x1a, 6), .at(0x20, 6)],
         example: .guest(.wrmsr(msr: MSR.efer, value: ValueTable.efer.values[0])),
         parse: SVMText.parseWrmsr,
         print: { o in
@@ -18,7 +18,7 @@ extension OperationDescriptions {
             return "wrmsr \(SVMNames.msrName(msr) ?? SVMNumber.hex(UInt64(msr))) \(SVMNumber.hex(v))"
         },
         encode: { o, e in if case .guest(.wrmsr(let msr, let v)) = o { e.wrmsr(msr, v) } },
-        decode: { k, d in d.wrmsr(k) },
+        decode: { i, d in d.wrmsr(i) },
         tweak: { o, rng in
             guard case .guest(.wrmsr(let msr, let v)) = o else { return o }
             return .guest(OperationTweak.wrmsr(msr, v, &rng))
@@ -30,7 +30,7 @@ extension OperationDescriptions {
         })
 
     static let vmcb = OperationDescription(
-        kind: .vmcb, name: "vmcb", fields: [gpa] + vmcbFields, opcodes: [.vmcb, .vmcbEdits],
+        kind: .vmcb, name: "vmcb", fields: [gpa] + vmcbFields, opcodes: [.at(0x63, 10), .at(0x6d, 10)],
         example: .vmcb(gpa: 0x10000, DefaultVmcb12.value),
         parse: SVMText.parseVmcb,
         print: { o in
@@ -38,9 +38,9 @@ extension OperationDescriptions {
             return SVMText.vmcbLine(["vmcb", SVMNumber.hex(gpa)], v)
         },
         encode: { o, e in if case .vmcb(let gpa, let v) = o { e.vmcb(gpa, v) } },
-        decode: { k, d in
+        decode: { i, d in
             let gpa = d.value(.vmcbGpa)
-            return .vmcb(gpa: gpa, k == .vmcb ? DefaultVmcb12.value : d.vmcbEdits())
+            return .vmcb(gpa: gpa, i == 0 ? DefaultVmcb12.value : d.vmcbEdits())
         },
         tweak: { o, rng in
             guard case .vmcb(let gpa, let v) = o else { return o }
@@ -58,7 +58,7 @@ extension OperationDescriptions {
         })
 
     static let raceVmcb = OperationDescription(
-        kind: .raceVmcb, name: "race_vmcb", fields: vmcbFields, opcodes: [.raceVmcb],
+        kind: .raceVmcb, name: "race_vmcb", fields: vmcbFields, opcodes: [.at(0x77, 4)],
         example: .racingVmcb(DefaultVmcb12.value),
         parse: { r in .racingVmcb(try SVMText.parseVmcbFields(&r, for: "race_vmcb")) },
         print: { o in
@@ -78,7 +78,7 @@ extension OperationDescriptions {
         lowerToPlan: { _ in "unsupported what=race_vmcb" })
 
     static let msrpm = OperationDescription(
-        kind: .msrpm, name: "msrpm", fields: [PatchField(name: "gpa", table: .msrpmGpa)], opcodes: [.msrpm],
+        kind: .msrpm, name: "msrpm", fields: [PatchField(name: "gpa", table: .msrpmGpa)], opcodes: [.at(0x7b, 8)],
         example: .msrpm(gpa: 0x20000, MsrpmImage(reads: 0, writes: 1)),
         parse: SVMText.parseMsrpm,
         print: { o in

@@ -5,7 +5,7 @@ import SVMModel
 
 extension OperationDescription {
     /// No operands (`stgi`); the mutator turns it into one of `siblings`.
-    static func bare(_ kind: OperationKind, _ name: String, _ op: Operation, opcode: OpKind,
+    static func bare(_ kind: OperationKind, _ name: String, _ op: Operation, opcode: Opcode,
                      siblings: [Operation]) -> OperationDescription {
         OperationDescription(
             kind: kind, name: name, fields: [], opcodes: [opcode], example: op,
@@ -20,7 +20,7 @@ extension OperationDescription {
 
     /// One positional number operand from `table` (`vmrun <gpa>`); the mutator moves it, or (one time in
     /// four) turns the operation into one of `siblings` with the same operand.
-    static func operand(_ kind: OperationKind, _ name: String, _ field: PatchField, opcode: OpKind,
+    static func operand(_ kind: OperationKind, _ name: String, _ field: PatchField, opcode: Opcode,
                         make: @escaping (UInt64) -> Operation, get: @escaping (Operation) -> UInt64,
                         siblings: [(UInt64) -> Operation]) -> OperationDescription {
         let t = field.table
@@ -45,7 +45,7 @@ extension OperationDescription {
 
     /// Optional key=value fields (PatchFields); the minimizer leaves one set field out at a time when
     /// `shrinks`; its plan step sets the fields that are set, unless `lowerToPlan` says otherwise.
-    static func patch<P: PatchFields>(_ kind: OperationKind, _ name: String, _: P.Type, opcode: OpKind,
+    static func patch<P: PatchFields>(_ kind: OperationKind, _ name: String, _: P.Type, opcode: Opcode,
                                       make: @escaping (P) -> Operation, get: @escaping (Operation) -> P?,
                                       shrinks: Bool = true, lowerToPlan: ((P) -> String)? = nil) -> OperationDescription {
         var example = P.empty

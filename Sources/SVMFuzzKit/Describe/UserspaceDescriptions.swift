@@ -6,7 +6,7 @@ extension OperationDescriptions {
     static let setNestedState = OperationDescription(
         kind: .setNestedState, name: "set_nested_state",
         fields: [PatchField(name: "flags", table: .nestedFlags), PatchField(name: "vmcb_pa", table: .vmcbGpa)],
-        opcodes: [.setNestedState],
+        opcodes: [.at(0xca, 10)],
         example: .setNestedState(.b, flags: NestedFlag.guestMode, vmcbPa: 0x10000),
         parse: SVMText.parseSetNestedState,
         print: { o in
@@ -46,7 +46,7 @@ extension OperationDescriptions {
         })
 
     static let snapshot = OperationDescription(
-        kind: .snapshot, name: "snapshot", fields: [], opcodes: [.snapshot], example: .snapshot(.c),
+        kind: .snapshot, name: "snapshot", fields: [], opcodes: [.at(0xdc, 14)], example: .snapshot(.c),
         parse: { r in
             let s = try r.slot(after: "snapshot")
             try r.end()
@@ -73,7 +73,7 @@ extension OperationDescriptions {
         })
 
     static let restore = OperationDescription(
-        kind: .restore, name: "restore", fields: [], opcodes: [.restore],
+        kind: .restore, name: "restore", fields: [], opcodes: [.at(0xea, 16)],
         example: .restore(.d, RestoreOrder([.nested, .sregs])!),
         parse: SVMText.parseRestore,
         print: { o in
