@@ -23,6 +23,20 @@ final class DescriptionTests: XCTestCase {
         XCTAssertFalse(OperationDescriptions.all.contains { $0.opcodes.contains(ByteCodec.enterL2Opcode) })
     }
 
+    /// Adding an operation touches four places and a test: the `Operation` case (Program.swift); its
+    /// `OperationKind` case and `kind` line (OperationKind.swift); its description (Describe/), which also
+    /// owns its opcode bytes (taken from the end of `reset`'s range) and its real-KVM plan step; its
+    /// execution (Executor.swift). Everything else is derived from the description, as checked here.
+    func testAddingAnOperationTouchesFourPlaces() {
+        XCTAssertEqual(OperationDescriptions.all.flatMap(\.opcodes).reduce(0) { $0 + $1.weight }
+                       + ByteCodec.enterL2Opcode.weight, 256, "the descriptions' opcodes cover every byte")
+        for d in OperationDescriptions.all {
+            let step = KvmPlan.step(d.example)
+            XCTAssertFalse(step.isEmpty || step.contains("\n"), d.name)
+            XCTAssertEqual(step, d.lowerToPlan(d.example), d.name)
+        }
+    }
+
     func testEveryKindRoundTripsThroughTextAndBytes() throws {
         for d in OperationDescriptions.all {
             let p = Program(operations: [d.example])
@@ -63,7 +77,7 @@ final class DescriptionTests: XCTestCase {
     }
 
     /// A description added outside the table (a new name on an existing payload) gets its parser, printer,
-    /// codec, mutator and minimizer from its shape alone.
+    /// codec, mutator, minimizer and plan step from its shape alone.
     func testADummyDescriptionWorksFromItsShapeAlone() throws {
         let dummy = OperationDescription.patch(.setRegs, "dummy_regs", RegsPatch.self, opcode: OperationKind.setRegs.spec.opcodes[0],
                                                make: SVMFuzzKit.Operation.setRegs,
@@ -83,6 +97,7 @@ final class DescriptionTests: XCTestCase {
         }
         XCTAssertEqual(decoded, op)
         XCTAssertEqual(dummy.simplify(op).count, 2)
+        XCTAssertEqual(dummy.lowerToPlan(op), "dummy_regs rip=0x4000 rflags=0x202")
         var rng = MutatorRng(fuzzerSeed: 3)
         XCTAssertTrue((0..<16).contains { _ in dummy.tweak(op, &rng) != op })
     }
