@@ -57,22 +57,27 @@ final class CodecTests: XCTestCase {
     }
 
     func testOpcodeTable() {
-        XCTAssertEqual(OpKind.allCases.reduce(0) { $0 + $1.weight }, 256)
-        // As documented in Opcodes.swift.
-        XCTAssertEqual(OpKind.canonicalBytes, [0x00, 0x12, 0x1a, 0x20, 0x26, 0x38, 0x40, 0x48, 0x50, 0x55, 0x5a, 0x5e,
-                                               0x63, 0x6d, 0x77, 0x7b, 0x83, 0x89, 0x97, 0x9d, 0xa2, 0xa5, 0xa9, 0xba, 0xc0, 0xca,
-                                               0xd4, 0xdc, 0xea, 0xfa])
-        for k in OpKind.allCases {
-            XCTAssertEqual(OpKind.of(k.canonicalByte), k)
-            XCTAssertNotEqual(k.canonicalByte, ByteCodec.configMagic, "\(k)")
-            XCTAssertNotEqual(k.canonicalByte, ByteCodec.configMagicWithVariant, "\(k)")
-            XCTAssertNotEqual(k.canonicalByte, ByteCodec.configMagicExtended, "\(k)")
+        let owned = OperationDescriptions.all.flatMap { d in d.opcodes.enumerated().map { (d.name, $0, $1) } }
+            + [("enter_l2", 0, ByteCodec.enterL2Opcode)]
+        XCTAssertEqual(owned.reduce(0) { $0 + $1.2.weight }, 256)
+        // The byte values every stored input was written with: they keep their meaning.
+        XCTAssertEqual(owned.sorted { $0.2.first < $1.2.first }.map { "\(SVMNumber.hex(UInt64($0.2.first))) \($0.0) \($0.1)" },
+                       ["0 wrmsr 0", "0x12 wrmsr 1", "0x1a wrmsr 2", "0x20 wrmsr 3", "0x26 vmrun 0", "0x38 vmmcall 0",
+                        "0x40 stgi 0", "0x48 clgi 0", "0x50 vmload 0", "0x55 vmsave 0", "0x5a triple_fault 0", "0x5e rsm 0",
+                        "0x63 vmcb 0", "0x6d vmcb 1", "0x77 race_vmcb 0", "0x7b msrpm 0", "0x83 smram 0", "0x89 enter_l2 0",
+                        "0x97 smi 0", "0x9d init 0", "0xa2 signal 0", "0xa5 run 0", "0xa9 set_sregs 0", "0xba set_regs 0",
+                        "0xc0 set_msrs 0", "0xca set_nested_state 0", "0xd4 set_vcpu_events 0", "0xdc snapshot 0",
+                        "0xea restore 0", "0xfa reset 0"])
+        for (name, _, o) in owned {
+            for b in o.bytes { XCTAssertEqual(OperationDescriptions.canonicalByte(UInt8(b)), o.first, name) }
+            XCTAssertNotEqual(o.first, ByteCodec.configMagic, name)
+            XCTAssertNotEqual(o.first, ByteCodec.configMagicWithVariant, name)
+            XCTAssertNotEqual(o.first, ByteCodec.configMagicExtended, name)
         }
         // Guest instructions and the snapshot/restore/set_sregs ioctls are the common opcodes.
-        let guest: [OpKind] = [.wrmsrEfer, .wrmsrHsave, .wrmsrVmCr, .wrmsrOther, .vmrun, .vmmcall, .stgi, .clgi,
-                               .vmload, .vmsave, .tripleFault, .rsm]
-        XCTAssertGreaterThan(guest.reduce(0) { $0 + $1.weight }, 96)
-        for k in [OpKind.restore, .snapshot, .setSregs] { XCTAssertGreaterThanOrEqual(k.weight, 14) }
+        let guest: [OperationKind] = [.wrmsr, .vmrun, .vmmcall, .stgi, .clgi, .vmload, .vmsave, .tripleFault, .rsm]
+        XCTAssertGreaterThan(guest.flatMap(\.spec.opcodes).reduce(0) { $0 + $1.weight }, 96)
+        for k in [OperationKind.restore, .snapshot, .setSregs] { XCTAssertGreaterThanOrEqual(k.spec.opcodes[0].weight, 14) }
     }
 
     func testValueTablesFitTheEscapeScheme() {
@@ -102,21 +107,21 @@ final class CodecTests: XCTestCase {
             XCTAssertEqual(p.operations.count, 1)
             return p.operations.first
         }
-        XCTAssertEqual(only([OpKind.vmrun.canonicalByte]), .guest(.vmrun(gpa: 0x10000)))
-        XCTAssertEqual(only([OpKind.wrmsrEfer.canonicalByte]), .guest(.wrmsr(msr: MSR.efer, value: 0x1d01)))
-        XCTAssertEqual(only([OpKind.wrmsrEfer.canonicalByte, ValueEscape.u32, 0x01]),
+        XCTAssertEqual(only([OperationKind.vmrun.byte()]), .guest(.vmrun(gpa: 0x10000)))
+        XCTAssertEqual(only([OperationKind.wrmsr.byte(0)]), .guest(.wrmsr(msr: MSR.efer, value: 0x1d01)))
+        XCTAssertEqual(only([OperationKind.wrmsr.byte(0), ValueEscape.u32, 0x01]),
                        .guest(.wrmsr(msr: MSR.efer, value: 0x01)))
-        XCTAssertEqual(only([OpKind.vmcbEdits.canonicalByte]), .vmcb(gpa: 0x10000, DefaultVmcb12.value))
-        XCTAssertEqual(only([OpKind.raceVmcb.canonicalByte]), .racingVmcb(DefaultVmcb12.value))
-        XCTAssertEqual(only([OpKind.setSregs.canonicalByte]), .setSregs(SregsPatch()))
-        XCTAssertEqual(only([OpKind.restore.canonicalByte]), .restore(.a, .qemu))
-        XCTAssertEqual(only([OpKind.restore.canonicalByte, 48 << 2 | 1]), .restore(.b, RestoreOrder([.sregs])!))
-        XCTAssertEqual(only([OpKind.setNestedState.canonicalByte, 0x0e]),
+        XCTAssertEqual(only([OperationKind.vmcb.byte(1)]), .vmcb(gpa: 0x10000, DefaultVmcb12.value))
+        XCTAssertEqual(only([OperationKind.raceVmcb.byte()]), .racingVmcb(DefaultVmcb12.value))
+        XCTAssertEqual(only([OperationKind.setSregs.byte()]), .setSregs(SregsPatch()))
+        XCTAssertEqual(only([OperationKind.restore.byte()]), .restore(.a, .qemu))
+        XCTAssertEqual(only([OperationKind.restore.byte(), 48 << 2 | 1]), .restore(.b, RestoreOrder([.sregs])!))
+        XCTAssertEqual(only([OperationKind.setNestedState.byte(), 0x0e]),
                        .setNestedState(.c, flags: 0x101, vmcbPa: 0x10000))
     }
 
     func testValueBytesAndEscapes() {
-        let efer = OpKind.wrmsrEfer.canonicalByte
+        let efer = OperationKind.wrmsr.byte(0)
         let cases: [([UInt8], UInt64)] = [
             ([efer, 0], 0x1d01), ([efer, 1], 0xd01), ([efer, 2], 0x1501),
             ([efer, UInt8(ValueTable.efer.values.count)], 0x1d01),        // indices wrap around the table
@@ -128,13 +133,13 @@ final class CodecTests: XCTestCase {
             XCTAssertEqual(ByteCodec.decode(bytes).operations, [.guest(.wrmsr(msr: MSR.efer, value: v))], "\(bytes)")
         }
         // 32-bit fields truncate literals.
-        let other = OpKind.wrmsrOther.canonicalByte
+        let other = OperationKind.wrmsr.byte(3)
         XCTAssertEqual(ByteCodec.decode([other, 0xff, 0x80, 0, 0, 0xc0, 0xff, 0xff, 0xff, 0xff, 0]).operations,
                        [.guest(.wrmsr(msr: MSR.efer, value: 0x1d01))])
     }
 
     func testVmcbDecodesToTheDefaultPlusEdits() {
-        let vmcb = OpKind.vmcbEdits.canonicalByte
+        let vmcb = OperationKind.vmcb.byte(1)
         // efer -> table[1] (SVME clear), then (continuation bit) asid -> table[1] (0).
         let p = ByteCodec.decode([vmcb, 1, 0x80 | VmcbField.efer.rawValue, 1, VmcbField.asid.rawValue, 1])
         var expected = DefaultVmcb12.value
@@ -147,16 +152,16 @@ final class CodecTests: XCTestCase {
         noVmrun.control.intercepts.remove(.vmrun)
         XCTAssertEqual(t.operations, [.vmcb(gpa: 0x10000, noVmrun)])
         // The plain vmcb opcode is the default vmcb12.
-        XCTAssertEqual(ByteCodec.decode([OpKind.vmcb.canonicalByte, 2]).operations, [.vmcb(gpa: 0x12000, DefaultVmcb12.value)])
+        XCTAssertEqual(ByteCodec.decode([OperationKind.vmcb.byte(), 2]).operations, [.vmcb(gpa: 0x12000, DefaultVmcb12.value)])
         // race_vmcb: the same edit list without a GPA; the default image is written as one no-op edit.
-        let race = OpKind.raceVmcb.canonicalByte
+        let race = OperationKind.raceVmcb.byte()
         XCTAssertEqual(ByteCodec.decode([race, VmcbField.interceptToggle.rawValue, 0]).operations, [.racingVmcb(noVmrun)])
         XCTAssertEqual(ByteCodec.encode(Program(operations: [.racingVmcb(DefaultVmcb12.value)])),
                        [race, VmcbField.efer.rawValue, 0])
     }
 
     func testEnterL2ExpandsAndIsFoldedBack() {
-        let bytes: [UInt8] = [OpKind.enterL2.canonicalByte, 1, OpKind.vmmcall.canonicalByte]
+        let bytes: [UInt8] = [ByteCodec.enterL2Opcode.first, 1, OperationKind.vmmcall.byte()]
         let p = ByteCodec.decode(bytes)
         XCTAssertEqual(p.operations, ByteCodec.enterL2(vmcb: 0x11000) + [.guest(.vmmcall)])
         XCTAssertEqual(p.operations[0], .guest(.wrmsr(msr: MSR.efer, value: 0x1d01)))
@@ -165,7 +170,7 @@ final class CodecTests: XCTestCase {
     }
 
     func testConfigMagic() {
-        let p = ByteCodec.decode([0xc5, 1 + 3 * 2, OpKind.run.canonicalByte])   // nested=0 npt=1
+        let p = ByteCodec.decode([0xc5, 1 + 3 * 2, OperationKind.run.byte()])   // nested=0 npt=1
         XCTAssertEqual(p.config, ProgramConfig(nested: false, npt: true))
         XCTAssertEqual(p.operations, [.run])
         let v = ByteCodec.decode([0xc6, 0, 4])
@@ -173,8 +178,8 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(v.operations, [])
         XCTAssertEqual(ByteCodec.decode([0xc5]), Program())
         // Elsewhere 0xc5 is an ordinary opcode.
-        XCTAssertEqual(ByteCodec.decode([OpKind.run.canonicalByte, 0xc5]).operations.count, 2)
-        XCTAssertEqual(ByteCodec.encode(Program(operations: [.run])), [OpKind.run.canonicalByte])
+        XCTAssertEqual(ByteCodec.decode([OperationKind.run.byte(), 0xc5]).operations.count, 2)
+        XCTAssertEqual(ByteCodec.encode(Program(operations: [.run])), [OperationKind.run.byte()])
     }
 
     func testDictionaryMatchesTheEncoding() throws {
@@ -375,3 +380,8 @@ enum RandomPrograms {
 }
 
 extension CodecRng: RandomNumberGenerator {}
+
+private extension OperationKind {
+    /// The canonical byte of the kind's opcode number `i`.
+    func byte(_ i: Int = 0) -> UInt8 { spec.opcodes[i].first }
+}

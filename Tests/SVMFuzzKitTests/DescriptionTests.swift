@@ -17,10 +17,24 @@ final class DescriptionTests: XCTestCase {
     }
 
     func testEveryOpcodeBelongsToOneDescription() {
-        for k in OpKind.allCases where k != .enterL2 {
-            XCTAssertEqual(OperationDescriptions.all.filter { $0.opcodes.contains(k) }.count, 1, "\(k)")
+        for b in 0..<256 where !ByteCodec.enterL2Opcode.bytes.contains(b) {
+            XCTAssertEqual(OperationDescriptions.all.filter { $0.opcodes.contains { $0.bytes.contains(b) } }.count, 1, "\(b)")
         }
-        XCTAssertFalse(OperationDescriptions.all.contains { $0.opcodes.contains(.enterL2) })
+        XCTAssertFalse(OperationDescriptions.all.contains { $0.opcodes.contains(ByteCodec.enterL2Opcode) })
+    }
+
+    /// Adding an operation touches four places and a test: the `Operation` case (Program.swift); its
+    /// `OperationKind` case and `kind` line (OperationKind.swift); its description (Describe/), which also
+    /// owns its opcode bytes (taken from the end of `reset`'s range) and its real-KVM plan step; its
+    /// execution (Executor.swift). Everything else is derived from the description, as checked here.
+    func testAddingAnOperationTouchesFourPlaces() {
+        XCTAssertEqual(OperationDescriptions.all.flatMap(\.opcodes).reduce(0) { $0 + $1.weight }
+                       + ByteCodec.enterL2Opcode.weight, 256, "the descriptions' opcodes cover every byte")
+        for d in OperationDescriptions.all {
+            let step = KvmPlan.step(d.example)
+            XCTAssertFalse(step.isEmpty || step.contains("\n"), d.name)
+            XCTAssertEqual(step, d.lowerToPlan(d.example), d.name)
+        }
     }
 
     func testEveryKindRoundTripsThroughTextAndBytes() throws {
@@ -33,7 +47,7 @@ final class DescriptionTests: XCTestCase {
                 continue
             }
             let bytes = ByteCodec.encode(p)
-            XCTAssertTrue(d.opcodes.contains(OpKind.of(bytes[0])), d.name)
+            XCTAssertTrue(d.opcodes.map(\.first).contains(bytes[0]), d.name)
             XCTAssertEqual(ByteCodec.decode(bytes), p, d.name)
         }
     }
@@ -63,9 +77,9 @@ final class DescriptionTests: XCTestCase {
     }
 
     /// A description added outside the table (a new name on an existing payload) gets its parser, printer,
-    /// codec, mutator and minimizer from its shape alone.
+    /// codec, mutator, minimizer and plan step from its shape alone.
     func testADummyDescriptionWorksFromItsShapeAlone() throws {
-        let dummy = OperationDescription.patch(.setRegs, "dummy_regs", RegsPatch.self, opcode: .setRegs,
+        let dummy = OperationDescription.patch(.setRegs, "dummy_regs", RegsPatch.self, opcode: OperationKind.setRegs.spec.opcodes[0],
                                                make: SVMFuzzKit.Operation.setRegs,
                                                get: { if case .setRegs(let p) = $0 { return p } else { return nil } })
         let line = "dummy_regs rip=0x4000 rflags=0x202"
@@ -78,11 +92,12 @@ final class DescriptionTests: XCTestCase {
         dummy.encode(op, &e)
         let decoded = e.bytes.withUnsafeBytes { raw -> SVMFuzzKit.Operation in
             var d = OperationDecoder(body: raw)
-            let k = OpKind.of(d.byte()!)
-            return dummy.decode(k, &d)
+            XCTAssertEqual(d.byte(), dummy.opcodes[0].first)
+            return dummy.decode(0, &d)
         }
         XCTAssertEqual(decoded, op)
         XCTAssertEqual(dummy.simplify(op).count, 2)
+        XCTAssertEqual(dummy.lowerToPlan(op), "dummy_regs rip=0x4000 rflags=0x202")
         var rng = MutatorRng(fuzzerSeed: 3)
         XCTAssertTrue((0..<16).contains { _ in dummy.tweak(op, &rng) != op })
     }

@@ -24,6 +24,8 @@ public enum ByteCodec {
     static func isConfigMagic(_ b: UInt8) -> Bool { b >= configMagic && b <= configMagicExtended }
 
     /// The EFER and HSAVE_PA values of the enter-L2 opcode's expansion.
+    /// The enter-L2 opcode bytes (the codec's own: they decode to four operations, OperationDecoder).
+    static let enterL2Opcode = Opcode.at(0x89, 14)
     public static let enterL2Efer: UInt64 = EFER.sce | EFER.lme | EFER.lma | EFER.nx | EFER.svme
     public static let enterL2Hsave: UInt64 = 0x40000
 

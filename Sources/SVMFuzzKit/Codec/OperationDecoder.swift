@@ -143,20 +143,21 @@ public struct OperationDecoder {
 
     @inline(__always) mutating func decodeEncoded() -> Operation? {
         guard let b = byte() else { return nil }
-        let k = OpKind.of(b)
-        if k == .enterL2 {
+        let e = OperationDescriptions.byByte[Int(b)]
+        guard let decode = e.decode else {
             pendingGpa = value(.vmcbGpa)
             pending = 3
             return .guest(.wrmsr(msr: MSR.efer, value: ByteCodec.enterL2Efer))
         }
-        return OperationDescriptions.decoders[Int(k.rawValue)](k, &self)
+        return decode(e.index, &self)
     }
 
-    mutating func wrmsr(_ k: OpKind) -> Operation {
-        switch k {
-        case .wrmsrEfer: return .guest(.wrmsr(msr: MSR.efer, value: value(.efer)))
-        case .wrmsrHsave: return .guest(.wrmsr(msr: MSR.vmHsavePa, value: value(.hsaveGpa)))
-        case .wrmsrVmCr: return .guest(.wrmsr(msr: MSR.vmCr, value: value(.vmCr)))
+    /// `opcode`: which of wrmsr's opcodes (efer, hsave_pa, vm_cr, any).
+    mutating func wrmsr(_ opcode: Int) -> Operation {
+        switch opcode {
+        case 0: return .guest(.wrmsr(msr: MSR.efer, value: value(.efer)))
+        case 1: return .guest(.wrmsr(msr: MSR.vmHsavePa, value: value(.hsaveGpa)))
+        case 2: return .guest(.wrmsr(msr: MSR.vmCr, value: value(.vmCr)))
         default:
             let msr = UInt32(truncatingIfNeeded: value(.msrIndex))
             return .guest(.wrmsr(msr: msr, value: value(OperationDecoder.table(forMsr: msr))))

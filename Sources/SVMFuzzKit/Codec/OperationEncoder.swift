@@ -29,7 +29,9 @@ struct OperationEncoder {
         for i in 0..<n { bytes.append(UInt8(truncatingIfNeeded: x >> UInt64(8 * i))) }
     }
 
-    mutating func op(_ k: OpKind) { bytes.append(k.canonicalByte) }
+    mutating func op(_ o: Opcode) { bytes.append(o.first) }
+    /// The canonical byte of `kind`'s opcode number `index`.
+    mutating func op(_ kind: OperationKind, _ index: Int = 0) { op(kind.spec.opcodes[index]) }
 
     mutating func patch<P: PatchFields>(_ p: P) {
         let fields = P.fields
@@ -47,7 +49,7 @@ struct OperationEncoder {
         while i < ops.count {
             if i + 3 < ops.count, case .vmcb(let gpa, _) = ops[i + 2],
                Array(ops[i...i + 3]) == ByteCodec.enterL2(vmcb: gpa) {
-                op(.enterL2)
+                op(ByteCodec.enterL2Opcode)
                 value(gpa, .vmcbGpa)
                 i += 4
             } else {
@@ -61,7 +63,7 @@ struct OperationEncoder {
 
     mutating func vmcb(_ gpa: UInt64, _ v: Vmcb) {
         let edits = OperationEncoder.edits(v)
-        op(edits.isEmpty ? .vmcb : .vmcbEdits)
+        op(.vmcb, edits.isEmpty ? 0 : 1)
         value(gpa, .vmcbGpa)
         editList(v, edits)
     }
@@ -98,11 +100,11 @@ struct OperationEncoder {
 
     mutating func wrmsr(_ msr: UInt32, _ v: UInt64) {
         switch msr {
-        case MSR.efer: op(.wrmsrEfer); value(v, .efer)
-        case MSR.vmHsavePa: op(.wrmsrHsave); value(v, .hsaveGpa)
-        case MSR.vmCr: op(.wrmsrVmCr); value(v, .vmCr)
+        case MSR.efer: op(.wrmsr, 0); value(v, .efer)
+        case MSR.vmHsavePa: op(.wrmsr, 1); value(v, .hsaveGpa)
+        case MSR.vmCr: op(.wrmsr, 2); value(v, .vmCr)
         default:
-            op(.wrmsrOther)
+            op(.wrmsr, 3)
             value(UInt64(msr), .msrIndex)
             value(v, OperationDecoder.table(forMsr: msr))
         }

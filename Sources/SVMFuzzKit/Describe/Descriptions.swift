@@ -1,5 +1,6 @@
 // The description of every operation kind. Adding an operation: a case of Operation and OperationKind
-// (and Operation.kind), a description here, its opcode (Opcodes.swift), its execution (Executor.swift).
+// (and Operation.kind), a description here (with its opcode bytes and plan step), its execution
+// (Executor.swift).
 
 import SVMModel
 
@@ -14,52 +15,55 @@ extension OperationDescriptions {
         switch k {
         case .wrmsr: return wrmsr
         case .vmrun:
-            return .operand(k, "vmrun", gpa, opcode: .vmrun, make: { .guest(.vmrun(gpa: $0)) }, get: {
+            return .operand(k, "vmrun", gpa, opcode: .at(0x26, 18), make: { .guest(.vmrun(gpa: $0)) }, get: {
                 if case .guest(.vmrun(let x)) = $0 { return x } else { return 0 }
             }, siblings: gpaSiblings)
         case .vmload:
-            return .operand(k, "vmload", gpa, opcode: .vmload, make: { .guest(.vmload(gpa: $0)) }, get: {
+            return .operand(k, "vmload", gpa, opcode: .at(0x50, 5), make: { .guest(.vmload(gpa: $0)) }, get: {
                 if case .guest(.vmload(let x)) = $0 { return x } else { return 0 }
             }, siblings: gpaSiblings)
         case .vmsave:
-            return .operand(k, "vmsave", gpa, opcode: .vmsave, make: { .guest(.vmsave(gpa: $0)) }, get: {
+            return .operand(k, "vmsave", gpa, opcode: .at(0x55, 5), make: { .guest(.vmsave(gpa: $0)) }, get: {
                 if case .guest(.vmsave(let x)) = $0 { return x } else { return 0 }
             }, siblings: gpaSiblings)
-        case .vmmcall: return .bare(k, "vmmcall", .guest(.vmmcall), opcode: .vmmcall, siblings: guestBare)
-        case .stgi: return .bare(k, "stgi", .guest(.stgi), opcode: .stgi, siblings: guestBare)
-        case .clgi: return .bare(k, "clgi", .guest(.clgi), opcode: .clgi, siblings: guestBare)
-        case .tripleFault: return .bare(k, "triple_fault", .guest(.tripleFault), opcode: .tripleFault, siblings: guestBare)
-        case .rsm: return .bare(k, "rsm", .guest(.rsm), opcode: .rsm, siblings: guestBare)
+        case .vmmcall: return .bare(k, "vmmcall", .guest(.vmmcall), opcode: .at(0x38, 8), siblings: guestBare)
+        case .stgi: return .bare(k, "stgi", .guest(.stgi), opcode: .at(0x40, 8), siblings: guestBare)
+        case .clgi: return .bare(k, "clgi", .guest(.clgi), opcode: .at(0x48, 8), siblings: guestBare)
+        case .tripleFault: return .bare(k, "triple_fault", .guest(.tripleFault), opcode: .at(0x5a, 4), siblings: guestBare)
+        case .rsm: return .bare(k, "rsm", .guest(.rsm), opcode: .at(0x5e, 5), siblings: guestBare)
         case .vmcb: return vmcb
         case .raceVmcb: return raceVmcb
         case .msrpm: return msrpm
         case .smram:
-            return .patch(k, "smram", SmramPatch.self, opcode: .smram, make: Operation.smram, get: {
+            return .patch(k, "smram", SmramPatch.self, opcode: .at(0x83, 6), make: Operation.smram, get: {
                 if case .smram(let p) = $0 { return p } else { return nil }
-            }, shrinks: false)
-        case .smi: return .bare(k, "smi", .smi, opcode: .smi, siblings: platformBare)
-        case .initSignal: return .bare(k, "init", .initSignal, opcode: .initSignal, siblings: platformBare)
-        case .signal: return .bare(k, "signal", .signal, opcode: .signal, siblings: platformBare)
-        case .run: return .bare(k, "run", .run, opcode: .run, siblings: platformBare)
+            }, shrinks: false, lowerToPlan: { p in
+                let w = KvmPlan.smramWrites(p)
+                return w.isEmpty ? "nop what=smram" : "mem " + w.joined(separator: " ")
+            })
+        case .smi: return .bare(k, "smi", .smi, opcode: .at(0x97, 6), siblings: platformBare)
+        case .initSignal: return .bare(k, "init", .initSignal, opcode: .at(0x9d, 5), siblings: platformBare)
+        case .signal: return .bare(k, "signal", .signal, opcode: .at(0xa2, 3), siblings: platformBare)
+        case .run: return .bare(k, "run", .run, opcode: .at(0xa5, 4), siblings: platformBare)
         case .setSregs:
-            return .patch(k, "set_sregs", SregsPatch.self, opcode: .setSregs, make: Operation.setSregs, get: {
+            return .patch(k, "set_sregs", SregsPatch.self, opcode: .at(0xa9, 17), make: Operation.setSregs, get: {
                 if case .setSregs(let p) = $0 { return p } else { return nil }
             })
         case .setRegs:
-            return .patch(k, "set_regs", RegsPatch.self, opcode: .setRegs, make: Operation.setRegs, get: {
+            return .patch(k, "set_regs", RegsPatch.self, opcode: .at(0xba, 6), make: Operation.setRegs, get: {
                 if case .setRegs(let p) = $0 { return p } else { return nil }
             })
         case .setMsrs:
-            return .patch(k, "set_msrs", MsrsPatch.self, opcode: .setMsrs, make: Operation.setMsrs, get: {
+            return .patch(k, "set_msrs", MsrsPatch.self, opcode: .at(0xc0, 10), make: Operation.setMsrs, get: {
                 if case .setMsrs(let p) = $0 { return p } else { return nil }
             })
         case .setNestedState: return setNestedState
         case .setVcpuEvents:
-            return .patch(k, "set_vcpu_events", EventsPatch.self, opcode: .setVcpuEvents, make: Operation.setVcpuEvents,
+            return .patch(k, "set_vcpu_events", EventsPatch.self, opcode: .at(0xd4, 8), make: Operation.setVcpuEvents,
                           get: { if case .setVcpuEvents(let p) = $0 { return p } else { return nil } })
         case .snapshot: return snapshot
         case .restore: return restore
-        case .reset: return .bare(k, "reset", .reset, opcode: .reset, siblings: platformBare)
+        case .reset: return .bare(k, "reset", .reset, opcode: .at(0xfa, 6), siblings: platformBare)
         case .expect: return expect
         }
     }

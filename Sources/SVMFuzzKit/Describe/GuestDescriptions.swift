@@ -10,7 +10,7 @@ extension OperationDescriptions {
     static let wrmsr = OperationDescription(
         kind: .wrmsr, name: "wrmsr",
         fields: [PatchField(name: "msr", table: .msrIndex), PatchField(name: "value", table: .general)],
-        opcodes: [.wrmsrEfer, .wrmsrHsave, .wrmsrVmCr, .wrmsrOther],
+        opcodes: [.at(0x00, 18), .at(0x12, 8), .at(0x1a, 6), .at(0x20, 6)],
         example: .guest(.wrmsr(msr: MSR.efer, value: ValueTable.efer.values[0])),
         parse: SVMText.parseWrmsr,
         print: { o in
@@ -18,15 +18,19 @@ extension OperationDescriptions {
             return "wrmsr \(SVMNames.msrName(msr) ?? SVMNumber.hex(UInt64(msr))) \(SVMNumber.hex(v))"
         },
         encode: { o, e in if case .guest(.wrmsr(let msr, let v)) = o { e.wrmsr(msr, v) } },
-        decode: { k, d in d.wrmsr(k) },
+        decode: { i, d in d.wrmsr(i) },
         tweak: { o, rng in
             guard case .guest(.wrmsr(let msr, let v)) = o else { return o }
             return .guest(OperationTweak.wrmsr(msr, v, &rng))
         },
-        simplify: { _ in [] })
+        simplify: { _ in [] },
+        lowerToPlan: { o in
+            guard case .guest(.wrmsr(let msr, let v)) = o else { return "" }
+            return "wrmsr msr=\(KvmPlan.hex(UInt64(msr))) value=\(KvmPlan.hex(v))"
+        })
 
     static let vmcb = OperationDescription(
-        kind: .vmcb, name: "vmcb", fields: [gpa] + vmcbFields, opcodes: [.vmcb, .vmcbEdits],
+        kind: .vmcb, name: "vmcb", fields: [gpa] + vmcbFields, opcodes: [.at(0x63, 10), .at(0x6d, 10)],
         example: .vmcb(gpa: 0x10000, DefaultVmcb12.value),
         parse: SVMText.parseVmcb,
         print: { o in
@@ -34,9 +38,9 @@ extension OperationDescriptions {
             return SVMText.vmcbLine(["vmcb", SVMNumber.hex(gpa)], v)
         },
         encode: { o, e in if case .vmcb(let gpa, let v) = o { e.vmcb(gpa, v) } },
-        decode: { k, d in
+        decode: { i, d in
             let gpa = d.value(.vmcbGpa)
-            return .vmcb(gpa: gpa, k == .vmcb ? DefaultVmcb12.value : d.vmcbEdits())
+            return .vmcb(gpa: gpa, i == 0 ? DefaultVmcb12.value : d.vmcbEdits())
         },
         tweak: { o, rng in
             guard case .vmcb(let gpa, let v) = o else { return o }
@@ -46,10 +50,15 @@ extension OperationDescriptions {
         simplify: { o in
             guard case .vmcb(let gpa, let v) = o else { return [] }
             return Minimizer.towardsDefault(v).map { .vmcb(gpa: gpa, $0) }
+        },
+        lowerToPlan: { o in
+            guard case .vmcb(let gpa, let image) = o else { return "" }
+            guard GuestPhys.isMappable(gpa), !KvmPlan.overlapsRunner(gpa) else { return "nop what=unbacked-vmcb" }
+            return "mem " + VmcbImage.writes(image, page: gpa & GuestPhys.pageMask).joined(separator: " ")
         })
 
     static let raceVmcb = OperationDescription(
-        kind: .raceVmcb, name: "race_vmcb", fields: vmcbFields, opcodes: [.raceVmcb],
+        kind: .raceVmcb, name: "race_vmcb", fields: vmcbFields, opcodes: [.at(0x77, 4)],
         example: .racingVmcb(DefaultVmcb12.value),
         parse: { r in .racingVmcb(try SVMText.parseVmcbFields(&r, for: "race_vmcb")) },
         print: { o in
@@ -65,10 +74,11 @@ extension OperationDescriptions {
         simplify: { o in
             guard case .racingVmcb(let v) = o else { return [] }
             return Minimizer.towardsDefault(v).map(Operation.racingVmcb)
-        })
+        },
+        lowerToPlan: { _ in "unsupported what=race_vmcb" })
 
     static let msrpm = OperationDescription(
-        kind: .msrpm, name: "msrpm", fields: [PatchField(name: "gpa", table: .msrpmGpa)], opcodes: [.msrpm],
+        kind: .msrpm, name: "msrpm", fields: [PatchField(name: "gpa", table: .msrpmGpa)], opcodes: [.at(0x7b, 8)],
         example: .msrpm(gpa: 0x20000, MsrpmImage(reads: 0, writes: 1)),
         parse: SVMText.parseMsrpm,
         print: { o in
@@ -90,5 +100,10 @@ extension OperationDescriptions {
             guard case .msrpm(let gpa, let image) = o else { return o }
             return OperationTweak.msrpm(gpa, image, &rng)
         },
-        simplify: { _ in [] })
+        simplify: { _ in [] },
+        lowerToPlan: { o in
+            guard case .msrpm(let gpa, let image) = o else { return "" }
+            guard GuestPhys.isMappable(gpa), !KvmPlan.overlapsRunner(gpa) else { return "nop what=unbacked-msrpm" }
+            return "mem " + KvmPlan.msrpmWrites(image, base: gpa & GuestPhys.pageMask).joined(separator: " ")
+        })
 }

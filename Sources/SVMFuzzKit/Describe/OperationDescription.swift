@@ -2,20 +2,21 @@
 // operands and fields with their value tables, the opcodes of the byte encoding it owns, and how it is
 // parsed, printed, encoded, decoded, tweaked by the mutator and shrunk by the minimizer. The language,
 // the codec, the mutator and the minimizer look the description up instead of switching on Operation;
-// only the executor (and the real-KVM plan) switch on Operation itself.
+// only the executor switches on Operation itself.
 
 import SVMModel
 
 struct OperationDescription {
-    typealias Decode = (OpKind, inout OperationDecoder) -> Operation
+    /// Gets which of `opcodes` the byte was in.
+    typealias Decode = (Int, inout OperationDecoder) -> Operation
 
     let kind: OperationKind
     /// The name in the .svm language.
     let name: String
     /// Operands and key=value fields, in .svm order, with the value table each is encoded and mutated with.
     let fields: [PatchField]
-    /// The opcodes (Opcodes.swift) the decoder reads this kind from; none for `expect`.
-    let opcodes: [OpKind]
+    /// The opcode byte ranges (Opcodes.swift) the decoder reads this kind from; none for `expect`.
+    let opcodes: [Opcode]
     /// A typical instance, for tests that go through every kind.
     let example: Operation
     /// Reads the operands after the name (the reader stands after it) and rejects leftovers.
@@ -30,6 +31,8 @@ struct OperationDescription {
     let tweak: (Operation, inout MutatorRng) -> Operation
     /// Smaller forms, tried by the minimizer in order.
     let simplify: (Operation) -> [Operation]
+    /// The real-KVM plan step (KvmPlan, without the `step N LINE` prefix).
+    let lowerToPlan: (Operation) -> String
 }
 
 enum OperationDescriptions {
@@ -41,10 +44,4 @@ enum OperationDescriptions {
     }()
 
     static let byName: [String: OperationDescription] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
-
-    /// The decoder of each opcode (indexed by OpKind.rawValue); enter-L2 is the codec's own (it expands to
-    /// four operations, OperationDecoder.next).
-    static let decoders: [OperationDescription.Decode] = OpKind.allCases.map { k in
-        all.first { $0.opcodes.contains(k) }?.decode ?? { _, _ in .reset }
-    }
 }

@@ -5,7 +5,7 @@ import SVMModel
 
 extension OperationDescription {
     /// No operands (`stgi`); the mutator turns it into one of `siblings`.
-    static func bare(_ kind: OperationKind, _ name: String, _ op: Operation, opcode: OpKind,
+    static func bare(_ kind: OperationKind, _ name: String, _ op: Operation, opcode: Opcode,
                      siblings: [Operation]) -> OperationDescription {
         OperationDescription(
             kind: kind, name: name, fields: [], opcodes: [opcode], example: op,
@@ -14,12 +14,13 @@ extension OperationDescription {
             encode: { _, e in e.op(opcode) },
             decode: { _, _ in op },
             tweak: { o, rng in OperationTweak.other(o, in: siblings, &rng) },
-            simplify: { _ in [] })
+            simplify: { _ in [] },
+            lowerToPlan: { _ in name })
     }
 
     /// One positional number operand from `table` (`vmrun <gpa>`); the mutator moves it, or (one time in
     /// four) turns the operation into one of `siblings` with the same operand.
-    static func operand(_ kind: OperationKind, _ name: String, _ field: PatchField, opcode: OpKind,
+    static func operand(_ kind: OperationKind, _ name: String, _ field: PatchField, opcode: Opcode,
                         make: @escaping (UInt64) -> Operation, get: @escaping (Operation) -> UInt64,
                         siblings: [(UInt64) -> Operation]) -> OperationDescription {
         let t = field.table
@@ -38,14 +39,15 @@ extension OperationDescription {
                 if rng.chance(4) { return OperationTweak.other(o, in: siblings.map { $0(x) }, &rng) }
                 return make(OperationTweak.neighbour(x, t, &rng))
             },
-            simplify: { _ in [] })
+            simplify: { _ in [] },
+            lowerToPlan: { o in "\(name) gpa=\(KvmPlan.hex(get(o)))" })
     }
 
     /// Optional key=value fields (PatchFields); the minimizer leaves one set field out at a time when
-    /// `shrinks`.
-    static func patch<P: PatchFields>(_ kind: OperationKind, _ name: String, _: P.Type, opcode: OpKind,
+    /// `shrinks`; its plan step sets the fields that are set, unless `lowerToPlan` says otherwise.
+    static func patch<P: PatchFields>(_ kind: OperationKind, _ name: String, _: P.Type, opcode: Opcode,
                                       make: @escaping (P) -> Operation, get: @escaping (Operation) -> P?,
-                                      shrinks: Bool = true) -> OperationDescription {
+                                      shrinks: Bool = true, lowerToPlan: ((P) -> String)? = nil) -> OperationDescription {
         var example = P.empty
         example[field: 0] = P.fields[0].table.values[0]
         return OperationDescription(
@@ -55,6 +57,11 @@ extension OperationDescription {
             encode: { o, e in e.op(opcode); e.patch(get(o) ?? .empty) },
             decode: { _, d in make(d.patch(P.self)) },
             tweak: { o, rng in make(OperationTweak.patch(get(o) ?? .empty, &rng)) },
-            simplify: { o in shrinks ? Minimizer.withoutOneField(get(o) ?? .empty).map(make) : [] })
+            simplify: { o in shrinks ? Minimizer.withoutOneField(get(o) ?? .empty).map(make) : [] },
+            lowerToPlan: { o in
+                let p = get(o) ?? .empty
+                if let lowerToPlan { return lowerToPlan(p) }
+                return KvmPlan.fields(name, P.fields.indices.map { (P.fields[$0].name, p[field: $0]) })
+            })
     }
 }

@@ -6,7 +6,7 @@ extension OperationDescriptions {
     static let setNestedState = OperationDescription(
         kind: .setNestedState, name: "set_nested_state",
         fields: [PatchField(name: "flags", table: .nestedFlags), PatchField(name: "vmcb_pa", table: .vmcbGpa)],
-        opcodes: [.setNestedState],
+        opcodes: [.at(0xca, 10)],
         example: .setNestedState(.b, flags: NestedFlag.guestMode, vmcbPa: 0x10000),
         parse: SVMText.parseSetNestedState,
         print: { o in
@@ -39,10 +39,14 @@ extension OperationDescriptions {
             if flags != nil { out.append(.setNestedState(slot, flags: nil, vmcbPa: pa)) }
             if pa != nil { out.append(.setNestedState(slot, flags: flags, vmcbPa: nil)) }
             return out
+        },
+        lowerToPlan: { o in
+            guard case .setNestedState(let slot, let flags, let pa) = o else { return "" }
+            return KvmPlan.fields("set_nested_state slot=\(slot)", [("flags", flags.map(UInt64.init)), ("vmcb_pa", pa)])
         })
 
     static let snapshot = OperationDescription(
-        kind: .snapshot, name: "snapshot", fields: [], opcodes: [.snapshot], example: .snapshot(.c),
+        kind: .snapshot, name: "snapshot", fields: [], opcodes: [.at(0xdc, 14)], example: .snapshot(.c),
         parse: { r in
             let s = try r.slot(after: "snapshot")
             try r.end()
@@ -62,10 +66,14 @@ extension OperationDescriptions {
             guard case .snapshot(let s) = o else { return o }
             return .snapshot(OperationTweak.slot(s, &rng))
         },
-        simplify: { _ in [] })
+        simplify: { _ in [] },
+        lowerToPlan: { o in
+            guard case .snapshot(let slot) = o else { return "" }
+            return "snapshot slot=\(slot)"
+        })
 
     static let restore = OperationDescription(
-        kind: .restore, name: "restore", fields: [], opcodes: [.restore],
+        kind: .restore, name: "restore", fields: [], opcodes: [.at(0xea, 16)],
         example: .restore(.d, RestoreOrder([.nested, .sregs])!),
         parse: SVMText.parseRestore,
         print: { o in
@@ -81,6 +89,10 @@ extension OperationDescriptions {
         simplify: { o in
             guard case .restore(let slot, let order) = o, order != .qemu else { return [] }
             return [.restore(slot, .qemu)]
+        },
+        lowerToPlan: { o in
+            guard case .restore(let slot, let order) = o else { return "" }
+            return "restore slot=\(slot) order=\(order.steps.map(\.description).joined(separator: ","))"
         })
 
     /// Not encoded (the fuzzer never generates it), never mutated or shrunk (the minimizer drops expects).
@@ -95,5 +107,6 @@ extension OperationDescriptions {
         encode: { _, _ in },
         decode: { _, _ in .expect(Expectation()) },
         tweak: { o, _ in o },
-        simplify: { _ in [] })
+        simplify: { _ in [] },
+        lowerToPlan: { _ in "nop what=expect" })
 }

@@ -60,7 +60,7 @@ struct EncodedLayout {
         for op in ops { out += op }
         if headerless, let first = out.first,
            ByteCodec.isConfigMagic(first) {
-            out[0] = OpKind.of(first).canonicalByte
+            out[0] = OperationDescriptions.canonicalByte(first)
         }
         return out
     }

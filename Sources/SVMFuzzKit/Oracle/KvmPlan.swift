@@ -37,54 +37,8 @@ public enum KvmPlan {
         return out.joined(separator: "\n") + "\n"
     }
 
-    /// One operation's plan step (without the `step N LINE` prefix).
-    static func step(_ op: Operation) -> String {
-        switch op {
-        case .guest(let g):
-            switch g {
-            case .wrmsr(let msr, let v): return "wrmsr msr=\(hex(UInt64(msr))) value=\(hex(v))"
-            case .vmrun(let gpa): return "vmrun gpa=\(hex(gpa))"
-            case .vmload(let gpa): return "vmload gpa=\(hex(gpa))"
-            case .vmsave(let gpa): return "vmsave gpa=\(hex(gpa))"
-            case .vmmcall: return "vmmcall"
-            case .stgi: return "stgi"
-            case .clgi: return "clgi"
-            case .tripleFault: return "triple_fault"
-            case .rsm: return "rsm"
-            }
-        case .vmcb(let gpa, let image):
-            guard GuestPhys.isMappable(gpa), !overlapsRunner(gpa) else { return "nop what=unbacked-vmcb" }
-            return "mem " + VmcbImage.writes(image, page: gpa & GuestPhys.pageMask).joined(separator: " ")
-        case .msrpm(let gpa, let image):
-            guard GuestPhys.isMappable(gpa), !overlapsRunner(gpa) else { return "nop what=unbacked-msrpm" }
-            return "mem " + msrpmWrites(image, base: gpa & GuestPhys.pageMask).joined(separator: " ")
-        case .smram(let p):
-            let w = smramWrites(p)
-            return w.isEmpty ? "nop what=smram" : "mem " + w.joined(separator: " ")
-        case .racingVmcb: return "unsupported what=race_vmcb"
-        case .smi: return "smi"
-        case .initSignal: return "init"
-        case .signal: return "signal"
-        case .run: return "run"
-        case .setSregs(let p):
-            return fields("set_sregs", [("efer", p.efer), ("cr0", p.cr0), ("cr2", p.cr2), ("cr3", p.cr3), ("cr4", p.cr4)])
-        case .setRegs(let p):
-            return fields("set_regs", [("rip", p.rip), ("rsp", p.rsp), ("rax", p.rax), ("rflags", p.rflags)])
-        case .setMsrs(let p):
-            return fields("set_msrs", [("efer", p.efer), ("hsave_pa", p.hsavePa), ("vm_cr", p.vmCr)])
-        case .setVcpuEvents(let p):
-            let f: [(String, Bool?)] = [("smm", p.smm), ("smi_pending", p.smiPending), ("latched_init", p.latchedInit),
-                                       ("triple_fault", p.tripleFault), ("interrupt", p.interrupt)]
-            return fields("set_vcpu_events", f.map { ($0.0, $0.1.map { $0 ? 1 : 0 }) })
-        case .setNestedState(let slot, let flags, let pa):
-            return fields("set_nested_state slot=\(slot)", [("flags", flags.map(UInt64.init)), ("vmcb_pa", pa)])
-        case .snapshot(let slot): return "snapshot slot=\(slot)"
-        case .restore(let slot, let order):
-            return "restore slot=\(slot) order=\(order.steps.map(\.description).joined(separator: ","))"
-        case .reset: return "reset"
-        case .expect: return "nop what=expect"
-        }
-    }
+    /// One operation's plan step (without the `step N LINE` prefix), from its description.
+    static func step(_ op: Operation) -> String { op.kind.spec.lowerToPlan(op) }
 
     static func overlapsRunner(_ gpa: UInt64) -> Bool {
         let page = gpa & GuestPhys.pageMask
