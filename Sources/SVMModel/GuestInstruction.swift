@@ -94,9 +94,7 @@ extension Vcpu {
             // KVM_REQ_EVENT). With nested vGIF (vmcb12 V_GIF_ENABLE) the CPU flips L2's own virtual
             // GIF in vmcb02 and gif_set() keeps reading L1's in vmcb01 (get_vgif_vmcb,
             // arch/x86/kvm/svm/svm.h); real 6.12.117 and 6.1.192 keep GIF_SET at L2's CLGI.
-            // KVM intercepts STGI itself to see an SMI window open (svm_enable_smi_window).
-            let smiWindow = insn == .stgi && !gif && smiPending
-            if !vmcb02.control.intercepts.intercepts(exitCode: insn.exitCode) && !smiWindow {
+            if !vmcb02.control.intercepts.intercepts(exitCode: insn.exitCode) && !svmSmiWindowInterceptsStgi(insn) {
                 if nestedVgifEnabled {
                     if insn == .stgi { vmcb02.control.intCtl |= IntCtl.vGif } else { vmcb02.control.intCtl &= ~IntCtl.vGif }
                 } else {
@@ -129,9 +127,12 @@ extension Vcpu {
     func svmGifInsnRunsInHardware(_ insn: GuestInstruction) -> Bool {
         guard config.vgif else { return false }
         if efer & EFER.svme == 0 && has(.interceptGifInsnsWithoutSvme) { return false }
-        if insn == .stgi && !gif && smiPending { return false }   // the SMI window (svm_enable_smi_window)
-        return true
+        return !svmSmiWindowInterceptsStgi(insn)
     }
+
+    /// svm_enable_smi_window (arch/x86/kvm/svm/svm.c): with an SMI held back by GIF=0, KVM intercepts
+    /// STGI itself to see the window open, in vmcb01 or vmcb02 alike.
+    func svmSmiWindowInterceptsStgi(_ insn: GuestInstruction) -> Bool { insn == .stgi && !gif && smiPending }
 
     /// svm_invoke_exit_handler: L0's own handling of the exit.
     private mutating func svmInvokeExitHandler(_ insn: GuestInstruction) -> ExitHandling {

@@ -307,21 +307,15 @@ static enum runres vcpu_run(struct vm *vm)
 		r = ioctl(vm->vcpu, KVM_RUN, 0);
 		e = errno;
 	} while (r == 0 && (helper = rm_helper_exit(vm)) && !alarm_fired);
-	if (r == 0 && helper && alarm_fired) {
-		struct itimerval stop = {{0, 0}, {0, 0}};
-		setitimer(ITIMER_REAL, &stop, NULL);
-		if (sig) {
-			drain_usr1();
-			vm->sig_pending = 0;
-		}
-		return RR_HANG;
-	}
+	int helper_hang = r == 0 && helper && alarm_fired;
 	struct itimerval off = {{0, 0}, {0, 0}};
 	setitimer(ITIMER_REAL, &off, NULL);
 	if (sig) {
 		drain_usr1();
 		vm->sig_pending = 0;
 	}
+	if (helper_hang)
+		return RR_HANG;
 	if (r < 0) {
 		if (e == EINTR)
 			return alarm_fired && !sig ? RR_HANG : RR_INTR;

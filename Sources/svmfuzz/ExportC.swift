@@ -30,13 +30,14 @@ struct ExportC: ParsableCommand {
 
     func run() throws {
         guard ["6.1", "6.12"].contains(kernel) else { throw BadInput("svmfuzz: --kernel takes 6.1 or 6.12 (got '\(kernel)')") }
-        let model = try variant.map { try VariantNames.parse($0) } ?? Variant(rawValue: "linux-\(kernel)") ?? .prefix
+        let model = try variant.map { try VariantNames.parse($0) } ?? OracleModel.variant(ofKernel: kernel)
         let sources = try RunnerSources.load()
         let input = try Input.load(file)
         var program = input.program
         // The model's guest has no NRIPS (as on the oracle's TCG host): the plan hides it from KVM's too.
         program.config.nrips = false
-        let (_, steps) = Observer.run(program, config: program.config.vcpuConfig(variant: model))
+        // The same model `svmfuzz oracle` compares with.
+        let (_, steps) = Observer.run(program, config: OracleModel(variant: model).config(program))
         let source = "model variant \(model.rawValue), guest without NRIPS"
         var out = header(input, model: model, source: source)
         out += "#define SVMFUZZ_EMBEDDED 1\n\n"

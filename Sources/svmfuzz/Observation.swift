@@ -89,7 +89,7 @@ enum Observer {
     static func vmcb12Exit(_ v: Vcpu, _ gpa: UInt64?) -> String? {
         guard let gpa else { return "-" }
         guard gpa & 0xfff == 0 else { return nil }
-        return v.readGuestVmcb(gpa).map { "0x" + String($0.control.exitCode, radix: 16) } ?? "-"
+        return v.readGuestVmcb(gpa).map { Output.hex($0.control.exitCode) } ?? "-"
     }
 
     static func cr3AfterExit(_ v: Vcpu) -> UInt64 {

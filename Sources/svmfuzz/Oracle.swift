@@ -53,8 +53,7 @@ struct Oracle: ParsableCommand {
         let root = Repo.root()
         let programs = try ProgramFiles.collect(paths)
         guard !programs.isEmpty else { throw BadInput("svmfuzz: no .svm programs under \(paths.joined(separator: " "))") }
-        let model = try modelVariant()
-        _ = try config(Program(), model)          // bad --fixes / --svme-clear-of: exit 2 before booting
+        let model = try self.model()              // bad --variant / --fixes / --svme-clear-of: exit 2 before booting
         let knownList = try KnownDisagreements.load(known ?? root + "/corpus/oracle-known.txt", required: known != nil)
 
         var loaded: [(path: String, plan: String, program: Program)] = []
@@ -76,7 +75,7 @@ struct Oracle: ParsableCommand {
             recordsDir = out
         }
 
-        let described = model.rawValue + (fixes.map { " fixes=" + $0 } ?? "")
+        let described = model.variant.rawValue + (fixes.map { " fixes=" + $0 } ?? "")
             + (svmeClearOf.map { " svme-clear-of=" + $0 } ?? "") + (kvmPatch.map { " (kernel patched: \($0))" } ?? "")
         var summary = OracleSummary(kernel: kernel, variant: described)
         for l in loaded {
@@ -95,26 +94,15 @@ struct Oracle: ParsableCommand {
         return c.nested && c.npt && c.vgif
     }
 
-    /// The model as the kernel: the program's CPUID and module parameters, the kernel's fixes (with
-    /// --fixes and --svme-clear-of applied), and a guest without NRIPS (the TCG host has none, so KVM
-    /// offers none).
-    func config(_ p: Program, _ v: Variant) throws -> VcpuConfig {
-        var own = p.config
-        own.variant = nil
-        own.fixes = nil
-        var c = own.vcpuConfig(variant: v, fixes: try FixNames.parse(fixes))
-        if let name = svmeClearOf { c.svmeClear = try VariantNames.parse(name).svmeClear }
-        c.guestNrips = false
-        return c
+    /// The model the kernel is compared with: --variant (default linux-<kernel>) with --fixes and
+    /// --svme-clear-of applied, parsed once.
+    func model() throws -> OracleModel {
+        let v = try variant.map { try VariantNames.parse($0) } ?? OracleModel.variant(ofKernel: kernel)
+        return OracleModel(variant: v, fixes: try FixNames.parse(fixes),
+                           svmeClear: try svmeClearOf.map { try VariantNames.parse($0).svmeClear })
     }
 
-    func modelVariant() throws -> Variant {
-        if let variant { return try VariantNames.parse(variant) }
-        // The kernels have the pre-series EFER.SVME behaviour; until their fix sets exist, prefix.
-        return Variant(rawValue: "linux-\(kernel)") ?? .prefix
-    }
-
-    func compare(_ path: String, _ program: Program, records: String, model: Variant,
+    func compare(_ path: String, _ program: Program, records: String, model: OracleModel,
                  known: [KnownDisagreements.Entry]) -> OracleResult {
         var r = OracleResult(program: path)
         guard Oracle.runnable(program) else {
@@ -127,11 +115,7 @@ struct Oracle: ParsableCommand {
         }
         let kernelRun = KernelRun.parse(text)
         r.warnings = kernelRun.warnings
-        guard let cfg = try? config(program, model) else {
-            r.status = .notRun("bad --fixes or --svme-clear-of")
-            return r
-        }
-        let (report, steps) = Observer.run(program, config: cfg)
+        let (report, steps) = Observer.run(program, config: model.config(program))
         // A field that only observes (whose code RIP is in, the vector a stub saw) and that a runner or
         // TCG limit explains is set aside and the comparison goes on; any other known difference means
         // the two have parted ways, and ends it.
@@ -178,6 +162,28 @@ struct Oracle: ParsableCommand {
         if p.terminationStatus != 0 {
             throw BadInput("svmfuzz: scripts/kvm-oracle.sh failed (exit \(p.terminationStatus)); its log is in \(out)")
         }
+    }
+}
+
+/// The model as a kernel: a variant with --fixes and --svme-clear-of applied.
+struct OracleModel {
+    var variant: Variant
+    var fixes: FixDelta? = nil
+    var svmeClear: SvmeClearPolicy? = nil
+
+    /// The variant describing a Debian kernel the oracle boots ("6.1" or "6.12").
+    static func variant(ofKernel kernel: String) -> Variant { kernel == "6.1" ? .linux61 : .linux612 }
+
+    /// The program's CPUID and module parameters (its own variant and fixes= are ignored: the kernel
+    /// is what it is), and a guest without NRIPS (the TCG host has none, so KVM offers none).
+    func config(_ p: Program) -> VcpuConfig {
+        var own = p.config
+        own.variant = nil
+        own.fixes = nil
+        var c = own.vcpuConfig(variant: variant, fixes: fixes)
+        if let svmeClear { c.svmeClear = svmeClear }
+        c.guestNrips = false
+        return c
     }
 }
 

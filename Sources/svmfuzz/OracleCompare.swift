@@ -109,13 +109,13 @@ enum OracleCompare {
         f["mode"] = m.mode.description
         f["gif"] = m.gif ? "1" : "0"
         f["run_pending"] = s.nested.flags & NestedFlag.runPending != 0 ? "1" : "0"
-        f["efer"] = hex(s.sregs.efer)
-        f["cr0"] = hex(s.sregs.cr0)
+        f["efer"] = Output.hex(s.sregs.efer)
+        f["cr0"] = Output.hex(s.sregs.cr0)
         // The runner's state always follows an exit (its doorbell) or an ioctl after one.
-        f["cr3"] = hex(m.cr3AfterExit)
-        f["cr4"] = hex(s.sregs.cr4)
-        f["hsave_pa"] = hex(s.msrs.hsavePa)
-        if m.mode == .l2 { f["vmcb_pa"] = hex(s.nested.vmcbPa) }
+        f["cr3"] = Output.hex(m.cr3AfterExit)
+        f["cr4"] = Output.hex(s.sregs.cr4)
+        f["hsave_pa"] = Output.hex(s.msrs.hsavePa)
+        if m.mode == .l2 { f["vmcb_pa"] = Output.hex(s.nested.vmcbPa) }
         f["triple_fault"] = s.events.tripleFault ? "1" : "0"
         f["smi_pending"] = s.events.smiPending ? "1" : "0"
         f["latched_init"] = s.events.latchedInit ? "1" : "0"
@@ -174,12 +174,10 @@ enum OracleCompare {
         return f
     }
 
-    static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
-
     /// "0x00FF" and "255" both as "0xff".
     static func canonicalHex(_ s: String) -> String {
         let t = s.lowercased()
         let v = t.hasPrefix("0x") ? UInt64(t.dropFirst(2), radix: 16) : UInt64(t)
-        return v.map(hex) ?? s
+        return v.map(Output.hex) ?? s
     }
 }

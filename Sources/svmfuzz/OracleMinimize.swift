@@ -56,7 +56,7 @@ struct OracleMinimize: ParsableCommand {
         guard records != nil || work != nil else { throw BadInput("svmfuzz oracle-minimize: --work DIR or --records DIR is required") }
         let original = try Input.loadText(file)
         let oracle = try Oracle.parse([file, "--kernel", kernel])
-        let model = try oracle.modelVariant()
+        let model = try oracle.model()
         let start = DispatchTime.now().uptimeNanoseconds
         var boots = 0, judged = 0
         let all = records ?? work! + "/all-records"
@@ -123,7 +123,7 @@ struct OracleMinimize: ParsableCommand {
         let d = best.difference!
         let small = Self.subset(original, best.keep)
         let header = [
-            "# oracle-minimize \(file) on linux \(kernel) (model \(model.rawValue)): \(original.operations.count) -> \(small.operations.count) operations",
+            "# oracle-minimize \(file) on linux \(kernel) (model \(model.variant.rawValue)): \(original.operations.count) -> \(small.operations.count) operations",
             "# first difference: step \(d.step) \(d.operation): \(d.field) model=\(d.model) kernel=\(d.kernel)",
             "# reproduce: svmfuzz oracle THIS.svm --kernel \(kernel) --work DIR",
         ]
