@@ -162,6 +162,8 @@ public enum Operation: Hashable, Sendable {
     case signal
     // Userspace, between KVM_RUN calls.
     case run
+    /// KVM_RUN with kvm_run->immediate_exit and/or kvm_dirty_regs (RunRequest.swift); never plain.
+    case runWith(RunRequest)
     case setSregs(SregsPatch)
     case setRegs(RegsPatch)
     case setMsrs(MsrsPatch)

@@ -10,11 +10,11 @@ public enum EntryResult: Equatable, Sendable {
 }
 
 extension Vcpu {
-    /// kvm_arch_vcpu_ioctl_run entry, with kvm_x86_vcpu_pre_run (arch/x86/kvm/x86.c).
+    /// kvm_arch_vcpu_ioctl_run entry, with kvm_x86_vcpu_pre_run (arch/x86/kvm/x86.c): a KVM_RUN without
+    /// immediate_exit or sync_regs (KvmRunDoors.swift).
     public mutating func kvmRunBegin() {
-        wantsToRun = true
-        // Userspace had control since VMRUN/RSM emulation: the pending run is no longer trusted.
-        if nestedRunPending == 1 { nestedRunPending = 2 }
+        kvmVcpuIoctlRunBegin(immediateExit: false)
+        kvmX86VcpuPreRun()
     }
 
     /// A new operation of the VMM's begins: `lastVmexitCode` then tells the #VMEXIT of that operation

@@ -10,7 +10,9 @@
 
 #define GIB4 0x100000000ull
 
-enum argkind { A_NUM, A_PAIR, A_SLOT, A_TEXT, A_ORDER, A_BOOL };
+enum argkind { A_NUM, A_PAIR, A_SLOT, A_TEXT, A_ORDER, A_BOOL, A_SYNC };
+
+#define SPEC_ARGS 20
 
 struct argspec {
 	const char *key;
@@ -21,7 +23,7 @@ struct argspec {
 struct opspec {
 	const char *name;
 	enum op op;
-	struct argspec args[8];
+	struct argspec args[SPEC_ARGS];
 	int repeat;	/* `mem`: any number of its keys, in order */
 };
 
@@ -39,7 +41,12 @@ static const struct opspec ops[] = {
 	{"smi", S_SMI, {{0}}},
 	{"init", S_INIT, {{0}}},
 	{"signal", S_SIGNAL, {{0}}},
-	{"run", S_RUN, {{0}}},
+	/* plain, or with kvm_run's doors: immediate_exit, kvm_dirty_regs (sync=) and the blocks' fields */
+	{"run", S_RUN,
+	 {{"immediate_exit", A_BOOL}, {"sync", A_SYNC}, {"rip", A_NUM}, {"rsp", A_NUM}, {"rax", A_NUM},
+	  {"rflags", A_NUM}, {"efer", A_NUM}, {"cr0", A_NUM}, {"cr2", A_NUM}, {"cr3", A_NUM}, {"cr4", A_NUM},
+	  {"smm", A_BOOL}, {"smi_pending", A_BOOL}, {"latched_init", A_BOOL}, {"triple_fault", A_BOOL},
+	  {"interrupt", A_BOOL}}},
 	{"set_sregs", S_SET_SREGS, {{"efer", A_NUM}, {"cr0", A_NUM}, {"cr2", A_NUM}, {"cr3", A_NUM}, {"cr4", A_NUM}}},
 	{"set_regs", S_SET_REGS, {{"rip", A_NUM}, {"rsp", A_NUM}, {"rax", A_NUM}, {"rflags", A_NUM}}},
 	{"set_msrs", S_SET_MSRS, {{"efer", A_NUM}, {"hsave_pa", A_NUM}, {"vm_cr", A_NUM}}},
@@ -99,22 +106,25 @@ static int tokenize(char *line, char **tok, int max)
 	return n;
 }
 
-static int valid_order(const char *s)
+/* A comma-separated list of the first n of names. */
+static int valid_list(const char *s, const char *const *names, unsigned n)
 {
-	static const char *names[] = {"sregs", "nested", "regs", "msrs", "events"};
 	char buf[64];
 	if (strlen(s) >= sizeof buf)
 		return 0;
 	strcpy(buf, s);
 	for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		int ok = 0;
-		for (unsigned i = 0; i < 5; i++)
+		for (unsigned i = 0; i < n; i++)
 			ok |= !strcmp(t, names[i]);
 		if (!ok)
 			return 0;
 	}
 	return 1;
 }
+
+static const char *const restore_steps[] = {"sregs", "nested", "regs", "msrs", "events"};
+static const char *const sync_blocks[] = {"regs", "sregs", "events"};
 
 /* One `key=value` argument of a step. */
 static int parse_arg(const struct opspec *spec, char *tok, struct arg *a, const char *file, int line)
@@ -125,7 +135,7 @@ static int parse_arg(const struct opspec *spec, char *tok, struct arg *a, const 
 	*eq = 0;
 	const char *val = eq + 1;
 	const struct argspec *as = NULL;
-	for (int i = 0; i < 8 && spec->args[i].key; i++)
+	for (int i = 0; i < SPEC_ARGS && spec->args[i].key; i++)
 		if (!strcmp(spec->args[i].key, tok))
 			as = &spec->args[i];
 	if (!as)
@@ -163,8 +173,12 @@ static int parse_arg(const struct opspec *spec, char *tok, struct arg *a, const 
 		a->v = (uint64_t)(val[0] - 'A');
 		break;
 	case A_ORDER:
-		if (!valid_order(val))
+		if (!valid_list(val, restore_steps, 5))
 			return perr(file, line, "expected order= a list of sregs,nested,regs,msrs,events, got '%s'", val);
+		/* fallthrough */
+	case A_SYNC:
+		if (as->kind == A_SYNC && !valid_list(val, sync_blocks, 3))
+			return perr(file, line, "expected sync= a list of regs,sregs,events, got '%s'", val);
 		/* fallthrough */
 	case A_TEXT:
 		snprintf(a->text, sizeof a->text, "%s", val);
@@ -201,7 +215,7 @@ static int parse_step(char **tok, int ntok, struct step *s, const char *file, in
 					return perr(file, line, "expected %s only once", s->args[j].key);
 		s->nargs++;
 	}
-	for (int i = 0; i < 8 && spec->args[i].key; i++)
+	for (int i = 0; i < SPEC_ARGS && spec->args[i].key; i++)
 		if (spec->args[i].required && !step_arg(s, spec->args[i].key))
 			return perr(file, line, "expected %s= for %s", spec->args[i].key, spec->name);
 	return 0;

@@ -722,6 +722,7 @@ struct record {
 	/* the step and the state after it (record_state) */
 	int step, line;
 	enum op kind;
+	int doors; /* a `run` with immediate_exit or sync blocks: KVM_RUN's result is compared too */
 	const char *op, *mode, *rip_owner;
 	char ioctl[16];
 	int gif, run_pending, smm, triple_fault, smi_pending, latched_init, have_vmcb12_exit;
@@ -736,6 +737,7 @@ static void record_state(struct vm *vm, const struct step *s, struct record *rec
 	rec->step = s->n;
 	rec->line = s->line;
 	rec->kind = s->op;
+	rec->doors = s->op == S_RUN && s->nargs > 0;
 	rec->op = s->name;
 	snprintf(rec->ioctl, sizeof rec->ioctl, "%s", vm->last_ioctl);
 	rec->mode = st.nested_ok || st.events.smi.smm ? level_name(level_of(&st)) : "?";
@@ -1032,17 +1034,52 @@ static void maybe_resume(struct vm *vm)
 		vm->halted = 0;
 }
 
+/* The step's fields over registers read back from KVM (set_sregs, set_regs, set_vcpu_events and the
+ * sync blocks of `run`). */
+static void patch_sregs(const struct step *s, struct kvm_sregs *sr)
+{
+	const struct arg *a;
+	if ((a = step_arg(s, "efer"))) sr->efer = a->v;
+	if ((a = step_arg(s, "cr0"))) sr->cr0 = a->v;
+	if ((a = step_arg(s, "cr2"))) sr->cr2 = a->v;
+	if ((a = step_arg(s, "cr3"))) sr->cr3 = a->v;
+	if ((a = step_arg(s, "cr4"))) sr->cr4 = a->v;
+}
+
+static void patch_regs(const struct step *s, struct kvm_regs *rg)
+{
+	const struct arg *a;
+	if ((a = step_arg(s, "rip"))) rg->rip = a->v;
+	if ((a = step_arg(s, "rsp"))) rg->rsp = a->v;
+	if ((a = step_arg(s, "rax"))) rg->rax = a->v;
+	if ((a = step_arg(s, "rflags"))) rg->rflags = a->v;
+}
+
+/* Only the given fields' valid flags are set. */
+static void patch_events(const struct step *s, struct kvm_vcpu_events *ev)
+{
+	const struct arg *a;
+	ev->flags = 0;
+	if ((a = step_arg(s, "smm"))) ev->smi.smm = (uint8_t)a->v, ev->flags |= KVM_VCPUEVENT_VALID_SMM;
+	if ((a = step_arg(s, "smi_pending"))) ev->smi.pending = (uint8_t)a->v, ev->flags |= KVM_VCPUEVENT_VALID_SMM;
+	if ((a = step_arg(s, "latched_init")))
+		ev->smi.latched_init = (uint8_t)a->v, ev->flags |= KVM_VCPUEVENT_VALID_SMM;
+	if ((a = step_arg(s, "triple_fault")))
+		ev->triple_fault.pending = (uint8_t)a->v, ev->flags |= KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
+	if ((a = step_arg(s, "interrupt"))) {
+		/* An external interrupt being injected (vector 0x20); no flag: always applied. */
+		ev->interrupt.injected = (uint8_t)a->v;
+		ev->interrupt.nr = a->v ? 0x20 : 0;
+		ev->interrupt.soft = 0;
+	}
+}
+
 static void op_set_sregs(struct vm *vm, const struct step *s)
 {
 	struct kvm_sregs sr;
 	int r = ioctl(vm->vcpu, KVM_GET_SREGS, &sr);
 	if (r == 0) {
-		const struct arg *a;
-		if ((a = step_arg(s, "efer"))) sr.efer = a->v;
-		if ((a = step_arg(s, "cr0"))) sr.cr0 = a->v;
-		if ((a = step_arg(s, "cr2"))) sr.cr2 = a->v;
-		if ((a = step_arg(s, "cr3"))) sr.cr3 = a->v;
-		if ((a = step_arg(s, "cr4"))) sr.cr4 = a->v;
+		patch_sregs(s, &sr);
 		r = ioctl(vm->vcpu, KVM_SET_SREGS, &sr);
 	}
 	set_last_ioctl(vm, r, errno);
@@ -1057,11 +1094,7 @@ static void op_set_regs(struct vm *vm, const struct step *s)
 	struct kvm_regs rg;
 	int r = ioctl(vm->vcpu, KVM_GET_REGS, &rg);
 	if (r == 0) {
-		const struct arg *a;
-		if ((a = step_arg(s, "rip"))) rg.rip = a->v;
-		if ((a = step_arg(s, "rsp"))) rg.rsp = a->v;
-		if ((a = step_arg(s, "rax"))) rg.rax = a->v;
-		if ((a = step_arg(s, "rflags"))) rg.rflags = a->v;
+		patch_regs(s, &rg);
 		r = ioctl(vm->vcpu, KVM_SET_REGS, &rg);
 	}
 	set_last_ioctl(vm, r, errno);
@@ -1122,23 +1155,80 @@ static void op_set_vcpu_events(struct vm *vm, const struct step *s)
 	struct kvm_vcpu_events ev;
 	int r = ioctl(vm->vcpu, KVM_GET_VCPU_EVENTS, &ev);
 	if (r == 0) {
-		const struct arg *a;
-		ev.flags = 0;
-		if ((a = step_arg(s, "smm"))) ev.smi.smm = (uint8_t)a->v, ev.flags |= KVM_VCPUEVENT_VALID_SMM;
-		if ((a = step_arg(s, "smi_pending"))) ev.smi.pending = (uint8_t)a->v, ev.flags |= KVM_VCPUEVENT_VALID_SMM;
-		if ((a = step_arg(s, "latched_init")))
-			ev.smi.latched_init = (uint8_t)a->v, ev.flags |= KVM_VCPUEVENT_VALID_SMM;
-		if ((a = step_arg(s, "triple_fault")))
-			ev.triple_fault.pending = (uint8_t)a->v, ev.flags |= KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
-		if ((a = step_arg(s, "interrupt"))) {
-			/* An external interrupt being injected (vector 0x20); no flag: always applied. */
-			ev.interrupt.injected = (uint8_t)a->v;
-			ev.interrupt.nr = a->v ? 0x20 : 0;
-			ev.interrupt.soft = 0;
-		}
+		patch_events(s, &ev);
 		r = ioctl(vm->vcpu, KVM_SET_VCPU_EVENTS, &ev);
 	}
 	set_last_ioctl(vm, r, errno);
+}
+
+/* `run` with kvm_run's doors (PLAN.md): each sync block is KVM_GET_* of the current state with the
+ * step's fields changed, put into kvm_run->s.regs and marked in kvm_dirty_regs; immediate_exit makes
+ * KVM_RUN return -EINTR before it enters. KVM clears the dirty bit of each block it applied and keeps
+ * the others (a refused block and those after it): the runner reads that back, then clears
+ * kvm_dirty_regs, so that each step is one request. */
+static void op_run_doors(struct vm *vm, const struct step *s, struct record *rec)
+{
+	const struct arg *ie = step_arg(s, "immediate_exit"), *sync = step_arg(s, "sync");
+	char list[40];
+	uint32_t dirty = 0;
+	snprintf(list, sizeof list, "%s", sync ? sync->text : "");
+	for (char *save, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		dirty |= !strcmp(t, "regs") ? KVM_SYNC_X86_REGS : !strcmp(t, "sregs") ? KVM_SYNC_X86_SREGS : KVM_SYNC_X86_EVENTS;
+	/* After a shutdown the VMM runs the vCPU again only once it has put all registers. */
+	uint32_t all = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+	if (vm->halted && (dirty & all) != all) {
+		rec->ran = "skipped";
+		return;
+	}
+	struct kvm_run *run = vm->run;
+	int r = 0;
+	if (dirty & KVM_SYNC_X86_REGS) {
+		r = ioctl(vm->vcpu, KVM_GET_REGS, &run->s.regs.regs);
+		patch_regs(s, &run->s.regs.regs);
+	}
+	if (r == 0 && (dirty & KVM_SYNC_X86_SREGS)) {
+		r = ioctl(vm->vcpu, KVM_GET_SREGS, &run->s.regs.sregs);
+		patch_sregs(s, &run->s.regs.sregs);
+	}
+	if (r == 0 && (dirty & KVM_SYNC_X86_EVENTS)) {
+		r = ioctl(vm->vcpu, KVM_GET_VCPU_EVENTS, &run->s.regs.events);
+		patch_events(s, &run->s.regs.events);
+	}
+	if (r != 0) {
+		set_last_ioctl(vm, r, errno);
+		return;
+	}
+	struct state st;
+	read_state(vm, &st);
+	rec->ran = level_name(level_of(&st));
+	w32(vm, MB_OP, OP_NOP);
+	run->kvm_dirty_regs = dirty;
+	run->immediate_exit = ie && ie->v;
+	enum runres rr;
+	if (run->immediate_exit) { /* no entry, so no time limit and no signal: one KVM_RUN */
+		r = ioctl(vm->vcpu, KVM_RUN, 0);
+		vm->run_errno = errno;
+		rr = r == 0 ? RR_OTHER : vm->run_errno == EINTR ? RR_INTR : RR_ERRNO;
+		if (rr == RR_OTHER)
+			vm->exit_code = (int)run->exit_reason;
+	} else {
+		rr = vcpu_run(vm);
+	}
+	uint32_t applied = dirty & ~run->kvm_dirty_regs;
+	run->kvm_dirty_regs = 0;
+	run->immediate_exit = 0;
+	record_run(vm, rec, rr);
+	if (rr == RR_DOORBELL || rr == RR_OTHER)
+		complete_io(vm);
+	if (rr == RR_DOORBELL) /* entered, then back in userspace: the model's `run` */
+		strcpy(rec->exit, "intr");
+	vm->stuffed_regs |= !!(applied & KVM_SYNC_X86_REGS);
+	vm->stuffed_sregs |= !!(applied & KVM_SYNC_X86_SREGS);
+	maybe_resume(vm);
+	/* A refused sync block is the VMM's own stuffing refused, as a failed SET ioctl: it goes on. */
+	if (rr != RR_ERRNO)
+		stop_if_needed(vm, rr);
+	vm->in_run = 0;
 }
 
 static void op_set_nested_state(struct vm *vm, const struct step *s)
@@ -1273,7 +1363,12 @@ static void run_step(struct vm *vm, const struct step *s)
 	case S_STGI: case S_CLGI: case S_RSM: case S_TRIPLE_FAULT:
 		guest_op(vm, s, &rec);
 		break;
-	case S_RUN: op_run(vm, &rec); break;
+	case S_RUN:
+		if (s->nargs > 0)
+			op_run_doors(vm, s, &rec);
+		else
+			op_run(vm, &rec);
+		break;
 	case S_SMI: op_smi(vm, &rec); break;
 	case S_INIT: op_init(vm, &rec); break;
 	case S_SIGNAL: vm->sig_pending = 1; break;
@@ -1604,7 +1699,7 @@ static const char *kernel_value(const struct record *r, const char *f, char *tmp
 	/* Vectors from 32 up are interrupts (an injected IRQ), not exceptions. */
 	if (!strcmp(f, "exc") && r->exc >= 32)
 		return "-1";
-	if (!strcmp(f, "ioctl") && (guest || runs))
+	if (!strcmp(f, "ioctl") && (guest || (runs && !r->doors)))
 		return NULL;
 	/* Whose code runs is compared outside SMM only (OracleCompare.kernelFields). */
 	if (!strcmp(f, "rip_owner") && (!strcmp(r->mode, "smm") ||

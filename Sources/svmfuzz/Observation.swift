@@ -67,6 +67,12 @@ enum Observer {
                 // Only a KVM_RUN that entered the guest and left it through an exit (the runner's
                 // doorbell, a kick) read CR3 back; a shutdown at entry did not.
                 afterRun = record.exit == nil || record.exit == .intr
+            case .runWith(let req):
+                // sync_regs' SREGS is an ioctl's write; only a run that went on to enter read CR3 back.
+                if req.sregs != nil && record.ioctls.count > 0 { afterRun = false }
+                if !req.immediateExit && record.ioctlResult != .einval {
+                    afterRun = record.exit == nil || record.exit == .intr
+                }
             case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents, .snapshot, .restore, .reset:
                 afterRun = false
             default:

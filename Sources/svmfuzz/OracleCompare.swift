@@ -133,6 +133,10 @@ enum OracleCompare {
             }
         case .run, .smi, .initSignal:
             f["exit"] = m.exit.map(\.description) ?? "none"
+        case .runWith:
+            // KVM_RUN's own result too: -EINVAL from a refused sync block.
+            f["exit"] = m.exit.map(\.description) ?? "none"
+            f["ioctl"] = m.ioctl?.description
         case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents, .snapshot, .restore, .reset:
             f["ioctl"] = m.ioctl?.description
         default:
@@ -168,6 +172,9 @@ enum OracleCompare {
             }
         case .run, .smi, .initSignal:
             f["exit"] = k.exit == "-" ? "none" : k.exit
+        case .runWith:
+            f["exit"] = k.exit == "-" ? "none" : k.exit
+            f["ioctl"] = k.ioctl
         default:
             f["ioctl"] = k.ioctl
         }

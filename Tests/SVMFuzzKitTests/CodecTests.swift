@@ -67,7 +67,7 @@ final class CodecTests: XCTestCase {
                         "0x63 vmcb 0", "0x6d vmcb 1", "0x77 race_vmcb 0", "0x7b msrpm 0", "0x83 smram 0", "0x89 enter_l2 0",
                         "0x97 smi 0", "0x9d init 0", "0xa2 signal 0", "0xa5 run 0", "0xa9 set_sregs 0", "0xba set_regs 0",
                         "0xc0 set_msrs 0", "0xca set_nested_state 0", "0xd4 set_vcpu_events 0", "0xdc snapshot 0",
-                        "0xea restore 0", "0xfa reset 0"])
+                        "0xea restore 0", "0xfa reset 0", "0xfe run 1"])
         for (name, _, o) in owned {
             for b in o.bytes { XCTAssertEqual(OperationDescriptions.canonicalByte(UInt8(b)), o.first, name) }
             XCTAssertNotEqual(o.first, ByteCodec.configMagic, name)
@@ -244,6 +244,11 @@ enum DictionaryEntries {
             ("restore_a_qemu", ops([.restore(.a, .qemu)])),
             ("restore_a_nested_first", ops([.restore(.a, RestoreOrder([.nested, .sregs, .regs, .msrs, .events])!)])),
             ("set_nested_state_a", ops([.setNestedState(.a, flags: nil, vmcbPa: nil)])),
+            ("run_immediate_exit", ops([.runWith(RunRequest(immediateExit: true))])),
+            ("run_sync_sregs_efer_no_svme", ops([.runWith(RunRequest(sregs: SregsPatch(efer: 0xd01)))])),
+            ("run_immediate_exit_sync_sregs_efer_no_svme", ops([.runWith(RunRequest(immediateExit: true, sregs: SregsPatch(efer: 0xd01)))])),
+            ("run_sync_events_triple_fault_0", ops([.runWith(RunRequest(events: EventsPatch(tripleFault: false)))])),
+            ("run_sync_events_smm", ops([.runWith(RunRequest(events: EventsPatch(smm: true)))])),
             ("reset", ops([.reset])),
             ("triple_fault", ops([.guest(.tripleFault)])),
             ("smi", ops([.smi])),

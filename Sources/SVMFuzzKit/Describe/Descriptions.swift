@@ -44,7 +44,7 @@ extension OperationDescriptions {
         case .smi: return .bare(k, "smi", .smi, opcode: .at(0x97, 6), siblings: platformBare)
         case .initSignal: return .bare(k, "init", .initSignal, opcode: .at(0x9d, 5), siblings: platformBare)
         case .signal: return .bare(k, "signal", .signal, opcode: .at(0xa2, 3), siblings: platformBare)
-        case .run: return .bare(k, "run", .run, opcode: .at(0xa5, 4), siblings: platformBare)
+        case .run: return run
         case .setSregs:
             return .patch(k, "set_sregs", SregsPatch.self, opcode: .at(0xa9, 17), make: Operation.setSregs, get: {
                 if case .setSregs(let p) = $0 { return p } else { return nil }
@@ -63,7 +63,8 @@ extension OperationDescriptions {
                           get: { if case .setVcpuEvents(let p) = $0 { return p } else { return nil } })
         case .snapshot: return snapshot
         case .restore: return restore
-        case .reset: return .bare(k, "reset", .reset, opcode: .at(0xfa, 6), siblings: platformBare)
+        // 0xfe-0xff went to run's doors (RunDescription.swift).
+        case .reset: return .bare(k, "reset", .reset, opcode: .at(0xfa, 4), siblings: platformBare)
         case .expect: return expect
         }
     }

@@ -36,7 +36,7 @@ extension Operation {
         case .smi: return .smi
         case .initSignal: return .initSignal
         case .signal: return .signal
-        case .run: return .run
+        case .run, .runWith: return .run
         case .setSregs: return .setSregs
         case .setRegs: return .setRegs
         case .setMsrs: return .setMsrs

@@ -130,6 +130,8 @@ public struct Executor: Sendable {
             signalPending = true
         case .run:
             kvmRun()
+        case .runWith(let req):
+            kvmRun(req)
         case .expect:
             now.record.ran = .expect
         case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents, .snapshot, .restore, .reset:
@@ -162,17 +164,13 @@ public struct Executor: Sendable {
     private mutating func ioctl(_ op: Operation) {
         switch op {
         case .setSregs(let p):
-            let cur = vcpu.getSregs()
-            let s = KvmSregs(efer: p.efer ?? cur.efer, cr0: p.cr0 ?? cur.cr0, cr2: p.cr2 ?? cur.cr2,
-                             cr3: p.cr3 ?? cur.cr3, cr4: p.cr4 ?? cur.cr4)
+            let s = p.completed(vcpu.getSregs())
             let why = vcpu.kvmSregsRejection(s)
             let r = vcpu.setSregs(s)
             issued(.setSregs, r, refusal: why.map(Refusal.sregs))
             if r == .ok { stuffedSregs = true; resumeIfStuffed() }
         case .setRegs(let p):
-            let cur = vcpu.getRegs()
-            let r = vcpu.setRegs(KvmRegs(rip: p.rip ?? cur.rip, rsp: p.rsp ?? cur.rsp, rax: p.rax ?? cur.rax,
-                                         rflags: p.rflags ?? cur.rflags))
+            let r = vcpu.setRegs(p.completed(vcpu.getRegs()))
             issued(.setRegs, r)
             if r == .ok { stuffedRegs = true; resumeIfStuffed() }
         case .setMsrs(let p):
@@ -321,6 +319,58 @@ public struct Executor: Sendable {
         guard startRun() != nil else { return }
         if enterGuest() { return }
         leaveRun()
+    }
+
+    /// `run` with kvm_run's doors (RunRequest): userspace fills kvm_run between two KVM_RUNs, so a
+    /// running one is interrupted first. sync_regs stuffs state as the SET ioctls do (judged at the
+    /// ioctl checkpoint, and the state is no longer guest-reachable), but inside KVM_RUN; a refused
+    /// block makes KVM_RUN fail with -EINVAL before any entry, and immediate_exit returns -EINTR there.
+    private mutating func kvmRun(_ req: RunRequest) {
+        leaveRun()
+        // After a shutdown the VMM runs the vCPU again only once it has put all registers, here both
+        // sync blocks of this very KVM_RUN.
+        if vcpu.vmDead || (halted && (req.regs == nil || req.sregs == nil)) {
+            skip(vcpu.vmDead ? .vmDead : .guestStopped)
+            return
+        }
+        now.record.ioctlResult = .ok
+        vcpu.kvmVcpuIoctlRunBegin(immediateExit: req.immediateExit)
+        inRun = true
+        if req.syncs {
+            guestReachable = false
+            let r = vcpu.syncRegs(req.kvmSyncRegs(vcpu))
+            synced(.setRegs, r.regs)
+            synced(.setSregs, r.sregs)
+            synced(.setVcpuEvents, r.events)
+            if r.regs?.result == .ok { stuffedRegs = true }
+            if r.sregs?.result == .ok { stuffedSregs = true }
+            resumeIfStuffed()
+            if now.before.tripleFault && !vcpu.requests.contains(.tripleFault) { discardedTripleFault = true }
+            now.operation = .runWith(req)
+            check(.ioctl)
+            if r.result != .ok { return kvmRunReturnEarly(.none, r.result) }
+        }
+        if req.immediateExit { return kvmRunReturnEarly(.intr, .ok) }
+        vcpu.kvmX86VcpuPreRun()
+        if enterGuest() { return }
+        leaveRun()
+    }
+
+    /// Records one block of sync_regs as the SET ioctl whose path it took.
+    private mutating func synced(_ kind: IoctlKind, _ part: SyncRegsPart?) {
+        guard let part else { return }
+        now.record.ioctls.append(IoctlCall(kind, part.result, refusal: part.refusal.map(Refusal.sregs),
+                                           raisedTripleFault: part.raisedTripleFault))
+    }
+
+    /// KVM_RUN returned before vcpu_run: no guest ran, the VMM goes on (a refused sync is its own
+    /// stuffing refused, like a failed SET ioctl).
+    private mutating func kvmRunReturnEarly(_ reason: ExitReason, _ r: Errno) {
+        vcpu.kvmRunReturnEarly()
+        inRun = false
+        now.record.exit = reason
+        now.record.ioctlResult = r
+        check(.exit)
     }
 
     /// Issues KVM_RUN unless the VMM would not run the guest now (halted, VM dead): nil when skipped,

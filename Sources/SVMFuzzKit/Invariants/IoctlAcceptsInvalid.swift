@@ -1,4 +1,5 @@
-// ioctl-accepts-invalid (bug zoo INV-ABI): KVM_SET_SREGS accepts only an EFER the vCPU can have.
+// ioctl-accepts-invalid (bug zoo INV-ABI): KVM_SET_SREGS (or KVM_RUN's sync_regs, which takes the same
+// path) accepts only an EFER the vCPU can have.
 //
 // APM vol. 2, 3.1.7 "Extended Feature Enable Register": reserved EFER bits must be zero, EFER.SVME
 // is reserved without CPUID Fn8000_0001_ECX[SVM] and LME/LMA without long mode
@@ -13,9 +14,23 @@ enum IoctlAcceptsInvalid: Invariant {
     static let checkpoint = CheckpointKind.ioctl
 
     static func check(_ ex: inout Executor) -> CheckFailure? {
-        guard case .setSregs(let p) = ex.now.operation, ex.now.record.ioctlResult == .ok,
-              let d = checkSetSregs(efer: p.efer ?? ex.now.before.efer, ex.vcpu.config) else { return nil }
-        return CheckFailure(.ioctlAcceptsInvalid, d)
+        let p: SregsPatch, viaSync: Bool
+        switch ex.now.operation {
+        case .setSregs(let q):
+            guard ex.now.record.ioctlResult == .ok else { return nil }
+            (p, viaSync) = (q, false)
+        case .runWith(let req):
+            // KVM_RUN's sync_regs puts SREGS through __set_sregs, the same checks.
+            let calls = ex.now.record.ioctls
+            guard let q = req.sregs, (0..<calls.count).contains(where: { calls[$0].kind == .setSregs && calls[$0].result == .ok })
+            else { return nil }
+            (p, viaSync) = (q, true)
+        default:
+            return nil
+        }
+        let via = viaSync ? "KVM_RUN's sync_regs (SREGS)" : "KVM_SET_SREGS"
+        guard let d = checkSetSregs(efer: p.efer ?? ex.now.before.efer, ex.vcpu.config, via: via) else { return nil }
+        return CheckFailure(.ioctlAcceptsInvalid, d, reason: viaSync ? .syncRegs : nil)
     }
 
     /// Why `efer` is not a valid EFER for a vCPU of `config`, or nil.
@@ -28,7 +43,7 @@ enum IoctlAcceptsInvalid: Invariant {
     }
 
     /// After KVM_SET_SREGS succeeded with `efer`.
-    static func checkSetSregs(efer: UInt64, _ config: VcpuConfig) -> String? {
-        invalidEfer(efer, config).map { "KVM_SET_SREGS accepted EFER 0x\(String(efer, radix: 16)): \($0)" }
+    static func checkSetSregs(efer: UInt64, _ config: VcpuConfig, via: String = "KVM_SET_SREGS") -> String? {
+        invalidEfer(efer, config).map { "\(via) accepted EFER 0x\(String(efer, radix: 16)): \($0)" }
     }
 }

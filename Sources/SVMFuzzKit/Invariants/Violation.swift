@@ -115,17 +115,26 @@ public enum ViolationReason: Hashable, Sendable, CustomStringConvertible {
     case nextEntry(NextEntryField)
     /// A #VMEXIT restored this L1 register with another value than VMRUN saved.
     case restored(L1Register)
+    /// Userspace's state reached KVM through KVM_RUN's sync_regs, not a SET ioctl (issue 14 §1).
+    case syncRegs
+
+    static let syncRegsToken = "KVM_RUN:sync_regs"
 
     public var description: String {
         switch self {
         case .refused(let k, let r): return r.map { "\(k):\($0)" } ?? k.description
         case .nextEntry(let f): return "next-entry:\(f.rawValue)"
         case .restored(let r): return "restored:\(r.rawValue)"
+        case .syncRegs: return ViolationReason.syncRegsToken
         }
     }
 
     /// Parses a reason as `description` prints it.
     public init?(_ text: Substring) {
+        if text == ViolationReason.syncRegsToken {
+            self = .syncRegs
+            return
+        }
         if text.hasPrefix("restored:") {
             guard let r = L1Register(rawValue: String(text.dropFirst("restored:".count))) else { return nil }
             self = .restored(r)

@@ -102,6 +102,8 @@ extension KvmPlan {
                     Places.add(&l2Entries, v.save.rip)
                 case .setSregs(let p):
                     if let c = p.cr3 { Places.add(&cr3s, c) }
+                case .runWith(let r):
+                    if let c = r.sregs?.cr3 { Places.add(&cr3s, c) }
                 case .smram(let p):
                     if let c = p.cr3 { Places.add(&cr3s, c) }
                     if let r = p.rip { Places.add(&l2Entries, r) }
