@@ -147,6 +147,9 @@ public enum ExpectedViolation: Hashable, Sendable, CustomStringConvertible {
 public enum Operation: Hashable, Sendable {
     // Guest instructions, executed inside KVM_RUN by whichever level is running.
     case guest(GuestInstruction)
+    /// The instruction behind KVM's forced-emulation prefix (`emulate wrmsr ...`, Emulator.swift):
+    /// with `config fep=1` KVM's emulator executes it, else the prefix is a #UD. WRMSR only.
+    case emulate(GuestInstruction)
     // Guest memory.
     case vmcb(gpa: UInt64, Vmcb)
     case msrpm(gpa: UInt64, MsrpmImage)
@@ -179,8 +182,10 @@ public enum Operation: Hashable, Sendable {
 
     /// Whether the operation is a guest instruction (skipped after a shutdown until the VMM resets).
     public var isGuestInstruction: Bool {
-        if case .guest = self { return true }
-        return false
+        switch self {
+        case .guest, .emulate: return true
+        default: return false
+        }
     }
 }
 
@@ -190,10 +195,12 @@ public struct ProgramConfig: Hashable, Sendable {
     /// `fixes=`: a change to the variant's fix set (FixDelta.swift).
     public var fixes: FixDelta?
     public var nested: Bool?, npt: Bool?, vgif: Bool?, svm: Bool?, lm: Bool?, nrips: Bool?
+    /// kvm.force_emulation_prefix (default off).
+    public var fep: Bool?
     public init(variant: Variant? = nil, fixes: FixDelta? = nil, nested: Bool? = nil, npt: Bool? = nil,
-                vgif: Bool? = nil, svm: Bool? = nil, lm: Bool? = nil, nrips: Bool? = nil) {
+                vgif: Bool? = nil, svm: Bool? = nil, lm: Bool? = nil, nrips: Bool? = nil, fep: Bool? = nil) {
         self.variant = variant; self.fixes = fixes; self.nested = nested; self.npt = npt; self.vgif = vgif
-        self.svm = svm; self.lm = lm; self.nrips = nrips
+        self.svm = svm; self.lm = lm; self.nrips = nrips; self.fep = fep
     }
 
     public var isEmpty: Bool { self == ProgramConfig() }
@@ -203,9 +210,11 @@ public struct ProgramConfig: Hashable, Sendable {
     public func vcpuConfig(variant override: Variant? = nil, fixes extra: FixDelta? = nil) -> VcpuConfig {
         let v = override ?? variant ?? .default
         let delta = (fixes ?? FixDelta()).then(extra ?? FixDelta())
-        return VcpuConfig(fixes: delta.applied(to: v.fixes), svmeClear: v.svmeClear, nested: nested ?? true,
-                          npt: npt ?? true, vgif: vgif ?? true, guestSvm: svm ?? true, guestLm: lm ?? true,
-                          guestNrips: nrips ?? true)
+        var c = VcpuConfig(fixes: delta.applied(to: v.fixes), svmeClear: v.svmeClear, nested: nested ?? true,
+                           npt: npt ?? true, vgif: vgif ?? true, guestSvm: svm ?? true, guestLm: lm ?? true,
+                           guestNrips: nrips ?? true)
+        c.forceEmulationPrefix = fep ?? false
+        return c
     }
 }
 

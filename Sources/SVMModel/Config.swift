@@ -22,6 +22,9 @@ public struct VcpuConfig: Hashable, Sendable {
     /// The host kernel runs with CR4.MCE set (every Linux host with machine checks, the QEMU/TCG
     /// oracle's included): svm_set_cr4 copies it into the VMCB's CR4.
     public var hostCr4Mce: Bool = true
+    /// kvm.force_emulation_prefix: a guest instruction behind `ud2; .ascii "kvm"` is emulated by
+    /// KVM's instruction emulator (Emulator.swift); off, the prefix is a plain #UD.
+    public var forceEmulationPrefix: Bool = false
     /// The host CPU has SVME_ADDR_CHK (AMD since Zen 3; QEMU's TCG offers it): VMRUN, VMLOAD and
     /// VMSAVE #GP on an unaligned or illegal rAX before any intercept.
     public var hostSvmeAddrChk: Bool = true

@@ -32,20 +32,9 @@ extension Vcpu {
     /// Executes one guest instruction in the running context and handles the exit it causes,
     /// as svm_handle_exit would (arch/x86/kvm/svm/svm.c).
     mutating func executeGuestInstruction(_ insn: GuestInstruction) -> ExitHandling {
-        lastInjected = nil
-        lastVmexitCode = nil
-        svmSyncCr3FromVmcb()
+        beginGuestInstruction(insn)
         // A racing vmcb12 write is armed for one VMRUN only, whether or not KVM got to read vmcb12.
         defer { if case .vmrun = insn, concurrentVmcb12Write != nil { concurrentVmcb12Write = nil } }
-        // Operands go into the registers the instruction reads.
-        switch insn {
-        case .vmrun(let gpa), .vmload(let gpa), .vmsave(let gpa):
-            rax = gpa; owners.rax = runningOwner
-        case .wrmsr(_, let value):
-            rax = value & 0xffff_ffff; owners.rax = runningOwner
-        default:
-            break
-        }
         if guestMode { return svmHandleL2Exit(insn) }
         // A CPU with SVME_ADDR_CHK checks rAX of VMRUN/VMLOAD/VMSAVE before the intercept (the CPU
         // sees EFER.SVME=1 whatever L1 wrote): L1 gets #GP for an unaligned or illegal address before
@@ -61,6 +50,22 @@ extension Vcpu {
             break
         }
         return svmInvokeExitHandler(insn)
+    }
+
+    /// The observables of the last instruction are reset, CR3 is read back from the VMCB (the guest
+    /// ran), and the operands go into the registers the instruction reads.
+    mutating func beginGuestInstruction(_ insn: GuestInstruction) {
+        lastInjected = nil
+        lastVmexitCode = nil
+        svmSyncCr3FromVmcb()
+        switch insn {
+        case .vmrun(let gpa), .vmload(let gpa), .vmsave(let gpa):
+            rax = gpa; owners.rax = runningOwner
+        case .wrmsr(_, let value):
+            rax = value & 0xffff_ffff; owners.rax = runningOwner
+        default:
+            break
+        }
     }
 
     /// svm_handle_exit in guest mode: nested_svm_exit_special, then nested_svm_exit_handled.

@@ -46,8 +46,15 @@ i64_loop:
 	je	i64_rsm
 	cmpl	$OP_TRIPLE_FAULT, %ebx
 	je	i64_triple_fault
+	cmpl	$OP_WRMSR_FEP, %ebx
+	je	i64_wrmsr_fep
 	jmp	i64_loop
 i64_wrmsr:
+	wrmsr
+	jmp	i64_loop
+i64_wrmsr_fep:
+	ud2			/* KVM's forced-emulation prefix: ud2; .ascii "kvm" */
+	.ascii	"kvm"
 	wrmsr
 	jmp	i64_loop
 i64_vmrun:

@@ -54,5 +54,6 @@
 #define OP_CLGI         7
 #define OP_RSM          8
 #define OP_TRIPLE_FAULT 9
+#define OP_WRMSR_FEP    10  /* WRMSR behind KVM's forced-emulation prefix (64-bit interpreter only) */
 
 #endif

@@ -28,7 +28,7 @@ struct opspec {
 };
 
 static const struct opspec ops[] = {
-	{"wrmsr", S_WRMSR, {{"msr", A_NUM, 1}, {"value", A_NUM, 1}}},
+	{"wrmsr", S_WRMSR, {{"msr", A_NUM, 1}, {"value", A_NUM, 1}, {"emulate", A_BOOL}}},
 	{"vmrun", S_VMRUN, {{"gpa", A_NUM, 1}}},
 	{"vmload", S_VMLOAD, {{"gpa", A_NUM, 1}}},
 	{"vmsave", S_VMSAVE, {{"gpa", A_NUM, 1}}},
@@ -235,9 +235,10 @@ static int parse_config(char **tok, int ntok, struct config *c, const char *file
 			  : !strcmp(tok[i], "svm")    ? &c->svm
 			  : !strcmp(tok[i], "lm")     ? &c->lm
 			  : !strcmp(tok[i], "nrips")  ? &c->nrips
+			  : !strcmp(tok[i], "fep")    ? &c->fep
 						      : NULL;
 		if (!slot)
-			return perr(file, line, "expected a config key (nested npt vgif svm lm nrips), got '%s'", tok[i]);
+			return perr(file, line, "expected a config key (nested npt vgif svm lm nrips fep), got '%s'", tok[i]);
 		*slot = (int)v;
 	}
 	return 0;
@@ -286,7 +287,7 @@ int plan_read(FILE *f, const char *file, int *lineno, struct plan *p)
 	char *tok[MAX_ARGS + 8];
 	int in_plan = 0, failed = 0, cap = 0;
 	memset(p, 0, sizeof *p);
-	p->cfg = (struct config){-1, -1, -1, -1, -1, -1};
+	p->cfg = (struct config){-1, -1, -1, -1, -1, -1, -1};
 	while (read_line(f, line, sizeof line, lineno)) {
 		if (line[0] == '\001') {
 			if (!failed)

@@ -32,7 +32,7 @@ struct step {
 };
 
 struct config {
-	int nested, npt, vgif, svm, lm, nrips;	/* -1: not given */
+	int nested, npt, vgif, svm, lm, nrips, fep;	/* -1: not given */
 };
 
 struct plan {

@@ -63,6 +63,7 @@ static int kvm_fd = -1;
 static int kmsg_fd = -1;
 static int nested_state_max;      /* KVM_CHECK_EXTENSION(KVM_CAP_NESTED_STATE) */
 static int have_triple_fault_cap; /* KVM_CAP_X86_TRIPLE_FAULT_EVENT */
+static int kvm_fep = -1;          /* kvm.force_emulation_prefix (nonzero: on), -1 unknown */
 static char kernel_release[128];
 static char module_params[128];
 
@@ -229,6 +230,7 @@ struct vm {
 	int halted, stuffed_regs, stuffed_sregs;
 	int in_run;     /* the guest is "running" (the last guest op ended at a doorbell) */
 	int sig_pending;
+	int fep;        /* the plan's config fep=1: its `emulate` steps need kvm.force_emulation_prefix */
 	int run_errno;  /* errno of the last KVM_RUN that failed */
 	int exit_code;  /* exit_reason of the last RR_OTHER */
 	char last_ioctl[16];
@@ -575,6 +577,7 @@ static const char *vm_create(struct vm *vm, const struct plan *p)
 {
 	memset(vm, 0, sizeof *vm);
 	vm->fd = vm->vcpu = -1;
+	vm->fep = p->cfg.fep > 0;
 	strcpy(vm->last_ioctl, "ok");
 	vm->fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->fd < 0)
@@ -833,6 +836,8 @@ static const int guest_op_code[] = {
  * after reset/INIT) a 16-bit one; there is none for 32-bit code. */
 static int can_play(const struct state *st, int op)
 {
+	if (op == OP_WRMSR_FEP) /* only the 64-bit interpreter has it */
+		return !st->events.smi.smm && (st->sregs.efer & EFER_LMA) && st->sregs.cs.l;
 	if (st->events.smi.smm)
 		return op == OP_RSM || op == OP_WRMSR || op == OP_NOP;
 	if ((st->sregs.efer & EFER_LMA) && st->sregs.cs.l)
@@ -881,6 +886,15 @@ static void guest_op(struct vm *vm, const struct step *s, struct record *rec)
 		return;
 	}
 	int op = guest_op_code[s->op];
+	const struct arg *em = step_arg(s, "emulate");
+	if (em && em->v) {
+		/* Behind the forced-emulation prefix: playable only if KVM's parameter is what the plan says. */
+		if (kvm_fep < 0 || !!kvm_fep != vm->fep) {
+			rec->ran = "unsupported";
+			return;
+		}
+		op = OP_WRMSR_FEP;
+	}
 	uint64_t rax = 0, rcx = 0, rdx = 0;
 	if (s->op == S_WRMSR) {
 		rcx = step_arg(s, "msr")->v;
@@ -1434,6 +1448,13 @@ static void read_host_facts(void)
 	}
 	snprintf(module_params, sizeof module_params, "nested=%s npt=%s nrips=%s vgif=%s", vals[0], vals[1], vals[2],
 		 vals[3]);
+	FILE *f = fopen("/sys/module/kvm/parameters/force_emulation_prefix", "r");
+	char fep[16];
+	if (f) {
+		if (fgets(fep, sizeof fep, f))
+			kvm_fep = fep[0] == 'Y' || (fep[0] >= '1' && fep[0] <= '9');
+		fclose(f);
+	}
 }
 
 /* The kvm_amd parameters the plan needs; a mismatch message or NULL. */

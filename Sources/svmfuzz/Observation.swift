@@ -63,7 +63,7 @@ enum Observer {
         let report = Runner.run(program, config: config) { _, op, ex, record in
             if case .guest(.vmrun(let gpa)) = op, record.ran == .l1 { lastVmrun = gpa }
             switch op {
-            case .guest, .run, .smi, .initSignal:
+            case .guest, .emulate, .run, .smi, .initSignal:
                 // Only a KVM_RUN that entered the guest and left it through an exit (the runner's
                 // doorbell, a kick) read CR3 back; a shutdown at entry did not.
                 afterRun = record.exit == nil || record.exit == .intr

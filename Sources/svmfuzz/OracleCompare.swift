@@ -125,7 +125,7 @@ enum OracleCompare {
             f["rip_owner"] = o.description
         }
         switch m.operation {
-        case .guest:
+        case .guest, .emulate:
             f["ran"] = m.ran == "none" ? nil : m.ran
             if !m.skipped {
                 f["exit"] = m.exit.map(\.description) ?? "none"
@@ -163,7 +163,7 @@ enum OracleCompare {
         f["vmcb12_exit"] = k.vmcb12_exit.map { $0 == "-" ? "-" : canonicalHex($0) }
         if k.mode != "smm", let o = k.rip_owner, ["l1", "l2"].contains(o) { f["rip_owner"] = o }
         switch m.operation {
-        case .guest:
+        case .guest, .emulate:
             f["ran"] = k.ran
             if k.ran != "skipped" {
                 f["exit"] = k.exit == "-" ? "none" : k.exit

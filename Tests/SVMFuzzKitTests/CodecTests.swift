@@ -67,7 +67,7 @@ final class CodecTests: XCTestCase {
                         "0x63 vmcb 0", "0x6d vmcb 1", "0x77 race_vmcb 0", "0x7b msrpm 0", "0x83 smram 0", "0x89 enter_l2 0",
                         "0x97 smi 0", "0x9d init 0", "0xa2 signal 0", "0xa5 run 0", "0xa9 set_sregs 0", "0xba set_regs 0",
                         "0xc0 set_msrs 0", "0xca set_nested_state 0", "0xd4 set_vcpu_events 0", "0xdc snapshot 0",
-                        "0xea restore 0", "0xfa reset 0", "0xfe run 1"])
+                        "0xea restore 0", "0xfa reset 0", "0xfd emulate 0", "0xfe run 1"])
         for (name, _, o) in owned {
             for b in o.bytes { XCTAssertEqual(OperationDescriptions.canonicalByte(UInt8(b)), o.first, name) }
             XCTAssertNotEqual(o.first, ByteCodec.configMagic, name)
@@ -249,10 +249,12 @@ enum DictionaryEntries {
             ("run_immediate_exit_sync_sregs_efer_no_svme", ops([.runWith(RunRequest(immediateExit: true, sregs: SregsPatch(efer: 0xd01)))])),
             ("run_sync_events_triple_fault_0", ops([.runWith(RunRequest(events: EventsPatch(tripleFault: false)))])),
             ("run_sync_events_smm", ops([.runWith(RunRequest(events: EventsPatch(smm: true)))])),
+            ("emulate_wrmsr_efer_no_svme", ops([.emulate(.wrmsr(msr: MSR.efer, value: 0xd01))])),
             ("reset", ops([.reset])),
             ("triple_fault", ops([.guest(.tripleFault)])),
             ("smi", ops([.smi])),
             ("rsm", ops([.guest(.rsm)])),
+            ("config_fep", ByteCodec.encode(Program(config: ProgramConfig(fep: true)))),
             ("efer_1d01", lit(0xfd, 0x1d01, 2)),
             ("efer_0d01", lit(0xfd, 0xd01, 2)),
             ("efer_1501", lit(0xfd, 0x1501, 2)),

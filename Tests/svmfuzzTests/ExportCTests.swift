@@ -54,7 +54,7 @@ final class ExportCTests: CLITestCase {
                      " * Run:      ./repro",
                      " *   vmrun 0x10000\n",
                      "#define SVMFUZZ_EMBEDDED 1\n",
-                     "\t\"config nested=1 npt=1 vgif=1 svm=1 lm=1 nrips=0\\n\"\n",
+                     "\t\"config nested=1 npt=1 vgif=1 svm=1 lm=1 nrips=0 fep=0\\n\"\n",
                      "\t{4, \"mode\", \"l2\"},\n",
                      "static const char *const svmfuzz_fields[] = {\"ran\", \"exit\", ",
                      "__asm__(\n"] {

@@ -6,7 +6,9 @@
 //                             0xc7 C X          config byte C and extension byte X
 //   C % 243 holds five base-3 digits (least significant first) for nested, npt, vgif, svm, lm:
 //   0 = key absent, 1 = key=0, 2 = key=1. X % 3 is the same digit for nrips; X / 3, when nonzero,
-//   selects the variant numbered X / 3 - 1. Without a header the config is empty.
+//   selects the variant numbered X / 3 - 1. When X & 0x80 (no stored input has it: X stayed below
+//   0x80), X & 0x7f means that and a second extension byte Y follows: Y % 3 is the digit for fep
+//   (kvm.force_emulation_prefix). Without a header the config is empty.
 //   Variants are numbered by Variant.codecIndex (fixed per variant, never by table position).
 //   `fixes=` is not encoded: a fuzz input runs on its variant's own fix set (the harness may add one).
 //   Any other first byte starts the first operation.
@@ -83,6 +85,7 @@ public enum ByteCodec {
 
     /// Applies the extension byte of a 0xc7 header.
     static func decodeExtension(_ x: UInt8, into cfg: inout ProgramConfig) {
+        let x = x & 0x7f
         let digit = x % 3
         cfg.nrips = digit == 0 ? nil : digit == 2
         let v = Int(x / 3)
@@ -92,8 +95,16 @@ public enum ByteCodec {
     static func extensionByte(_ cfg: ProgramConfig) -> UInt8 {
         let digit = cfg.nrips.map { $0 ? 2 : 1 } ?? 0
         let v = cfg.variant.map { Int($0.codecIndex) + 1 } ?? 0
-        return UInt8(v * 3 + digit)
+        return UInt8(v * 3 + digit) | (cfg.fep != nil ? 0x80 : 0)
     }
+
+    /// The second extension byte (after an extension byte with bit 7 set).
+    static func decodeSecondExtension(_ y: UInt8, into cfg: inout ProgramConfig) {
+        let digit = y % 3
+        cfg.fep = digit == 0 ? nil : digit == 2
+    }
+
+    static func secondExtensionByte(_ cfg: ProgramConfig) -> UInt8 { cfg.fep.map { $0 ? 2 : 1 } ?? 0 }
 
     static func configByte(_ cfg: ProgramConfig) -> UInt8 {
         var c = 0

@@ -43,8 +43,13 @@ public struct OperationDecoder {
                 cfg.variant = ByteCodec.variantFor(Int(bytes[o]))
                 o += 1
             } else if first == ByteCodec.configMagicExtended && o < bytes.count {
-                ByteCodec.decodeExtension(bytes[o], into: &cfg)
+                let x = bytes[o]
+                ByteCodec.decodeExtension(x, into: &cfg)
                 o += 1
+                if x & 0x80 != 0 && o < bytes.count {
+                    ByteCodec.decodeSecondExtension(bytes[o], into: &cfg)
+                    o += 1
+                }
             }
         }
         offset = o

@@ -8,7 +8,10 @@ struct OperationEncoder {
 
     mutating func config(_ cfg: ProgramConfig) {
         guard !cfg.isEmpty else { return }
-        if cfg.nrips != nil {
+        if cfg.fep != nil {
+            bytes += [ByteCodec.configMagicExtended, ByteCodec.configByte(cfg), ByteCodec.extensionByte(cfg),
+                      ByteCodec.secondExtensionByte(cfg)]
+        } else if cfg.nrips != nil {
             bytes += [ByteCodec.configMagicExtended, ByteCodec.configByte(cfg), ByteCodec.extensionByte(cfg)]
         } else if let v = cfg.variant {
             bytes += [ByteCodec.configMagicWithVariant, ByteCodec.configByte(cfg),

@@ -63,9 +63,10 @@ extension OperationDescriptions {
                           get: { if case .setVcpuEvents(let p) = $0 { return p } else { return nil } })
         case .snapshot: return snapshot
         case .restore: return restore
-        // 0xfe-0xff went to run's doors (RunDescription.swift).
-        case .reset: return .bare(k, "reset", .reset, opcode: .at(0xfa, 4), siblings: platformBare)
+        // 0xfd-0xff went to emulate and run's doors (EmulateDescription.swift, RunDescription.swift).
+        case .reset: return .bare(k, "reset", .reset, opcode: .at(0xfa, 3), siblings: platformBare)
         case .expect: return expect
+        case .emulate: return emulate
         }
     }
 }

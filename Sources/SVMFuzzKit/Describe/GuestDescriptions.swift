@@ -21,6 +21,8 @@ extension OperationDescriptions {
         decode: { i, d in d.wrmsr(i) },
         tweak: { o, rng in
             guard case .guest(.wrmsr(let msr, let v)) = o else { return o }
+            // Now and then through KVM's emulator instead (EmulateDescription.swift).
+            if rng.chance(8) { return .emulate(.wrmsr(msr: msr, value: v)) }
             return .guest(OperationTweak.wrmsr(msr, v, &rng))
         },
         simplify: { _ in [] },

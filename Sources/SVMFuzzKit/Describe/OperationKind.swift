@@ -9,6 +9,7 @@ enum OperationKind: UInt8, CaseIterable {
     case smi, initSignal, signal
     case run, setSregs, setRegs, setMsrs, setNestedState, setVcpuEvents, snapshot, restore, reset
     case expect
+    case emulate
 
     /// The kind's description.
     @inline(__always) var spec: OperationDescription { OperationDescriptions.all[Int(rawValue)] }
@@ -46,6 +47,7 @@ extension Operation {
         case .restore: return .restore
         case .reset: return .reset
         case .expect: return .expect
+        case .emulate: return .emulate
         }
     }
 }

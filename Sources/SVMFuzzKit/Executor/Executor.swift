@@ -105,6 +105,8 @@ public struct Executor: Sendable {
         switch op {
         case .guest(let insn):
             guestInstruction(insn)
+        case .emulate(let insn):
+            guestInstruction(insn, forcedEmulation: true)
         // A write the model's memory cannot hold (every page in use) is skipped, not silently lost; a
         // write to an address without RAM is dropped, as the hardware drops it.
         case .vmcb(let gpa, let image):
@@ -283,8 +285,9 @@ public struct Executor: Sendable {
 
     // MARK: - KVM_RUN
 
-    /// A guest instruction runs inside KVM_RUN at whichever level is running.
-    private mutating func guestInstruction(_ insn: GuestInstruction) {
+    /// A guest instruction runs inside KVM_RUN at whichever level is running; with `forcedEmulation`
+    /// behind KVM's forced-emulation prefix (the instruction checks judge it only if it executed).
+    private mutating func guestInstruction(_ insn: GuestInstruction, forcedEmulation: Bool = false) {
         guard let started = startRun() else { return }
         now.record.ran = .none
         if started {
@@ -297,12 +300,12 @@ public struct Executor: Sendable {
         now.instruction.before = StateBefore(vcpu)
         now.instruction.vmcb12 = nil
         if case .vmrun(let gpa) = insn, now.instruction.before.mode == .l1 { now.instruction.vmcb12 = vcpu.readGuestVmcb(gpa) }
-        let handling = vcpu.runGuestInstruction(insn)
+        let (handling, executed) = forcedEmulation ? vcpu.runForcedEmulation(insn) : (vcpu.runGuestInstruction(insn), true)
         now.instruction.resumed = handling == .resume
         now.record.injected = vcpu.lastInjected
         now.record.vmexitCode = vcpu.lastVmexitCode
         // Judged before KVM re-enters the guest (GifChanged, HsavePaRules, InterceptNotReflected, VmrunOutcome).
-        check(.instruction)
+        if executed { check(.instruction) }
         switch handling {
         case .resume:
             _ = enterGuest()

@@ -52,6 +52,7 @@ public enum SVMText {
             case "vgif": cfg.vgif = b
             case "svm": cfg.svm = b
             case "nrips": cfg.nrips = b
+            case "fep": cfg.fep = b
             default: cfg.lm = b
             }
         }

@@ -25,7 +25,7 @@ public enum KvmPlan {
     public static func lower(_ program: Program, name: String) -> String {
         let c = program.config.vcpuConfig()
         var out = ["plan \(version)", "program \(name)",
-                   "config nested=\(bit(c.nested)) npt=\(bit(c.npt)) vgif=\(bit(c.vgif)) svm=\(bit(c.guestSvm)) lm=\(bit(c.guestLm)) nrips=\(bit(c.guestNrips))"]
+                   "config nested=\(bit(c.nested)) npt=\(bit(c.npt)) vgif=\(bit(c.vgif)) svm=\(bit(c.guestSvm)) lm=\(bit(c.guestLm)) nrips=\(bit(c.guestNrips)) fep=\(bit(c.forceEmulationPrefix))"]
         let places = Places(program)
         out += places.cr3s.map { "cr3 \(hex($0))" }
         out += places.l2Entries.map { "l2entry \(hex($0))" }

@@ -1,0 +1,131 @@
+// The forced-emulation door (kvm.force_emulation_prefix, issue 14 §1): a WRMSR behind `ud2; "kvm"`
+// goes through handle_ud and KVM's emulator instead of msr_interception.
+
+import XCTest
+import SVMModel
+
+final class EmulatorTests: XCTestCase {
+    private static let clearSvme = GuestInstruction.wrmsr(msr: MSR.efer, value: L2State.efer & ~EFER.svme)
+
+    private func makeL1(_ variant: Variant = .merged, fep: Bool = true) -> Vcpu {
+        var c = VcpuConfig(variant: variant)
+        c.forceEmulationPrefix = fep
+        return Vcpu.makeL1(config: c)
+    }
+
+    /// Inside a run: the prefixed instruction, then re-entry or the return to userspace.
+    @discardableResult
+    private func execEmulated(_ v: inout Vcpu, _ insn: GuestInstruction) -> (Step, emulated: Bool) {
+        let (h, emulated) = v.runForcedEmulation(insn)
+        switch h {
+        case .resume: return (reenter(&v), emulated)
+        case .exitToUserspace(let r):
+            v.kvmRunEnd(r)
+            return (.exit(r), emulated)
+        case .error(let e):
+            v.kvmRunEnd(.none)
+            return (.error(e), emulated)
+        }
+    }
+
+    /// Without the module parameter the prefix is a plain UD2: the guest gets #UD at it.
+    func testWithoutTheParameterThePrefixIsAnUd() {
+        var v = makeL1(fep: false)
+        XCTAssertEqual(beginRun(&v), .entered(.l1))
+        let rip = v.rip
+        let (step, emulated) = execEmulated(&v, .wrmsr(msr: MSR.efer, value: L1State.efer | EFER.svme))
+        XCTAssertEqual(step, .entered(.l1))
+        XCTAssertFalse(emulated)
+        XCTAssertEqual(v.lastInjected, Vector.ud)
+        XCTAssertEqual(v.rip, rip)
+        XCTAssertEqual(v.efer, L1State.efer, "the WRMSR never ran")
+    }
+
+    /// In L1 the emulated WRMSR does what the intercepted one does; RIP moves past prefix and WRMSR.
+    func testL1EmulatedWrmsrSetsEfer() {
+        var v = makeL1()
+        XCTAssertEqual(beginRun(&v), .entered(.l1))
+        let rip = v.rip
+        let (step, emulated) = execEmulated(&v, .wrmsr(msr: MSR.efer, value: L1State.efer | EFER.svme))
+        XCTAssertEqual(step, .entered(.l1))
+        XCTAssertTrue(emulated)
+        XCTAssertEqual(v.efer, L1State.efer | EFER.svme)
+        XCTAssertTrue(v.nested.initialized)
+        XCTAssertEqual(v.rip, rip + 5 + 2)
+    }
+
+    /// msr-hook's rule lives in msr_interception, which the emulator bypasses: L2 clearing EFER.SVME
+    /// through the emulator leaves nested without a triple fault, and L1 runs on L2's registers, RFLAGS
+    /// included (the writeback puts the RFLAGS captured in L2 into vmcb01). merged and v2 raise the
+    /// triple fault in svm_set_efer itself, on either path.
+    func testEmulatorBypassesMsrHook() {
+        for (variant, shutdown) in [(Variant.msrHook, false), (.prefix, false), (.merged, true), (.v2SetEfer, true)] {
+            var v = makeL1(variant)
+            enterL2(&v)
+            let (step, emulated) = execEmulated(&v, Self.clearSvme)
+            XCTAssertTrue(emulated, "\(variant)")
+            if shutdown {
+                XCTAssertEqual(step, .exit(.shutdown), "\(variant)")
+                continue
+            }
+            XCTAssertEqual(step, .entered(.l1), "\(variant)")
+            XCTAssertEqual(v.rip, L2State.rip + 7, "\(variant): L2's RIP after prefix and WRMSR")
+            XCTAssertEqual(v.owners.rip, .l2, "\(variant)")
+            XCTAssertEqual(v.rflags, L2State.rflags, "\(variant): L2's RFLAGS written into vmcb01")
+            XCTAssertEqual(v.owners.rflags01, .l2, "\(variant)")
+        }
+        // The same WRMSR through its intercept: msr-hook shuts L1 down.
+        var w = makeL1(.msrHook)
+        enterL2(&w)
+        XCTAssertEqual(exec(&w, Self.clearSvme), .exit(.shutdown))
+    }
+
+    /// L1's #UD intercept sees the prefix's #UD first: #VMEXIT(EXCP 6), nothing emulated.
+    func testL1InterceptingUdGetsThePrefixUd() {
+        var v = makeL1()
+        var intercepts: InterceptSet = [.vmrun, .vmmcall]
+        intercepts.exceptions |= 1 << UInt32(Vector.ud)
+        enterL2(&v, vmcb12: makeVmcb12(intercepts: intercepts))
+        let (step, emulated) = execEmulated(&v, Self.clearSvme)
+        XCTAssertEqual(step, .entered(.l1))
+        XCTAssertFalse(emulated)
+        XCTAssertEqual(v.lastVmexitCode, SVMExit.exceptionBase + UInt64(Vector.ud))
+        XCTAssertEqual(v.vmcb12InMemory.save.efer, L2State.efer)
+    }
+
+    /// svm_check_intercept: L1's MSR permission map decides as for the intercepted WRMSR; the
+    /// #VMEXIT(MSR) reports a write, and L2's RIP in vmcb12 is past the prefix (handle_ud moved it).
+    func testEmulatorHonoursL1MsrIntercept() {
+        var v = makeL1(.msrHook)
+        enterL2(&v, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .msrProt], msrpm: Layout.msrpm),
+                msrpm: MsrpmImage(reads: 0, writes: 1))
+        let (step, emulated) = execEmulated(&v, Self.clearSvme)
+        XCTAssertEqual(step, .entered(.l1))
+        XCTAssertTrue(emulated)
+        let vmcb12 = v.vmcb12InMemory
+        XCTAssertEqual(vmcb12.control.exitCode, SVMExit.msr)
+        XCTAssertEqual(vmcb12.control.exitInfo1, 1)
+        XCTAssertEqual(vmcb12.save.efer, L2State.efer, "the write was not performed")
+        XCTAssertEqual(vmcb12.save.rip, L2State.rip + 5)
+        XCTAssertFalse(v.requests.contains(.tripleFault))
+    }
+
+    /// Priv (#GP at CPL > 0) comes before L1's intercept; a refused write is a fault: no writeback,
+    /// RIP stays at the WRMSR behind the prefix.
+    func testFaultsLeaveRipAtTheWrmsr() {
+        var v = makeL1()
+        enterL2(&v, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .msrProt], msrpm: Layout.msrpm, cpl: 3),
+                msrpm: MsrpmImage(reads: 0, writes: 1))
+        let (step, _) = execEmulated(&v, Self.clearSvme)
+        XCTAssertEqual(step, .entered(.l2))
+        XCTAssertEqual(v.lastInjected, Vector.gp)
+        XCTAssertNil(v.lastVmexitCode, "#GP before the intercept check")
+        var w = makeL1()
+        XCTAssertEqual(beginRun(&w), .entered(.l1))
+        let rip = w.rip
+        let (s2, _) = execEmulated(&w, .wrmsr(msr: MSR.vmHsavePa, value: 0x1234))
+        XCTAssertEqual(s2, .entered(.l1))
+        XCTAssertEqual(w.lastInjected, Vector.gp)
+        XCTAssertEqual(w.rip, rip + 5)
+    }
+}
