@@ -84,15 +84,4 @@ extension Vcpu {
             return guestMode ? .resume : .exitToUserspace(.internalError)
         }
     }
-
-    /// __kvm_set_rflags (arch/x86/kvm/x86.c): into the current VMCB, without kvm_set_rflags' KVM_REQ_EVENT.
-    private mutating func kvmSetRflagsQuietly(_ value: UInt64, owner: Owner) {
-        if current == .vmcb01 {
-            vmcb01.save.rflags = value | RFLAGS.fixed
-            owners.rflags01 = owner
-        } else {
-            vmcb02.save.rflags = value | RFLAGS.fixed
-            owners.rflags02 = owner
-        }
-    }
 }

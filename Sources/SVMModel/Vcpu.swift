@@ -167,6 +167,12 @@ public struct Vcpu: Equatable, Sendable {
 
     /// kvm_set_rflags (arch/x86/kvm/x86.c): RFLAGS goes into the current VMCB and raises KVM_REQ_EVENT.
     mutating func kvmSetRflags(_ value: UInt64, owner: Owner) {
+        kvmSetRflagsQuietly(value, owner: owner)
+        makeRequest(.event)
+    }
+
+    /// __kvm_set_rflags (arch/x86/kvm/x86.c): into the current VMCB, without KVM_REQ_EVENT.
+    mutating func kvmSetRflagsQuietly(_ value: UInt64, owner: Owner) {
         if current == .vmcb01 {
             vmcb01.save.rflags = value | RFLAGS.fixed
             owners.rflags01 = owner
@@ -174,7 +180,6 @@ public struct Vcpu: Equatable, Sendable {
             vmcb02.save.rflags = value | RFLAGS.fixed
             owners.rflags02 = owner
         }
-        makeRequest(.event)
     }
 
     /// svm_switch_vmcb (arch/x86/kvm/svm/svm.c): only repoints svm->vmcb.
