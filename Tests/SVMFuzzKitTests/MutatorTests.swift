@@ -113,8 +113,15 @@ final class MutatorTests: XCTestCase {
             XCTAssertEqual(out[maxOut], 0xaa)
             let q = ByteCodec.decode(Array(out[..<n]))
             let opsA = ByteCodec.decode(a).operations, opsB = ByteCodec.decode(b).operations
-            // Every operation of the result comes from one of the parents (enter-L2 pieces aside).
-            for op in q.operations { XCTAssertTrue(opsA.contains(op) || opsB.contains(op), "\(op)") }
+            // The result is data1's config, a prefix of data1's operations, then a run of data2's.
+            if n > 0 { XCTAssertEqual(q.config, ByteCodec.decode(a).config) }
+            let r = q.operations
+            let splits = (0...min(r.count, opsA.count)).filter { p in
+                guard Array(r[..<p]) == Array(opsA[..<p]) else { return false }
+                let rest = Array(r[p...])
+                return rest.isEmpty || (rest.count <= opsB.count && (0...(opsB.count - rest.count)).contains { Array(opsB[$0..<($0 + rest.count)]) == rest })
+            }
+            XCTAssertFalse(splits.isEmpty, "seed \(i): \(r) is not a prefix of \(opsA) and a slice of \(opsB)")
         }
     }
 }

@@ -31,6 +31,9 @@ public struct OperationDecoder {
     /// Operations of an enter-L2 expansion still to return (3, 2, 1), and its vmcb12 GPA.
     var pending: UInt8 = 0
     var pendingGpa: UInt64 = 0
+    /// A read past the end took a default: the operation (or header) just decoded was truncated, so its
+    /// bytes are not self-delimiting if something is appended after them.
+    private(set) var ranOut = false
 
     public init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
@@ -38,11 +41,13 @@ public struct OperationDecoder {
         var cfg = ProgramConfig()
         if let first = bytes.first, ByteCodec.isConfigMagic(first) {
             o = 1
-            if o < bytes.count { cfg = ByteCodec.decodeConfig(bytes[o]); o += 1 }
-            if first == ByteCodec.configMagicWithVariant && o < bytes.count {
+            if o < bytes.count { cfg = ByteCodec.decodeConfig(bytes[o]); o += 1 } else { ranOut = true }
+            if first == ByteCodec.configMagicWithVariant || first == ByteCodec.configMagicExtended, o >= bytes.count {
+                ranOut = true
+            } else if first == ByteCodec.configMagicWithVariant {
                 cfg.variant = ByteCodec.variantFor(Int(bytes[o]))
                 o += 1
-            } else if first == ByteCodec.configMagicExtended && o < bytes.count {
+            } else if first == ByteCodec.configMagicExtended {
                 ByteCodec.decodeExtension(bytes[o], into: &cfg)
                 o += 1
             }
@@ -76,13 +81,17 @@ public struct OperationDecoder {
     /// false at the end of the input.
     mutating func skipEncoded() -> Bool {
         pending = 0
+        ranOut = false
         let more = decodeEncoded() != nil
         pending = 0
         return more
     }
 
     @inline(__always) mutating func byte() -> UInt8? {
-        guard offset < bytes.count else { return nil }
+        guard offset < bytes.count else {
+            ranOut = true
+            return nil
+        }
         defer { offset += 1 }
         return bytes[offset]
     }
