@@ -50,6 +50,9 @@ def oracle_batch(svmfuzz, kernel, batch_dir, work, retries=3):
         dest = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(batch_dir))), "stalled")
         os.makedirs(dest, exist_ok=True)
         os.replace(bad, os.path.join(dest, os.path.basename(bad)))
+        state = os.path.join(work, "records", "stall-state.txt")
+        if os.path.exists(state):      # the CPU state QEMU's monitor showed at the stall
+            os.replace(state, os.path.join(dest, os.path.basename(bad)[:-4] + ".state.txt"))
         log(f"{bad} stalled the VM: kept in {dest}, batch run again")
         retries -= 1
         results, summary, more = oracle_boot(svmfuzz, kernel, batch_dir, work)
