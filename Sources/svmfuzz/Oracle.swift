@@ -88,18 +88,22 @@ struct Oracle: ParsableCommand {
         if summary.failed > 0 { throw Finish(code: 1) }
     }
 
-    /// Whether the program, as the model plays it, runs a guest instruction outside SMM with CR0.PE
-    /// clear (real mode: after a reset, an INIT, or a SET ioctl; the runner's SMM interpreter is
-    /// fine, and the corpus has programs that agree through it). Such programs stall the whole TCG VM: at the stall QEMU's
-    /// monitor shows the L0 kernel's context (CPL 0, 64-bit CS, EFER.LMA=1) with the L1 guest's CR0
-    /// minus PG (0x10 after a reset, 0x50032 after set_sregs cr0=0x80050032), a state no x86 CPU can
-    /// be in, fetching from unbacked memory; hardware loads the host CR0 from the host save area at
-    /// every #VMEXIT. So they are a TCG limit, not KVM's, and the oracle does not play them.
+    /// Whether the program, as the model plays it, runs guest code in 16-bit mode in a way that stalls
+    /// the whole TCG VM: any guest instruction in real mode (CR0.PE clear outside SMM: after a reset, an
+    /// INIT, a SET ioctl), or in SMM one that raises an exception (SVM instructions #UD there); SMM code
+    /// that does not fault is fine, and the corpus has programs that agree through it. At such stalls
+    /// QEMU's monitor shows the L0 kernel's context (CPL 0, 64-bit CS, EFER.LMA=1) holding the L1
+    /// guest's 16-bit CR0 (0x10 after a reset; 0x50032, KVM's SMM CR0 of an 0x80050033 guest), a state
+    /// no x86 CPU can be in, fetching from unbacked memory; hardware loads the host CR0 from the host
+    /// save area at every #VMEXIT. So they are a TCG limit, not KVM's, and the oracle does not play them.
     static func stallsTcg(_ p: Program, model: OracleModel = OracleModel(variant: .linux612)) -> Bool {
         var ex = Executor(config: model.config(p))
         for op in p.operations {
-            if op.isGuestInstruction, ex.vcpu.getSregs().cr0 & CR0.pe == 0, !ex.vcpu.getVcpuEvents().smm { return true }
-            ex.execute(op)
+            let sixteenBit = ex.vcpu.getSregs().cr0 & CR0.pe == 0
+            let smm = ex.vcpu.getVcpuEvents().smm
+            if op.isGuestInstruction && sixteenBit && !smm { return true }
+            let r = ex.execute(op)
+            if op.isGuestInstruction && sixteenBit && smm && r.injected != nil { return true }
         }
         return false
     }
