@@ -57,14 +57,20 @@ def oracle_batch(svmfuzz, kernel, batch_dir, work, retries=8):
         if os.path.exists(state):
             os.replace(state, os.path.join(dest, os.path.basename(bad)[:-4] + ".state.txt"))
         # Programs with records finished before the stall: judge them from those records.
+        # Records are named after the program's path, so they move with it.
         done_dir = f"{batch_dir}-done{salvaged}"
+        done_records = f"{work}-done{salvaged}"
         os.makedirs(done_dir, exist_ok=True)
+        os.makedirs(done_records, exist_ok=True)
         for f in sorted(os.listdir(batch_dir)):
             path = os.path.abspath(os.path.join(batch_dir, f))
-            if os.path.exists(os.path.join(work, "records", plan_name(path) + ".jsonl")):
-                os.replace(path, os.path.join(done_dir, f))
+            rec = os.path.join(work, "records", plan_name(path) + ".jsonl")
+            if os.path.exists(rec):
+                moved = os.path.abspath(os.path.join(done_dir, f))
+                os.replace(path, moved)
+                os.replace(rec, os.path.join(done_records, plan_name(moved) + ".jsonl"))
         salvaged += 1
-        judged, s2, _ = oracle_records(svmfuzz, kernel, done_dir, os.path.join(work, "records"), work + "-done")
+        judged, _, _ = oracle_records(svmfuzz, kernel, done_dir, done_records, done_records)
         results += judged
         log(f"{bad} stalled the VM: kept in {dest}; {len(judged)} programs judged from their records, "
             f"{len(os.listdir(batch_dir))} run again")
