@@ -90,8 +90,8 @@ struct Oracle: ParsableCommand {
 
     /// Whether the program, as the model plays it, runs guest code in 16-bit mode in a way that stalls
     /// the whole TCG VM: any guest instruction in real mode (CR0.PE clear outside SMM: after a reset, an
-    /// INIT, a SET ioctl), or in SMM one that raises an exception (SVM instructions #UD there); SMM code
-    /// that does not fault is fine, and the corpus has programs that agree through it. At such stalls
+    /// INIT, a SET ioctl), and in SMM any but a WRMSR or RSM that does not fault (the SMM code the
+    /// corpus agrees through; SVM instructions #UD there, and a VMMCALL stalled too). At such stalls
     /// QEMU's monitor shows the L0 kernel's context (CPL 0, 64-bit CS, EFER.LMA=1) holding the L1
     /// guest's 16-bit CR0 (0x10 after a reset; 0x50032, KVM's SMM CR0 of an 0x80050033 guest), a state
     /// no x86 CPU can be in, fetching from unbacked memory; hardware loads the host CR0 from the host
@@ -103,7 +103,11 @@ struct Oracle: ParsableCommand {
             let smm = ex.vcpu.getVcpuEvents().smm
             if op.isGuestInstruction && sixteenBit && !smm { return true }
             let r = ex.execute(op)
-            if op.isGuestInstruction && sixteenBit && smm && r.injected != nil { return true }
+            guard case .guest(let insn) = op, sixteenBit, smm else { continue }
+            switch insn {
+            case .wrmsr, .rsm: if r.injected != nil { return true }
+            default: return true
+            }
         }
         return false
     }
