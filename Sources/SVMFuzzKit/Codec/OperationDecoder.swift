@@ -38,7 +38,13 @@ public struct OperationDecoder {
         var cfg = ProgramConfig()
         if let first = bytes.first, ByteCodec.isConfigMagic(first) {
             o = 1
+            var host: UInt8? = nil
+            if first == ByteCodec.configMagicExtended && o < bytes.count && bytes[o] >= ByteCodec.hostByteBase {
+                host = bytes[o]
+                o += 1
+            }
             if o < bytes.count { cfg = ByteCodec.decodeConfig(bytes[o]); o += 1 }
+            if let host { ByteCodec.decodeHost(host, into: &cfg) }
             if first == ByteCodec.configMagicWithVariant && o < bytes.count {
                 cfg.variant = ByteCodec.variantFor(Int(bytes[o]))
                 o += 1
