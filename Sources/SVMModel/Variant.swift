@@ -125,7 +125,7 @@ public enum Variant: String, CaseIterable, Sendable {
             "Debian 12 linux-image-6.1.0-57-amd64 (6.1.192-3)")
         case .linux612: return Self.kernel(without: [.keepGifOnSvmeClear, .allowGifClearWithoutSvme,
             .ignoreNpEnableWithoutNpt, .stuffNextRipAtVcpuRun, .interceptGifInsnsWithoutSvme,
-            .exitOnVmcb12MapFailure, .tripleFaultOnVmexitMapFailure, .ignoreLmaWithoutLmeInL2, .rejectL1LmaWithoutLme], 23,
+            .exitOnVmcb12MapFailure, .tripleFaultOnVmexitMapFailure, .rejectL1LmaWithoutLme], 23,
             "Debian 12 linux-image-6.12.117+deb12-amd64 (6.12.117-1~deb12u1)")
         }
     }

@@ -253,14 +253,14 @@ extension Vcpu {
 
     /// nested_vmcb02_prepare_save (arch/x86/kvm/svm/nested.c): load L2's registers from vmcb12.
     mutating func nestedVmcb02PrepareSave() {
+        // 1c4c84a643b7: the CPU's VMRUN ignores EFER.LMA without LME, so KVM drops it from the cached
+        // vmcb12 too instead of loading an EFER that KVM_SET_SREGS refuses ([B30] without it: loaded as
+        // vmcb12 has it). As in Debian 6.12.117's backport (the upstream text is not in our snapshot).
+        if has(.ignoreLmaWithoutLmeInL2) && nested.save.efer & EFER.lme == 0 { nested.save.efer &= ~EFER.lma }
         let s = nested.save
         vmcb02.save.cpl = s.cpl
         kvmSetRflags(s.rflags, owner: .l2)
-        // 1c4c84a643b7: LMA is the CPU's to compute; without LME it cannot be set, so KVM drops it instead
-        // of loading an EFER that KVM_SET_SREGS refuses ([B30] without it: loaded as vmcb12 has it).
-        var efer = s.efer
-        if has(.ignoreLmaWithoutLmeInL2) && efer & EFER.lme == 0 { efer &= ~EFER.lma }
-        svmSetEfer(efer, owner: .l2)
+        svmSetEfer(s.efer, owner: .l2)
         svmSetCr0(s.cr0, owner: .l2)
         svmSetCr4(s.cr4, owner: .l2)
         cr2 = s.cr2

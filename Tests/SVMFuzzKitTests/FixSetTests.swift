@@ -75,7 +75,7 @@ final class FixSetTests: XCTestCase {
                    "check-efer-on-set-sregs", "ignore-lma-without-lme-in-l2", "reject-l1-lma-without-lme"],
         .linux612: ["keep-gif-on-svme-clear", "allow-gif-clear-without-svme", "ignore-np-enable-without-npt",
                     "stuff-next-rip-at-vcpu-run", "intercept-gif-insns-without-svme", "exit-on-vmcb12-map-failure",
-                    "triple-fault-on-vmexit-map-failure", "ignore-lma-without-lme-in-l2", "reject-l1-lma-without-lme"],
+                    "triple-fault-on-vmexit-map-failure", "reject-l1-lma-without-lme"],
     ]
 
     static let policy: [Variant: SvmeClearPolicy] = [

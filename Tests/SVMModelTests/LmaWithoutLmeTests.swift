@@ -21,6 +21,7 @@ final class LmaWithoutLmeTests: XCTestCase {
         var v = makeL1(.merged)
         enterL2(&v, vmcb12: vmcb12(efer: Self.lmaNoLme))
         XCTAssertEqual(v.efer, EFER.nx | EFER.svme)
+        XCTAssertEqual(v.nested.save.efer, EFER.nx | EFER.svme, "dropped from the cached vmcb12 too")
         XCTAssertNil(v.kvmSregsRejection(v.getSregs()))
     }
 
@@ -30,10 +31,13 @@ final class LmaWithoutLmeTests: XCTestCase {
         enterL2(&v, vmcb12: vmcb12(efer: Self.lmaNoLme))
         XCTAssertEqual(v.efer, Self.lmaNoLme)
         XCTAssertEqual(v.kvmSregsRejection(v.getSregs()), .eferLma)
-        // The stable kernels lack the fix too.
-        var k = makeL1(.linux612)
+        // 6.1.192 lacks the fix; Debian's 6.12.117 has it backported (KvmFixes.swift).
+        var k = makeL1(.linux61)
         enterL2(&k, vmcb12: vmcb12(efer: Self.lmaNoLme))
         XCTAssertEqual(k.kvmSregsRejection(k.getSregs()), .eferLma)
+        var j = makeL1(.linux612)
+        enterL2(&j, vmcb12: vmcb12(efer: Self.lmaNoLme))
+        XCTAssertEqual(j.efer, EFER.nx | EFER.svme)
     }
 
     /// 5dc500a354cc: KVM_SET_NESTED_STATE refuses an L1 save area with LMA and no LME; before it the
