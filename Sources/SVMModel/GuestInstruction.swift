@@ -149,8 +149,8 @@ extension Vcpu {
     /// Whether vmcb01 lets L1's VMLOAD/VMSAVE run in the CPU: with virtual VMLOAD/VMSAVE (host VLS and
     /// NPT) svm_recalc_instruction_intercepts clears both intercepts, unless EFER.SVME is clear and KVM
     /// has 460c7eb2e759 (which intercepts them to raise #UD; before it the CPU, which always sees
-    /// EFER.SVME=1 in the VMCB, ran them without one). The CPU virtualizes them in long mode only
-    /// (APM 15.33.1); otherwise they exit as if intercepted.
+    /// EFER.SVME=1 in the VMCB, ran them without one). The CPU virtualizes them for a guest in long
+    /// mode only and exits otherwise, as if they were intercepted (QEMU's svm_helper.c does the same).
     func svmVmloadSaveRunsInHardware(_ insn: GuestInstruction) -> Bool {
         guard config.vlsEnabled && isLongMode else { return false }
         switch insn {
