@@ -26,9 +26,9 @@ let harness: FuzzHarness = {
         while fgets(&buf, Int32(buf.count), f) != nil { text += String(cString: buf) }
         fclose(f)
         do {
-            known = try FuzzHarness.parseKnownIssues(text)
+            known = try FuzzHarness.parseKnownIssues(text, file: path)
         } catch {
-            fputs("FuzzSVM: \(path): \(error)\n", stderr)
+            fputs("FuzzSVM: \(error)\n", stderr)
             exit(2)
         }
     }

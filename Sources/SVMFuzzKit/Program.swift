@@ -188,10 +188,13 @@ public struct ProgramConfig: Hashable, Sendable {
     /// `fixes=`: a change to the variant's fix set (FixDelta.swift).
     public var fixes: FixDelta?
     public var nested: Bool?, npt: Bool?, vgif: Bool?, svm: Bool?, lm: Bool?, nrips: Bool?
+    /// Host CPU features (VcpuConfig.hostNrips, hostVls); absent = present on the host.
+    public var hostNrips: Bool?, hostVls: Bool?
     public init(variant: Variant? = nil, fixes: FixDelta? = nil, nested: Bool? = nil, npt: Bool? = nil,
-                vgif: Bool? = nil, svm: Bool? = nil, lm: Bool? = nil, nrips: Bool? = nil) {
+                vgif: Bool? = nil, svm: Bool? = nil, lm: Bool? = nil, nrips: Bool? = nil,
+                hostNrips: Bool? = nil, hostVls: Bool? = nil) {
         self.variant = variant; self.fixes = fixes; self.nested = nested; self.npt = npt; self.vgif = vgif
-        self.svm = svm; self.lm = lm; self.nrips = nrips
+        self.svm = svm; self.lm = lm; self.nrips = nrips; self.hostNrips = hostNrips; self.hostVls = hostVls
     }
 
     public var isEmpty: Bool { self == ProgramConfig() }
@@ -201,9 +204,12 @@ public struct ProgramConfig: Hashable, Sendable {
     public func vcpuConfig(variant override: Variant? = nil, fixes extra: FixDelta? = nil) -> VcpuConfig {
         let v = override ?? variant ?? .default
         let delta = (fixes ?? FixDelta()).then(extra ?? FixDelta())
-        return VcpuConfig(fixes: delta.applied(to: v.fixes), svmeClear: v.svmeClear, nested: nested ?? true,
-                          npt: npt ?? true, vgif: vgif ?? true, guestSvm: svm ?? true, guestLm: lm ?? true,
-                          guestNrips: nrips ?? true)
+        var c = VcpuConfig(fixes: delta.applied(to: v.fixes), svmeClear: v.svmeClear, nested: nested ?? true,
+                           npt: npt ?? true, vgif: vgif ?? true, guestSvm: svm ?? true, guestLm: lm ?? true,
+                           guestNrips: nrips ?? true)
+        c.hostNrips = hostNrips ?? true
+        c.hostVls = hostVls ?? true
+        return c
     }
 }
 

@@ -12,8 +12,8 @@ struct Oracle: ParsableCommand {
         discussion: """
         Lowers each program to a plan (svmfuzz kvm-plan), replays the plans on real KVM with \
         scripts/kvm-oracle.sh (one QEMU/TCG boot of the chosen Debian kernel), runs the same programs on \
-        the model configured as that kernel (variant linux-<kernel>, guest without NRIPS as on the TCG \
-        host), and compares every step (PLAN.md lists the fields). Disagreements listed in \
+        the model configured as that kernel (variant linux-<kernel>, on a host without NRIPS and VLS as \
+        QEMU's TCG is, so the guest has no NRIPS either), and compares every step (PLAN.md lists the fields). Disagreements listed in \
         corpus/oracle-known.txt are shown with their cause. Exit status: 0 when every program agrees or \
         its disagreement is known; 1 otherwise; 2 on bad input.
         """)
@@ -35,6 +35,12 @@ struct Oracle: ParsableCommand {
 
     @Option(help: ArgumentHelp("Compare with the records already in this folder instead of booting.", valueName: "dir"))
     var records: String?
+
+    @Flag(help: "Model a host CPU with NextRIP save (kvm_amd nrips=1), for --records made on such a host; QEMU's TCG has none.")
+    var hostNrips = false
+
+    @Flag(help: "Model a host CPU with virtual VMLOAD/VMSAVE (kvm_amd vls=1), for --records made on such a host.")
+    var hostVls = false
 
     @Option(help: ArgumentHelp("Where to keep plans and records (default .build-kvm/oracle-<kernel>).", valueName: "dir"))
     var work: String?
@@ -76,6 +82,7 @@ struct Oracle: ParsableCommand {
         }
 
         let described = model.variant.rawValue + (fixes.map { " fixes=" + $0 } ?? "")
+            + (hostNrips ? " host-nrips" : "") + (hostVls ? " host-vls" : "")
             + (svmeClearOf.map { " svme-clear-of=" + $0 } ?? "") + (kvmPatch.map { " (kernel patched: \($0))" } ?? "")
         var summary = OracleSummary(kernel: kernel, variant: described)
         for l in loaded {
@@ -123,7 +130,8 @@ struct Oracle: ParsableCommand {
     func model() throws -> OracleModel {
         let v = try variant.map { try VariantNames.parse($0) } ?? OracleModel.variant(ofKernel: kernel)
         return OracleModel(variant: v, fixes: try FixNames.parse(fixes),
-                           svmeClear: try svmeClearOf.map { try VariantNames.parse($0).svmeClear })
+                           svmeClear: try svmeClearOf.map { try VariantNames.parse($0).svmeClear },
+                           hostNrips: hostNrips, hostVls: hostVls)
     }
 
     func compare(_ path: String, _ program: Program, records: String, model: OracleModel,
@@ -193,23 +201,29 @@ struct Oracle: ParsableCommand {
     }
 }
 
-/// The model as a kernel: a variant with --fixes and --svme-clear-of applied.
+/// The model as a kernel: a variant with --fixes and --svme-clear-of applied, on the oracle's host.
 struct OracleModel {
     var variant: Variant
     var fixes: FixDelta? = nil
     var svmeClear: SvmeClearPolicy? = nil
+    /// The host's NRIPS and VLS: QEMU's TCG has neither (kvm_amd reports nrips=0, vls=0 there).
+    var hostNrips = false
+    var hostVls = false
 
     /// The variant describing a Debian kernel the oracle boots ("6.1" or "6.12").
     static func variant(ofKernel kernel: String) -> Variant { kernel == "6.1" ? .linux61 : .linux612 }
 
-    /// The program's CPUID and module parameters (its own variant and fixes= are ignored: the kernel
-    /// is what it is), and a guest without NRIPS (the TCG host has none, so KVM offers none).
+    /// The program's CPUID and module parameters (its own variant, fixes= and host features are ignored:
+    /// the kernel and its host are what they are), on a host without NRIPS and VLS, so KVM offers the
+    /// guest no NRIPS either.
     func config(_ p: Program) -> VcpuConfig {
         var own = p.config
         own.variant = nil
         own.fixes = nil
         var c = own.vcpuConfig(variant: variant, fixes: fixes)
         if let svmeClear { c.svmeClear = svmeClear }
+        c.hostNrips = hostNrips
+        c.hostVls = hostVls
         c.guestNrips = false
         return c
     }

@@ -41,7 +41,13 @@ public struct OperationDecoder {
         var cfg = ProgramConfig()
         if let first = bytes.first, ByteCodec.isConfigMagic(first) {
             o = 1
+            var host: UInt8? = nil
+            if first == ByteCodec.configMagicExtended && o < bytes.count && bytes[o] >= ByteCodec.hostByteBase {
+                host = bytes[o]
+                o += 1
+            }
             if o < bytes.count { cfg = ByteCodec.decodeConfig(bytes[o]); o += 1 } else { ranOut = true }
+            if let host { ByteCodec.decodeHost(host, into: &cfg) }
             if first == ByteCodec.configMagicWithVariant || first == ByteCodec.configMagicExtended, o >= bytes.count {
                 ranOut = true
             } else if first == ByteCodec.configMagicWithVariant {

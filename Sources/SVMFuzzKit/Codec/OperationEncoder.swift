@@ -8,8 +8,10 @@ struct OperationEncoder {
 
     mutating func config(_ cfg: ProgramConfig) {
         guard !cfg.isEmpty else { return }
-        if cfg.nrips != nil {
-            bytes += [ByteCodec.configMagicExtended, ByteCodec.configByte(cfg), ByteCodec.extensionByte(cfg)]
+        if cfg.nrips != nil || ByteCodec.hostByte(cfg) != nil {
+            bytes.append(ByteCodec.configMagicExtended)
+            if let h = ByteCodec.hostByte(cfg) { bytes.append(h) }
+            bytes += [ByteCodec.configByte(cfg), ByteCodec.extensionByte(cfg)]
         } else if let v = cfg.variant {
             bytes += [ByteCodec.configMagicWithVariant, ByteCodec.configByte(cfg),
                       v.codecIndex]

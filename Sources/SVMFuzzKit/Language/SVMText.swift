@@ -52,6 +52,8 @@ public enum SVMText {
             case "vgif": cfg.vgif = b
             case "svm": cfg.svm = b
             case "nrips": cfg.nrips = b
+            case "host_nrips": cfg.hostNrips = b
+            case "host_vls": cfg.hostVls = b
             default: cfg.lm = b
             }
         }

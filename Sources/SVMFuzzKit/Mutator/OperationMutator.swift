@@ -98,13 +98,15 @@ public enum OperationMutator {
 
     static func tweakConfig(_ c: inout ProgramConfig, _ rng: inout MutatorRng) {
         func cycle(_ b: Bool?) -> Bool? { b == nil ? false : b == false ? true : nil }
-        switch rng.below(7) {
+        switch rng.below(9) {
         case 0: c.nested = cycle(c.nested)
         case 1: c.npt = cycle(c.npt)
         case 2: c.vgif = cycle(c.vgif)
         case 3: c.svm = cycle(c.svm)
         case 4: c.lm = cycle(c.lm)
         case 5: c.nrips = cycle(c.nrips)
+        case 6: c.hostNrips = cycle(c.hostNrips)
+        case 7: c.hostVls = cycle(c.hostVls)
         default:
             let all = Variant.allCases
             c.variant = c.variant == nil ? all[rng.below(all.count)] : nil
