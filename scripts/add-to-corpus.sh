@@ -22,8 +22,8 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 "$ROOT/scripts/minimize.sh" "$artifact" --variant "$variant" -o "$tmp/min.svm" >/dev/null
 # verdict <variant> <field>: from the last JSON line of `replay --json` (never its human output):
-# field id (empty when clean) or text (the violation line, or "CLEAN (<n> steps)").
-# (replay exits 1 on a violation: with pipefail that would end the script, so its status is dropped.)
+# field id (empty when clean) or text (the violation line, or "CLEAN (<n> steps)"). replay exits 1 on a
+# violation, which pipefail would turn into the script's exit.
 verdict() {
     { "$SVMFUZZ" replay "$tmp/min.svm" --variant "$1" --json || true; } | tail -n 1 | python3 -c '
 import json, sys

@@ -37,11 +37,14 @@ def plan_name(path):
     return path.replace("/", "__")
 
 
-def oracle_batch(svmfuzz, kernel, batch_dir, work, retries=3):
-    """Runs the oracle on a folder; a program that stalls the whole VM (kvm-oracle.sh names it in
-    records/stalled-program) is moved to OUT/stalled/ and the batch is run again."""
+def oracle_batch(svmfuzz, kernel, batch_dir, work, retries=8):
+    """Runs the oracle on a folder. A program that stalls the whole VM (kvm-oracle.sh names it in
+    records/stalled-program, with the CPU state QEMU's monitor showed) is moved to OUT/stalled/; the
+    programs that finished before it are judged from their records without booting again, and only
+    the rest of the batch is run again."""
     results, summary, took = oracle_boot(svmfuzz, kernel, batch_dir, work)
     stalled_file = os.path.join(work, "records", "stalled-program")
+    salvaged = 0
     while summary is None and retries > 0 and os.path.exists(stalled_file):
         bad = open(stalled_file).read().strip()
         os.remove(stalled_file)
@@ -50,11 +53,54 @@ def oracle_batch(svmfuzz, kernel, batch_dir, work, retries=3):
         dest = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(batch_dir))), "stalled")
         os.makedirs(dest, exist_ok=True)
         os.replace(bad, os.path.join(dest, os.path.basename(bad)))
-        log(f"{bad} stalled the VM: kept in {dest}, batch run again")
+        state = os.path.join(work, "records", "stall-state.txt")
+        if os.path.exists(state):
+            os.replace(state, os.path.join(dest, os.path.basename(bad)[:-4] + ".state.txt"))
+        # Programs with records finished before the stall: judge them from those records.
+        # Records are named after the program's path, so they move with it.
+        done_dir = f"{batch_dir}-done{salvaged}"
+        done_records = f"{work}-done{salvaged}"
+        os.makedirs(done_dir, exist_ok=True)
+        os.makedirs(done_records, exist_ok=True)
+        for f in sorted(os.listdir(batch_dir)):
+            path = os.path.abspath(os.path.join(batch_dir, f))
+            rec = os.path.join(work, "records", plan_name(path) + ".jsonl")
+            if os.path.exists(rec):
+                moved = os.path.abspath(os.path.join(done_dir, f))
+                os.replace(path, moved)
+                os.replace(rec, os.path.join(done_records, plan_name(moved) + ".jsonl"))
+        salvaged += 1
+        judged, _, _ = oracle_records(svmfuzz, kernel, done_dir, done_records, done_records)
+        results += judged
+        log(f"{bad} stalled the VM: kept in {dest}; {len(judged)} programs judged from their records, "
+            f"{len(os.listdir(batch_dir))} run again")
         retries -= 1
-        results, summary, more = oracle_boot(svmfuzz, kernel, batch_dir, work)
+        more_results, summary, more = oracle_boot(svmfuzz, kernel, batch_dir, work)
+        results += more_results
         took += more
+    if summary is None and results:
+        summary = {"summary": True, "salvaged": True}
     return results, summary, took
+
+
+def oracle_records(svmfuzz, kernel, programs, records, log_base):
+    """svmfuzz oracle --records: judges programs against records already written (no boot)."""
+    p = sh([svmfuzz, "oracle", os.path.join(ROOT, programs), "--kernel", kernel, "--records", records, "--json"],
+           stdout=subprocess.PIPE, stderr=open(log_base + ".log", "w"))
+    return parse_oracle_json(p.stdout)
+
+
+def parse_oracle_json(text):
+    results, summary = [], None
+    for line in text.splitlines():
+        if not line.startswith("{"):
+            continue
+        o = json.loads(line)
+        if o.get("summary"):
+            summary = o
+        else:
+            results.append(o)
+    return results, summary, 0
 
 
 def oracle_boot(svmfuzz, kernel, batch_dir, work):
@@ -64,15 +110,7 @@ def oracle_boot(svmfuzz, kernel, batch_dir, work):
     p = sh([svmfuzz, "oracle", os.path.join(ROOT, batch_dir), "--kernel", kernel, "--work", work, "--json"],
            stdout=subprocess.PIPE, stderr=open(work + ".log", "w"))
     took = time.time() - t0
-    results, summary = [], None
-    for line in p.stdout.splitlines():
-        if not line.startswith("{"):
-            continue
-        o = json.loads(line)
-        if o.get("summary"):
-            summary = o
-        else:
-            results.append(o)
+    results, summary, _ = parse_oracle_json(p.stdout)
     if summary is None:
         log(f"the oracle failed on {batch_dir} (exit {p.returncode}); see {work}.log")
     return results, summary, took
@@ -92,35 +130,11 @@ def fuzz_programs(svmfuzz, kernel, seconds, seed, dest, seen):
             continue
         seen.add(f)
         d = sh([svmfuzz, "decode", os.path.join(corpus, f)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        if d.returncode == 0 and d.stdout.strip() and not hangs_runner(d.stdout):
+        if d.returncode == 0 and d.stdout.strip():
             with open(os.path.join(dest, f"fuzz-{f[:16]}.svm"), "w") as out:
                 out.write(d.stdout)
             n += 1
     return n
-
-
-GUEST_OPS = {"wrmsr", "vmrun", "vmload", "vmsave", "vmmcall", "stgi", "clgi", "triple_fault"}
-
-
-def hangs_runner(text):
-    """svmfuzz's OracleMinimize.hangsRunner on .svm text: a guest instruction in real mode after reset."""
-    real = smm = False
-    for line in text.splitlines():
-        w = (line.split("#")[0].split() or [""])[0]
-        if w in ("reset", "init"):
-            real, smm = True, False
-        elif w == "smi":
-            smm = True
-        elif w in ("set_sregs", "restore", "set_nested_state"):
-            real = smm = False
-        elif w == "rsm":
-            if smm:
-                smm = False
-            elif real:
-                return True
-        elif w in GUEST_OPS and (real or smm):
-            return True
-    return False
 
 
 def known_entries():
@@ -135,6 +149,9 @@ def known_entries():
 
 
 def main():
+    # A stall costs its detection time; a healthy program writes a record at least every KVM_RUN time
+    # limit (2 s), so 45 s without one is a stall even on a loaded machine.
+    os.environ.setdefault("SVMFUZZ_KVM_STALL_S", "45")
     ap = argparse.ArgumentParser(prog="kvm-oracle.sh --campaign")
     ap.add_argument("--kernel", default="6.12", choices=["6.12", "6.1"])
     ap.add_argument("--minutes", type=float, default=15)
@@ -184,13 +201,15 @@ def main():
         batch += 1
         if summary is None:
             continue
-        n = summary["programs"] - summary["not_run"]
+        # Counted from the results, which a stalled batch gathers over several boots.
+        count = lambda v: sum(1 for r in results if r["verdict"] == v)
+        n = len(results) - count("not-run")
         ran += n
         booted_s += took
         new = [r for r in results if r["verdict"] == "disagree"]
         disagreements += new
-        log(f"batch {batch - 1}: {n} programs in {took:.1f} s, {summary['agree']} agree, {summary['known']} known, "
-            f"{len(new)} disagree, {summary['no_records']} without records")
+        log(f"batch {batch - 1}: {n} programs in {took:.1f} s, {count('agree')} agree, {count('known')} known, "
+            f"{len(new)} disagree, {count('no-records')} without records, {count('not-run')} not run")
 
     # --- 3: minimization --------------------------------------------------------------------------
     def kind(op):

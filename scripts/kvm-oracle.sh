@@ -192,7 +192,7 @@ log "booting qemu (TCG, -smp 1, timeout ${VM_TIMEOUT}s); console in $SERIAL"
 T0=$(date +%s.%N)
 set +e
 timeout "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt,+vgif,+svme-addr-chk \
-  -smp 1 -m 2048 -nographic -no-reboot -monitor none \
+  -smp 1 -m 2048 -nographic -no-reboot -monitor "unix:$OUT/monitor.sock,server=on,wait=off" \
   -serial stdio -serial "file:$RAW" \
   -kernel "$VMLINUZ" -initrd "$INITRD" \
   -append "console=ttyS0 panic=-1 quiet loglevel=4 svmfuzz.timeout_ms=$TIMEOUT_MS" \
@@ -211,6 +211,25 @@ while kill -0 "$QPID" 2>/dev/null; do
   if [ "$still" -ge "$STALL_S" ]; then
     STALLED=$(tr -d '\r' < "$RAW" | grep '^{"program":' | tail -1 | sed 's/^{"program":"//; s/".*//')
     echo "$STALLED" > "$OUT/stalled-program"
+    # Where the CPU is, read twice a second apart from QEMU's monitor: a guest RIP that moves is
+    # a loop TCG keeps running, a kernel RIP is L0 KVM (the clues to why the VM stalled).
+    python3 - "$OUT/monitor.sock" > "$OUT/stall-state.txt" 2>&1 <<'PY' || true
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(sys.argv[1])
+def ask(cmd):
+    s.sendall((cmd + "\n").encode()); time.sleep(0.5); out = b""
+    try:
+        while True:
+            out += s.recv(65536)
+    except socket.timeout:
+        pass
+    return out.decode(errors="replace")
+s.settimeout(0.5); ask("")
+for i in range(2):
+    print("=== info registers", i); print(ask("info registers"))
+    print("=== x/8i $pc", i); print(ask("x/8i $pc"))
+    time.sleep(1)
+PY
     kill "$QPID" 2>/dev/null; pkill -P "$QPID" 2>/dev/null || true
     break
   fi

@@ -3,37 +3,60 @@
 
 import CFuzzSupport
 import SVMFuzzKit
+import SVMModel
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The variant under test, from SVMFUZZ_VARIANT (read once).
+/// The variant under test: SVMFUZZ_VARIANT, else the executable's name, else `merged`. OSS-Fuzz
+/// passes no environment to a target, so there each variant is a copy named `FuzzSVM_<variant>`
+/// (`.` spelled `_`: a target name has no dots), built by scripts/oss-fuzz/build.sh.
 let harness: FuzzHarness = {
-    let name = getenv("SVMFUZZ_VARIANT").map { String(cString: $0) }
+    let exe = CommandLine.arguments.first ?? "FuzzSVM"
+    let env = getenv("SVMFUZZ_VARIANT").map { String(cString: $0) }
+    let name = env ?? variantName(executable: exe)
     guard let variant = FuzzHarness.variant(fromEnvironmentValue: name) else {
-        fputs("FuzzSVM: unknown SVMFUZZ_VARIANT '\(name ?? "")'\n", stderr)
+        let source = env != nil ? "SVMFUZZ_VARIANT" : "the executable name \(exe)"
+        fputs("FuzzSVM: unknown variant '\(name ?? "")' (from \(source))\n", stderr)
         exit(2)
     }
-    // SVMFUZZ_KNOWN names a known-issues file (scripts/fuzz.sh passes corpus/known-issues.txt).
+    // SVMFUZZ_KNOWN names a known-issues file (scripts/fuzz.sh passes corpus/known-issues.txt; set
+    // and empty: none). Unset, `<executable>.known` beside the binary is used if there is one.
     var known: [ViolationPattern] = []
-    if let path = getenv("SVMFUZZ_KNOWN").map({ String(cString: $0) }), !path.isEmpty {
-        guard let f = fopen(path, "r") else {
-            fputs("FuzzSVM: cannot read SVMFUZZ_KNOWN file '\(path)'\n", stderr)
+    let envKnown = getenv("SVMFUZZ_KNOWN").map { String(cString: $0) }
+    let path = envKnown ?? exe + ".known"
+    if !path.isEmpty, envKnown != nil || access(path, R_OK) == 0 {
+        guard let text = readFile(path) else {
+            fputs("FuzzSVM: cannot read known-issues file '\(path)'\n", stderr)
             exit(2)
         }
-        var text = ""
-        var buf = [CChar](repeating: 0, count: 4096)
-        while fgets(&buf, Int32(buf.count), f) != nil { text += String(cString: buf) }
-        fclose(f)
         do {
-            known = try FuzzHarness.parseKnownIssues(text)
+            known = try FuzzHarness.parseKnownIssues(text, file: path)
         } catch {
-            fputs("FuzzSVM: \(path): \(error)\n", stderr)
+            fputs("FuzzSVM: \(error)\n", stderr)
             exit(2)
         }
     }
     return FuzzHarness(variant: variant, known: known)
 }()
+
+/// `FuzzSVM_<variant>` → the variant's name; nil (the default) for any other executable name.
+func variantName(executable: String) -> String? {
+    let base = executable.split(separator: "/").last.map(String.init) ?? executable
+    guard base.hasPrefix("FuzzSVM_") else { return nil }
+    let suffix = String(base.dropFirst("FuzzSVM_".count))
+    return Variant.allCases.first { String($0.rawValue.map { $0 == "." ? "_" : $0 }) == suffix }?.rawValue ?? suffix
+}
+
+/// The whole file as text; nil when it cannot be opened.
+func readFile(_ path: String) -> String? {
+    guard let f = fopen(path, "r") else { return nil }
+    defer { fclose(f) }
+    var text = ""
+    var buf = [CChar](repeating: 0, count: 4096)
+    while fgets(&buf, Int32(buf.count), f) != nil { text += String(cString: buf) }
+    return text
+}
 
 /// SVMFUZZ_MUTATOR: `mixed` (default) alternates operation-level and byte-level mutations;
 /// `ops` uses only the operation-level mutator; `bytes` only libFuzzer's own.
@@ -62,6 +85,9 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     let bytes = UnsafeRawBufferPointer(start: data, count: size)
     if let v = harness.run(bytes) {
         fputs(harness.report(bytes, v) + "\n", stderr)
+        // ClusterFuzz names a crash by an `ASSERTION FAILED: <what>` line when there is one, so each
+        // violation signature becomes its own bug instead of all sharing this trap's stack.
+        fputs("ASSERTION FAILED: svmfuzz \(v.code)\n", stderr)
         fatalError("svmfuzz invariant \(v.id)")
     }
     return 0

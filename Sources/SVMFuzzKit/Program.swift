@@ -197,10 +197,14 @@ public struct ProgramConfig: Hashable, Sendable {
     public var nested: Bool?, npt: Bool?, vgif: Bool?, svm: Bool?, lm: Bool?, nrips: Bool?
     /// kvm.force_emulation_prefix (default off).
     public var fep: Bool?
+    /// Host CPU features (VcpuConfig.hostNrips, hostVls); absent = present on the host.
+    public var hostNrips: Bool?, hostVls: Bool?
     public init(variant: Variant? = nil, fixes: FixDelta? = nil, nested: Bool? = nil, npt: Bool? = nil,
-                vgif: Bool? = nil, svm: Bool? = nil, lm: Bool? = nil, nrips: Bool? = nil, fep: Bool? = nil) {
+                vgif: Bool? = nil, svm: Bool? = nil, lm: Bool? = nil, nrips: Bool? = nil, fep: Bool? = nil,
+                hostNrips: Bool? = nil, hostVls: Bool? = nil) {
         self.variant = variant; self.fixes = fixes; self.nested = nested; self.npt = npt; self.vgif = vgif
-        self.svm = svm; self.lm = lm; self.nrips = nrips; self.fep = fep
+        self.svm = svm; self.lm = lm; self.nrips = nrips; self.fep = fep; self.hostNrips = hostNrips
+        self.hostVls = hostVls
     }
 
     public var isEmpty: Bool { self == ProgramConfig() }
@@ -214,6 +218,8 @@ public struct ProgramConfig: Hashable, Sendable {
                            npt: npt ?? true, vgif: vgif ?? true, guestSvm: svm ?? true, guestLm: lm ?? true,
                            guestNrips: nrips ?? true)
         c.forceEmulationPrefix = fep ?? false
+        c.hostNrips = hostNrips ?? true
+        c.hostVls = hostVls ?? true
         return c
     }
 }

@@ -15,7 +15,7 @@ public struct VcpuConfig: Hashable, Sendable {
     public var guestSvm: Bool
     /// Guest CPUID X86_FEATURE_LM
     public var guestLm: Bool
-    /// Guest CPUID X86_FEATURE_NRIPS (the host always has NextRIP save)
+    /// Guest CPUID X86_FEATURE_NRIPS; KVM offers it only on a host with NRIPS (`nripsEnabled`).
     public var guestNrips: Bool
     /// Test-only breakage (Sabotage.swift); empty in every real run.
     public var sabotage: Sabotage
@@ -28,6 +28,13 @@ public struct VcpuConfig: Hashable, Sendable {
     /// The host CPU has SVME_ADDR_CHK (AMD since Zen 3; QEMU's TCG offers it): VMRUN, VMLOAD and
     /// VMSAVE #GP on an unaligned or illegal rAX before any intercept.
     public var hostSvmeAddrChk: Bool = true
+    /// The host CPU has NextRIP save and kvm_amd.nrips is on (every AMD CPU since 2010; QEMU's TCG has
+    /// none): the CPU writes NextRIP at instruction exits, and svm_skip_emulated_instruction takes it
+    /// from the current VMCB instead of decoding the instruction at RIP.
+    public var hostNrips: Bool = true
+    /// The host CPU has virtual VMLOAD/VMSAVE and kvm_amd.vls is on (QEMU's TCG has none): with NPT,
+    /// vmcb01 lets L1's VMLOAD/VMSAVE run in the CPU (svm_recalc_instruction_intercepts).
+    public var hostVls: Bool = true
 
     /// The default is today's upstream KVM: every fix, and the merged EFER.SVME policy.
     public init(fixes: KvmFixes = .all, svmeClear: SvmeClearPolicy = .tripleFaultIfWantsToRun,
@@ -48,6 +55,11 @@ public struct VcpuConfig: Hashable, Sendable {
     @inline(__always) public func has(_ fix: KvmFixes) -> Bool { fixes.contains(fix) }
     /// Whether a test broke this modeled behaviour on purpose.
     @inline(__always) public func has(_ breakage: Sabotage) -> Bool { sabotage.contains(breakage) }
+
+    /// svm->nrips_enabled: the guest's NRIPS, offered only when the host has it (kvm_cpu_cap_has).
+    @inline(__always) public var nripsEnabled: Bool { guestNrips && hostNrips }
+    /// kvm_amd.vls after svm_hardware_setup: the host feature, and only with NPT.
+    @inline(__always) public var vlsEnabled: Bool { hostVls && npt }
 
     /// kvm_caps.supported_efer_bits: SCE, LME, LMA, NX always; SVME when kvm_amd.nested is set.
     public var supportedEferBits: UInt64 {

@@ -26,6 +26,16 @@ public enum GuestInstruction: Hashable, Sendable {
         case .rsm: return SVMExit.exceptionBase + UInt64(Vector.ud)
         }
     }
+
+    /// The instruction's length in bytes (WRMSR 0F 30 and RSM 0F AA; the SVM instructions 0F 01 xx);
+    /// 0 for a triple fault, which is no instruction.
+    public var length: UInt64 {
+        switch self {
+        case .wrmsr, .rsm: return 2
+        case .vmrun, .vmmcall, .stgi, .clgi, .vmload, .vmsave: return 3
+        case .tripleFault: return 0
+        }
+    }
 }
 
 extension Vcpu {
@@ -49,6 +59,11 @@ extension Vcpu {
         default:
             break
         }
+        // The CPU's exit from L1 writes vmcb01's NextRIP: the next instruction for an intercepted one,
+        // 0 for a shutdown. An instruction the CPU runs itself exits nowhere and leaves it alone.
+        if config.hostNrips && !svmInsnRunsInHardware(insn) {
+            vmcb01.control.nextRip = insn == .tripleFault ? 0 : rip &+ insn.length
+        }
         return svmInvokeExitHandler(insn)
     }
 
@@ -70,9 +85,10 @@ extension Vcpu {
 
     /// svm_handle_exit in guest mode: nested_svm_exit_special, then nested_svm_exit_handled.
     private mutating func svmHandleL2Exit(_ insn: GuestInstruction) -> ExitHandling {
-        // The CPU's #VMEXIT: NextRIP of the intercepted instruction (NRIPS), and no interrupt shadow
-        // (L2 ran at least one instruction since the entry that may have set it).
-        vmcb02.control.nextRip = rip &+ 3
+        // The CPU's #VMEXIT: NextRIP of the intercepted instruction (APM 15.7.1; with host NRIPS only,
+        // 0 for an exit that is no instruction's), and no interrupt shadow (L2 ran at least one
+        // instruction since the entry that may have set it).
+        if config.hostNrips { vmcb02.control.nextRip = insn == .tripleFault ? 0 : rip &+ insn.length }
         vmcb02.control.intState = 0
         svmSyncAfterL2Run()
         vmcb02.control.exitCode = insn.exitCode
@@ -105,7 +121,7 @@ extension Vcpu {
                 } else {
                     gif = insn == .stgi
                 }
-                rip &+= 3
+                svmRetireInHardware(insn)
                 return .resume
             }
             return svmInvokeExitHandler(insn)
@@ -135,6 +151,28 @@ extension Vcpu {
         return !svmSmiWindowInterceptsStgi(insn)
     }
 
+    /// Whether vmcb01 lets L1's VMLOAD/VMSAVE run in the CPU: with virtual VMLOAD/VMSAVE (host VLS and
+    /// NPT) svm_recalc_instruction_intercepts clears both intercepts, unless EFER.SVME is clear and KVM
+    /// has 460c7eb2e759 (which intercepts them to raise #UD; before it the CPU, which always sees
+    /// EFER.SVME=1 in the VMCB, ran them without one). The CPU virtualizes them for a guest in long
+    /// mode only and exits otherwise, as if they were intercepted (QEMU's svm_helper.c does the same).
+    func svmVmloadSaveRunsInHardware(_ insn: GuestInstruction) -> Bool {
+        guard config.vlsEnabled && isLongMode else { return false }
+        switch insn {
+        case .vmload, .vmsave: return !(efer & EFER.svme == 0 && has(.interceptGifInsnsWithoutSvme))
+        default: return false
+        }
+    }
+
+    /// Whether L1's instruction completes in the CPU without an exit to KVM.
+    func svmInsnRunsInHardware(_ insn: GuestInstruction) -> Bool {
+        switch insn {
+        case .stgi, .clgi: return svmGifInsnRunsInHardware(insn)
+        case .vmload, .vmsave: return svmVmloadSaveRunsInHardware(insn) && GuestPhys.isMappable(rax)
+        default: return false
+        }
+    }
+
     /// svm_enable_smi_window (arch/x86/kvm/svm/svm.c): with an SMI held back by GIF=0, KVM intercepts
     /// STGI itself to see the window open, in vmcb01 or vmcb02 alike.
     func svmSmiWindowInterceptsStgi(_ insn: GuestInstruction) -> Bool { insn == .stgi && !gif && smiPending }
@@ -149,7 +187,7 @@ extension Vcpu {
         case .vmmcall:
             // kvm_emulate_hypercall: unknown hypercall, -KVM_ENOSYS in RAX.
             rax = UInt64(bitPattern: -1000); owners.rax = runningOwner
-            rip &+= 3
+            svmSkipEmulatedInstruction(insn)
             return .resume
         case .stgi, .clgi:
             if !guestMode && svmGifInsnRunsInHardware(insn) {
@@ -157,22 +195,33 @@ extension Vcpu {
                 // raises KVM_REQ_EVENT for an event GIF was holding back (an INIT waits for the next
                 // request, an SMI has its own STGI window).
                 gif = insn == .stgi
-                rip &+= 3
+                svmRetireInHardware(insn)
                 return .resume
             }
             // stgi_interception / clgi_interception
             guard nestedSvmCheckPermissions() else { return .resume }
-            rip &+= 3
+            svmSkipEmulatedInstruction(insn)
             svmSetGif(insn == .stgi)
             return .resume
         case .vmload, .vmsave:
+            if !guestMode && svmInsnRunsInHardware(insn) {
+                // Virtual VMLOAD/VMSAVE: the CPU checks CPL and runs it, whatever L1's EFER.SVME (the
+                // VMCB's is always set). A GPA no memory backs is left to KVM's path below, which the
+                // CPU's nested page fault would reach through emulation (not modeled further).
+                if vmcb.save.cpl != 0 {
+                    kvmQueueException(Vector.gp)
+                    return .resume
+                }
+                svmRetireInHardware(insn)
+                return .resume
+            }
             // vmload_vmsave_interception
             guard nestedSvmCheckPermissions() else { return .resume }
             if !GuestPhys.pageAddressValid(rax) || !GuestPhys.isMappable(rax) {
                 kvmQueueException(Vector.gp)
                 return .resume
             }
-            rip &+= 3
+            svmSkipEmulatedInstruction(insn)
             return .resume
         case .tripleFault:
             return shutdownInterception()

@@ -41,6 +41,14 @@
 //   interceptGifInsnsWithoutSvme   -    7.1          no               no               kvm-x86 2026-03, no Cc: stable; confirmed absent
 //                                                                                      on real 6.12.117 (svmfuzz oracle, seed 09: STGI with
 //                                                                                      SVME clear raises no #UD under vGIF)
+//   ignoreLmaWithoutLmeInL2        B30  7.3?         no               yes              kvm-x86 2026-09 (linux-next from next-20260915). Debian's
+//                                                                                      6.12.117 source has it in nested_vmcb02_prepare_save (a
+//                                                                                      stable backport), 6.1.192's has not; real 6.12.117 enters
+//                                                                                      an L2 with vmcb12 EFER 0x1401 as 0x1001, 6.1.192 as 0x1401
+//                                                                                      (svmfuzz oracle, oracle-confirm/l2-efer-lma-without-lme*)
+//   rejectL1LmaWithoutLme          B30  7.3?         no               no               kvm-x86 2026-09; neither Debian source checks it in
+//                                                                                      svm_set_nested_state. No stable mails found for either
+//                                                                                      subject (searched 2026-12-02)
 //
 // "upstream" is the first mainline release as far as the dates say (2026 kvm-x86 ids: the 7.0/7.1 merge
 // windows); the stable answers do not depend on it.
@@ -104,6 +112,17 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
     /// expects) instead of injecting 01ddcdc55e09's #GP. Commit id not identified; real 6.12.117
     /// injects the #GP (svmfuzz oracle, zoo-B19 regression).
     public static let exitOnVmcb12MapFailure = KvmFixes(rawValue: 1 << 23)
+    /// [B30] 1c4c84a643b7 "KVM: nSVM: Ignore EFER.LMA if EFER.LME=0 when preparing L2 state" (kvm-x86,
+    /// 2026-09): nested_vmcb02_prepare_save drops a vmcb12 EFER.LMA that comes without LME (as the CPU's
+    /// VMRUN does), so L2 never runs with an EFER that KVM_SET_SREGS refuses. The svmfuzz finding
+    /// `unrestorable-l2-efer-lma` (2026-11) predates it in this model's tree. (The commit is not in the
+    /// stored kvm-x86 snapshot; modeled from its subject and the backport in Debian's 6.12.117 source.)
+    public static let ignoreLmaWithoutLmeInL2 = KvmFixes(rawValue: 1 << 24)
+    /// [B30] 5dc500a354cc "KVM: nSVM: Reject KVM_SET_NESTED_STATE if L1 has EFER.LMA=1 && EFER.LME=0"
+    /// (kvm-x86, 2026-09): svm_set_nested_state refuses an L1 save area with LMA but no LME, which the
+    /// next #VMEXIT would otherwise load into L1. (Not in the stored snapshot nor in either Debian
+    /// source: modeled from the subject.)
+    public static let rejectL1LmaWithoutLme = KvmFixes(rawValue: 1 << 25)
 
     /// Every fix, with its name in .svm programs and on the command line (kebab-case), in bit order.
     public static let named: [(name: String, fix: KvmFixes)] = [
@@ -131,6 +150,8 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
         ("check-efer-on-set-sregs", .checkEferOnSetSregs),
         ("intercept-gif-insns-without-svme", .interceptGifInsnsWithoutSvme),
         ("exit-on-vmcb12-map-failure", .exitOnVmcb12MapFailure),
+        ("ignore-lma-without-lme-in-l2", .ignoreLmaWithoutLmeInL2),
+        ("reject-l1-lma-without-lme", .rejectL1LmaWithoutLme),
     ]
 
     /// Every fix the model knows: today's upstream KVM.

@@ -87,14 +87,17 @@ extension Vcpu {
         requests.remove([.event, .recalcIntercepts, .apicvUpdate, .mmuSync, .tlbFlushCurrent, .tlbFlushGuest])
         guard guestMode else { return }
         // pre_svm_run (arch/x86/kvm/svm/svm.c): an L1 without NRIPS advanced L2's RIP before VMRUN,
-        // so the CPU must push L2's current RIP, known only now that userspace cannot change it.
-        if nestedRunPending != 0 && !config.guestNrips && has(.stuffNextRipAtVcpuRun) {
+        // so the CPU must push L2's current RIP, known only now that userspace cannot change it
+        // (only a host CPU with NRIPS reads NextRIP at all).
+        if nestedRunPending != 0 && !config.nripsEnabled && config.hostNrips && has(.stuffNextRipAtVcpuRun) {
             vmcb02.control.nextRip = rip
         }
-        // VMRUN delivers EVENTINJ; a software interrupt pushes NextRIP (the host CPU has NRIPS).
+        // VMRUN delivers EVENTINJ; a software interrupt pushes NextRIP on a host CPU with NRIPS, the
+        // current RIP on one without (L1 advanced it).
         let e = vmcb02.control.eventInj
         if e & EventInj.valid != 0 {
-            lastDelivered = DeliveredEvent(eventInj: e, returnRip: Vcpu.isEvtinjSoft(e) ? vmcb02.control.nextRip : rip)
+            let soft = Vcpu.isEvtinjSoft(e) && config.hostNrips
+            lastDelivered = DeliveredEvent(eventInj: e, returnRip: soft ? vmcb02.control.nextRip : rip)
             vmcb02.control.eventInj = 0
         }
         nestedRunPending = 0

@@ -55,7 +55,9 @@ extension Vcpu {
         let r: ExitHandling
         switch svmSetMsr(msr, data, hostInitiated: false, owner: owner) {
         case .ok:
-            rip &+= 2                              // kvm_complete_insn_gp: skip the WRMSR
+            // kvm_complete_insn_gp: skip the WRMSR, on whichever VMCB is current now (vmcb01 after a
+            // forced leave from L2, SkipInstruction.swift).
+            svmSkipEmulatedInstruction(.wrmsr(msr: msr, value: data))
             r = .resume
         case .fault:
             kvmQueueException(Vector.gp)

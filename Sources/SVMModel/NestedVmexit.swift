@@ -28,7 +28,7 @@ extension Vcpu {
             vmcb12.control.exitInfo2 = vmcb02.control.exitInfo2
             vmcb12.control.intState = vmcb02.control.intState
             // NextRIP is reported only to an L1 that has NRIPS.
-            if config.guestNrips { vmcb12.control.nextRip = vmcb02.control.nextRip }
+            if config.nripsEnabled { vmcb12.control.nextRip = vmcb02.control.nextRip }
             vmcb12.control.eventInj = 0
             vmcb12.control.intCtl = nested.ctl.intCtl
             memory.writeVmcb(nested.vmcb12Gpa, vmcb12)

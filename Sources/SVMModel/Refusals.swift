@@ -4,6 +4,9 @@
 /// A rule of kvm_is_valid_sregs (arch/x86/kvm/regs.c) that a register set breaks.
 public enum SregsRefusal: String, Sendable, CaseIterable {
     case longModeWithoutPae = "long-mode-without-pae"
+    /// EFER.LME and CR0.PG without EFER.LMA.
+    case longModeWithoutLma = "long-mode-without-lma"
+    /// EFER.LMA outside long mode (without LME or without PG).
     case eferLma = "efer-lma"
     case cr3
     case cr4
@@ -36,7 +39,7 @@ extension Vcpu {
     public func kvmSregsRejection(_ s: KvmSregs) -> SregsRefusal? {
         if s.efer & EFER.lme != 0 && s.cr0 & CR0.pg != 0 {
             if s.cr4 & CR4.pae == 0 { return .longModeWithoutPae }
-            if s.efer & EFER.lma == 0 { return .eferLma }
+            if s.efer & EFER.lma == 0 { return .longModeWithoutLma }
             if !Vcpu.kvmIsLegalCr3(s.cr3) { return .cr3 }
         } else if s.efer & EFER.lma != 0 {
             return .eferLma
@@ -84,6 +87,9 @@ extension Vcpu {
         if s.cr0 & CR0.pg == 0 || s.cr0 & CR0.pe == 0 || s.rflags & RFLAGS.vm != 0 || !nestedVmcbCheckSave(s) {
             return .l1Save
         }
+        // 5dc500a354cc: nor an L1 EFER with LMA and no LME, which the next #VMEXIT would load into L1
+        // ([B30] without it: accepted).
+        if has(.rejectL1LmaWithoutLme) && s.efer & EFER.lma != 0 && s.efer & EFER.lme == 0 { return .l1Save }
         return nil
     }
 }

@@ -28,6 +28,7 @@ public enum Variant: String, CaseIterable, Sendable {
     case zooB25 = "zoo-B25"
     case zooB26 = "zoo-B26"
     case zooB28 = "zoo-B28"
+    case zooB30 = "zoo-B30"
 
     // Debian 12's long-term stable kernels (reference/real-kvm-tcg/README.md).
     case linux61 = "linux-6.1"
@@ -79,7 +80,7 @@ public enum Variant: String, CaseIterable, Sendable {
         case .msrHook: return Self.series(.tripleFaultFromMsrInterception, 3,
             "Sean Christopherson's msr_interception() hook (2026-02-26, never merged)")
         case .merged: return Self.series(.tripleFaultIfWantsToRun, 4,
-            "kvm-x86 cdc69269b18a (applied 2026-03-05, in the 7.1 merge)")
+            "kvm-x86 as of 2026-11: cdc69269b18a (applied 2026-03-05, in the 7.1 merge) and every fix in KvmFixes")
         case .zooB01: return Self.zoo(.leaveNestedOnSvmeClear, 5,
             "c513f484c558 KVM: nSVM: leave guest mode when clearing EFER.SVME")
         case .zooB03: return Self.zoo([.keepGifOnSvmeClear, .allowGifClearWithoutSvme], 6,
@@ -114,14 +115,17 @@ public enum Variant: String, CaseIterable, Sendable {
             "778d8c1b2a6f KVM: nSVM: Sync NextRIP to cached vmcb12 after VMRUN of L2 + 03bee264f8eb KVM: nSVM: Sync interrupt shadow to cached vmcb12 after VMRUN of L2")
         case .zooB28: return Self.zoo(.checkEferOnSetSregs, 21,
             "184bd464bdb6 KVM: x86: Check EFER validity on KVM_SET_SREGS*")
+        case .zooB30: return Self.zoo([.ignoreLmaWithoutLmeInL2, .rejectL1LmaWithoutLme], 24,
+            "1c4c84a643b7 KVM: nSVM: Ignore EFER.LMA if EFER.LME=0 when preparing L2 state + 5dc500a354cc KVM: nSVM: Reject KVM_SET_NESTED_STATE if L1 has EFER.LMA=1 && EFER.LME=0")
         // Membership and its evidence: the table in KvmFixes.swift.
         case .linux61: return Self.kernel(without: [.keepGifOnSvmeClear, .allowGifClearWithoutSvme,
             .leaveNestedOnRsmFailure, .tripleFaultOnVmexitMapFailure, .ignoreNpEnableWithoutNpt, .stuffNextRipAtVcpuRun,
-            .interceptGifInsnsWithoutSvme, .exitOnVmcb12MapFailure, .checkCachedVmcb12OnRsm, .checkEferOnSetSregs], 22,
+            .interceptGifInsnsWithoutSvme, .exitOnVmcb12MapFailure, .checkCachedVmcb12OnRsm, .checkEferOnSetSregs,
+            .ignoreLmaWithoutLmeInL2, .rejectL1LmaWithoutLme], 22,
             "Debian 12 linux-image-6.1.0-57-amd64 (6.1.192-3)")
         case .linux612: return Self.kernel(without: [.keepGifOnSvmeClear, .allowGifClearWithoutSvme,
             .ignoreNpEnableWithoutNpt, .stuffNextRipAtVcpuRun, .interceptGifInsnsWithoutSvme,
-            .exitOnVmcb12MapFailure, .tripleFaultOnVmexitMapFailure], 23,
+            .exitOnVmcb12MapFailure, .tripleFaultOnVmexitMapFailure, .rejectL1LmaWithoutLme], 23,
             "Debian 12 linux-image-6.12.117+deb12-amd64 (6.12.117-1~deb12u1)")
         }
     }

@@ -158,7 +158,7 @@ extension Vcpu {
             // instruction and resumed L1 as if VMRUN had done nothing. The model has one kind of map
             // failure (an unbacked GPA) and sends it down that other path.
             if !has(.injectGpOnVmcb12MapFailure) {
-                rip &+= 3                          // kvm_skip_emulated_instruction
+                svmSkipEmulatedInstruction(.vmrun(gpa: vmcb12Gpa))
                 return .resume
             }
             // The kvm-x86 tree then sends the failure to userspace (kvm_handle_memory_failure:
@@ -169,7 +169,7 @@ extension Vcpu {
             }
             return .exitToUserspace(.internalError)
         }
-        rip &+= 3                                  // svm_skip_emulated_instruction
+        svmSkipEmulatedInstruction(.vmrun(gpa: vmcb12Gpa))
         if !passed { return .resume }              // L1 resumes after VMRUN with VMEXIT_INVALID, GIF=0
 
         // Save L1's state into vmcb01.save for the #VMEXIT to restore.
@@ -226,8 +226,13 @@ extension Vcpu {
             // [B25] without a0592461f39c ("KVM: nSVM: Delay stuffing L2's current RIP into NextRIP
             // until vCPU run"): for L1 without NRIPS, NextRIP was stuffed here from a RIP the caller
             // passed, which KVM_SET_NESTED_STATE took from vmcb02 before L2's registers were restored.
-            vmcb02.control.nextRip = config.guestNrips ? nested.ctl.nextRip : vmcb12Rip
-        } else if config.guestNrips || nestedRunPending == 0 {
+            // A host without NRIPS left NextRIP alone (its CPU never reads it).
+            if config.nripsEnabled {
+                vmcb02.control.nextRip = nested.ctl.nextRip
+            } else if config.hostNrips {
+                vmcb02.control.nextRip = vmcb12Rip
+            }
+        } else if config.nripsEnabled || nestedRunPending == 0 {
             // L1 without NRIPS advanced L2's RIP itself; svmVcpuRun stuffs it before the first run.
             // After that first run NextRIP is the CPU's (or KVM's) and travels in the cache.
             vmcb02.control.nextRip = nested.ctl.nextRip
@@ -248,6 +253,10 @@ extension Vcpu {
 
     /// nested_vmcb02_prepare_save (arch/x86/kvm/svm/nested.c): load L2's registers from vmcb12.
     mutating func nestedVmcb02PrepareSave() {
+        // 1c4c84a643b7: the CPU's VMRUN ignores EFER.LMA without LME, so KVM drops it from the cached
+        // vmcb12 too instead of loading an EFER that KVM_SET_SREGS refuses ([B30] without it: loaded as
+        // vmcb12 has it). As in Debian 6.12.117's backport (the upstream text is not in our snapshot).
+        if has(.ignoreLmaWithoutLmeInL2) && nested.save.efer & EFER.lme == 0 { nested.save.efer &= ~EFER.lma }
         let s = nested.save
         vmcb02.save.cpl = s.cpl
         kvmSetRflags(s.rflags, owner: .l2)

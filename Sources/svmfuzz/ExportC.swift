@@ -16,7 +16,8 @@ struct ExportC: ParsableCommand {
         host with kvm_amd nested=1: it replays the program with real ioctls (the runner svmfuzz-kvm, whose \
         sources are read from Sources/svmfuzz-kvm of the repository above the current directory) and \
         compares each step with the model configured as `svmfuzz oracle` does: variant linux-<kernel> \
-        (or --variant), guest without NRIPS. Exit status: 0; 2 on bad input.
+        (or --variant), on a host without NRIPS and VLS like the oracle's TCG host (--host-nrips and \
+        --host-vls for a real AMD host that has them); the guest has no NRIPS. Exit status: 0; 2 on bad input.
         """)
 
     @Argument(help: "A .svm program or a raw libFuzzer input.")
@@ -28,6 +29,12 @@ struct ExportC: ParsableCommand {
     @Option(help: "The model variant the expectations come from (default: linux-<kernel>).")
     var variant: String?
 
+    @Flag(help: "Expect a host CPU with NextRIP save (kvm_amd nrips=1), as real AMD hosts have.")
+    var hostNrips = false
+
+    @Flag(help: "Expect a host CPU with virtual VMLOAD/VMSAVE (kvm_amd vls=1).")
+    var hostVls = false
+
     func run() throws {
         guard ["6.1", "6.12"].contains(kernel) else { throw BadInput("svmfuzz: --kernel takes 6.1 or 6.12 (got '\(kernel)')") }
         let model = try variant.map { try VariantNames.parse($0) } ?? OracleModel.variant(ofKernel: kernel)
@@ -37,8 +44,10 @@ struct ExportC: ParsableCommand {
         // The model's guest has no NRIPS (as on the oracle's TCG host): the plan hides it from KVM's too.
         program.config.nrips = false
         // The same model `svmfuzz oracle` compares with.
-        let (_, steps) = Observer.run(program, config: OracleModel(variant: model).config(program))
-        let source = "model variant \(model.rawValue), guest without NRIPS"
+        let oracle = OracleModel(variant: model, hostNrips: hostNrips, hostVls: hostVls)
+        let (_, steps) = Observer.run(program, config: oracle.config(program))
+        let source = "model variant \(model.rawValue), guest without NRIPS, host "
+            + (hostNrips ? "with" : "without") + " NRIPS and " + (hostVls ? "with" : "without") + " VLS"
         var out = header(input, model: model, source: source)
         out += "#define SVMFUZZ_EMBEDDED 1\n\n"
         out += CText.stringConstant("svmfuzz_source", source) + "\n"

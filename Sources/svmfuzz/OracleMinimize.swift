@@ -113,7 +113,7 @@ struct OracleMinimize: ParsableCommand {
         while rounds < maxRounds {
             rounds += 1
             let cands = Self.candidates(best.keep, differingStep: best.difference!.step)
-                .filter { !Self.hangsRunner(Self.subset(original, $0)) }
+                .filter { !Oracle.stallsTcg(Self.subset(original, $0)) }
             let found = try judge(cands)
                 .filter(keeps).min { $0.keep.count < $1.keep.count }
             guard let smaller = found, smaller.keep.count < best.keep.count else { break }
@@ -186,28 +186,6 @@ struct OracleMinimize: ParsableCommand {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return "h" + String(h, radix: 16)
-    }
-
-    /// Whether the runner would hang on the program: after `reset` (or in SMM after `smi`, or after
-    /// `init`) the vCPU runs 16-bit code, where a
-    /// guest instruction that faults re-enters the runner's 16-bit exception path forever (runner.c's
-    /// vcpu_run loops on rm_helper_exit without looking at its time limit), stalling the whole boot.
-    /// Until a set_sregs, restore, set_nested_state or rsm leaves it, such programs are not played.
-    static func hangsRunner(_ p: Program) -> Bool {
-        var realMode = false, smm = false
-        for op in p.operations {
-            switch kind(SVMText.line(op)) {
-            case "reset", "init": realMode = true; smm = false
-            case "smi": smm = true
-            case "set_sregs", "restore", "set_nested_state": realMode = false; smm = false
-            case "rsm":
-                if smm { smm = false } else if realMode { return true }
-            case "wrmsr", "vmrun", "vmload", "vmsave", "vmmcall", "stgi", "clgi", "triple_fault":
-                if realMode || smm { return true }
-            default: break
-            }
-        }
-        return false
     }
 
     /// The kind of an operation: the first word of its text (`vmrun`, `set_sregs`, ...).

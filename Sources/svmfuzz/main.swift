@@ -20,7 +20,8 @@ struct SVMFuzzCommand: ParsableCommand {
         .svm, unknown variant, bad option), reported as one line on stderr.
         """,
         subcommands: [Replay.self, Decode.self, Encode.self, Minimize.self, Diff.self, Variants.self, Hunt.self,
-                      KvmPlanCommand.self, Oracle.self, ExportC.self, Generate.self, OracleMinimize.self])
+                      KvmPlanCommand.self, Oracle.self, ExportC.self, Generate.self, OracleMinimize.self,
+                      KnownIssuesCommand.self])
 }
 
 func runMain() -> Int32 {

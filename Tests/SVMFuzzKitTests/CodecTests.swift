@@ -271,6 +271,8 @@ enum DictionaryEntries {
             ("config_npt_off", [ByteCodec.configMagic, ByteCodec.configByte(ProgramConfig(npt: false))]),
             ("config_vgif_off", [ByteCodec.configMagic, ByteCodec.configByte(ProgramConfig(vgif: false))]),
             ("config_nrips_off", ByteCodec.encode(Program(config: ProgramConfig(nrips: false), operations: []))),
+            ("config_host_nrips_off", ByteCodec.encode(Program(config: ProgramConfig(hostNrips: false), operations: []))),
+            ("config_host_vls_off", ByteCodec.encode(Program(config: ProgramConfig(hostVls: false), operations: []))),
         ]
     }
 }
@@ -363,7 +365,8 @@ enum RandomPrograms {
         guard r.bool() else { return ProgramConfig() }
         return ProgramConfig(variant: r.maybe { $0.pick(Variant.allCases) }, nested: r.maybe { $0.bool() },
                              npt: r.maybe { $0.bool() }, vgif: r.maybe { $0.bool() }, svm: r.maybe { $0.bool() },
-                             lm: r.maybe { $0.bool() })
+                             lm: r.maybe { $0.bool() }, nrips: r.maybe { $0.bool() }, fep: r.maybe { $0.bool() },
+                             hostNrips: r.maybe { $0.bool() }, hostVls: r.maybe { $0.bool() })
     }
 
     static func program(_ r: inout CodecRng, withExpect: Bool) -> Program {

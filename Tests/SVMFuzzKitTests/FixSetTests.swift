@@ -67,14 +67,15 @@ final class FixSetTests: XCTestCase {
         .zooB25: ["stuff-next-rip-at-vcpu-run"],
         .zooB26: ["sync-next-rip-to-cached-vmcb12", "sync-int-shadow-to-cached-vmcb12"],
         .zooB28: ["check-efer-on-set-sregs"],
+        .zooB30: ["ignore-lma-without-lme-in-l2", "reject-l1-lma-without-lme"],
         .linux61: ["keep-gif-on-svme-clear", "allow-gif-clear-without-svme",
                    "leave-nested-on-rsm-failure", "triple-fault-on-vmexit-map-failure",
                    "ignore-np-enable-without-npt", "stuff-next-rip-at-vcpu-run",
                    "intercept-gif-insns-without-svme", "exit-on-vmcb12-map-failure", "check-cached-vmcb12-on-rsm",
-                   "check-efer-on-set-sregs"],
+                   "check-efer-on-set-sregs", "ignore-lma-without-lme-in-l2", "reject-l1-lma-without-lme"],
         .linux612: ["keep-gif-on-svme-clear", "allow-gif-clear-without-svme", "ignore-np-enable-without-npt",
                     "stuff-next-rip-at-vcpu-run", "intercept-gif-insns-without-svme", "exit-on-vmcb12-map-failure",
-                    "triple-fault-on-vmexit-map-failure"],
+                    "triple-fault-on-vmexit-map-failure", "reject-l1-lma-without-lme"],
     ]
 
     static let policy: [Variant: SvmeClearPolicy] = [
@@ -108,6 +109,7 @@ final class FixSetTests: XCTestCase {
         for (i, v) in old.enumerated() { XCTAssertEqual(v.codecIndex, UInt8(i), v.rawValue) }
         XCTAssertEqual(Variant.linux61.codecIndex, 22)
         XCTAssertEqual(Variant.linux612.codecIndex, 23)
+        XCTAssertEqual(Variant.zooB30.codecIndex, 24)
         XCTAssertEqual(Set(Variant.allCases.map(\.codecIndex)).count, Variant.allCases.count)
         for v in Variant.allCases {
             XCTAssertEqual(Variant(codecIndex: v.codecIndex), v)
@@ -117,7 +119,7 @@ final class FixSetTests: XCTestCase {
             XCTAssertEqual(ByteCodec.decode(ByteCodec.encode(q)), q, v.rawValue)
         }
         // Numbers no variant has wrap as they did with 22 variants.
-        for n in 24...255 {
+        for n in 25...255 {
             XCTAssertEqual(ByteCodec.decode([0xc6, 0, UInt8(n)]).config.variant, old[n % 22], "\(n)")
         }
     }

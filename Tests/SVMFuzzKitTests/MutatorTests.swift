@@ -94,6 +94,31 @@ final class MutatorTests: XCTestCase {
         }
     }
 
+    /// A header cut short anywhere (host byte, config byte, extension byte, or the second extension byte
+    /// an extension byte with bit 7 announces) sets ranOut, so cross-over re-encodes it instead of letting
+    /// data2's first opcode byte complete it; a whole header does not.
+    func testTruncatedHeadersAreNotCopiedInPlace() {
+        let full: [UInt8] = [ByteCodec.configMagicExtended, 243 + 2, 0, 0x80 | 1, 2]
+        XCTAssertEqual(ByteCodec.decode(full).config, ProgramConfig(nrips: false, fep: true, hostNrips: true))
+        let b = ByteCodec.encode(Program(operations: [.guest(.stgi), .run, .guest(.vmmcall)]))
+        for a in (1...full.count).map({ Array(full[..<$0]) }) + [[ByteCodec.configMagicExtended, 0, 0x80]] {
+            let complete = a.count == full.count
+            a.withUnsafeBytes { XCTAssertEqual(OperationDecoder($0).ranOut, !complete, "\(a)") }
+            for seed in UInt32(0)..<50 {
+                var out = [UInt8](repeating: 0, count: 64)
+                let n = a.withUnsafeBufferPointer { pa in
+                    b.withUnsafeBufferPointer { pb in
+                        out.withUnsafeMutableBufferPointer { po in
+                            OperationMutator.crossOver(pa.baseAddress!, size1: a.count, pb.baseAddress!, size2: b.count,
+                                                       out: po.baseAddress!, maxOutSize: 64, seed: seed)
+                        }
+                    }
+                }
+                XCTAssertEqual(ByteCodec.decode(Array(out[..<n])).config, ByteCodec.decode(a).config, "\(a) seed \(seed)")
+            }
+        }
+    }
+
     func testCrossOverFitsAndKeepsOperations() {
         var rng = CodecRng(seed: 24)
         for i in 0..<500 {
@@ -113,8 +138,15 @@ final class MutatorTests: XCTestCase {
             XCTAssertEqual(out[maxOut], 0xaa)
             let q = ByteCodec.decode(Array(out[..<n]))
             let opsA = ByteCodec.decode(a).operations, opsB = ByteCodec.decode(b).operations
-            // Every operation of the result comes from one of the parents (enter-L2 pieces aside).
-            for op in q.operations { XCTAssertTrue(opsA.contains(op) || opsB.contains(op), "\(op)") }
+            // The result is data1's config, a prefix of data1's operations, then a run of data2's.
+            if n > 0 { XCTAssertEqual(q.config, ByteCodec.decode(a).config) }
+            let r = q.operations
+            let splits = (0...min(r.count, opsA.count)).filter { p in
+                guard Array(r[..<p]) == Array(opsA[..<p]) else { return false }
+                let rest = Array(r[p...])
+                return rest.isEmpty || (rest.count <= opsB.count && (0...(opsB.count - rest.count)).contains { Array(opsB[$0..<($0 + rest.count)]) == rest })
+            }
+            XCTAssertFalse(splits.isEmpty, "seed \(i): \(r) is not a prefix of \(opsA) and a slice of \(opsB)")
         }
     }
 }

@@ -61,15 +61,22 @@ final class StepRecordTests: XCTestCase {
     }
 
     func testAViolationIsInTheRecordWithItsReason() throws {
-        let r = try records("""
-            wrmsr efer 0x1d01
-            wrmsr hsave_pa 0x40000
-            vmcb 0x10000 intercepts=vmrun,vmmcall asid=1 efer=0x1401
-            vmrun 0x10000
-            run
-            """)
+        func entered(efer: String, _ variant: Variant) throws -> [StepRecord] {
+            try records("""
+                wrmsr efer 0x1d01
+                wrmsr hsave_pa 0x40000
+                vmcb 0x10000 intercepts=vmrun,vmmcall asid=1 efer=\(efer)
+                vmrun 0x10000
+                run
+                """, variant)
+        }
+        // vmcb12 EFER with LMA and no LME: zoo-B30 (merged without 1c4c84a643b7) loads it.
+        let r = try entered(efer: "0x1401", .zooB30)
         XCTAssertEqual(r[4].violation, ViolationCode(id: .unrestorableState, reason: .refused(.setSregs, .sregs(.eferLma))))
         XCTAssertEqual(r[4].exit, .intr)
+        // With LME and paging but no LMA, merged loads it as well.
+        XCTAssertEqual(try entered(efer: "0x1901", .merged)[4].violation,
+                       ViolationCode(id: .unrestorableState, reason: .refused(.setSregs, .sregs(.longModeWithoutLma))))
     }
 
     func testSkipsSayWhy() throws {

@@ -16,7 +16,8 @@ final class LeaveVsVmexitTests: XCTestCase {
 
     /// L2 → L1 by svm_leave_nested during KVM_RUN (prefix: L2 clears EFER.SVME, L1 does not intercept).
     private func forcedLeaveInRun() -> Vcpu {
-        var v = makeL1(.prefix)
+        // Without host NRIPS, so that RIP too is L2's (with it, vmcb01's stale NextRIP: HostFeatureTests).
+        var v = makeL1(.prefix, hostNrips: false)
         enterL2(&v)
         XCTAssertEqual(exec(&v, .wrmsr(msr: MSR.efer, value: L2State.efer & ~EFER.svme)), .entered(.l1))
         return v

@@ -21,7 +21,7 @@ final class ReplayCommandTests: CLITestCase {
         let r = try svmfuzz("replay", f, "--variant", "prefix")
         XCTAssertEqual(r.status, 1)
         XCTAssertEqual(r.stdoutLines, [
-            "VIOLATION l1-runs-l2-state at step 5 (line 6): KVM entered L1 while rip (and maybe more) holds L2's value",
+            "VIOLATION l1-runs-l2-state at step 5 (line 6): KVM entered L1 while rsp (and maybe more) holds L2's value",
             "EXPECT FAILED line 7: wanted exit=shutdown, got exit=none",
         ])
         XCTAssertEqual(r.stderr, "")
@@ -52,7 +52,7 @@ final class ReplayCommandTests: CLITestCase {
         XCTAssertEqual(r.status, 0, r.stdout)
         XCTAssertEqual(r.stdoutLines, [
             "expected violation: the expect on line 7 names it",
-            "VIOLATION l1-runs-l2-state at step 5 (line 6): KVM entered L1 while rip (and maybe more) holds L2's value",
+            "VIOLATION l1-runs-l2-state at step 5 (line 6): KVM entered L1 while rsp (and maybe more) holds L2's value",
         ])
         // The same expectation fails on merged, where nothing is violated.
         let m = try svmfuzz("replay", f, "--variant", "merged")
@@ -97,7 +97,7 @@ final class ReplayCommandTests: CLITestCase {
             "owners rip=l2 rsp=l2 rax=l2 rflags=l2 cr0=l2 cr3=l2 cr4=l2 efer=l2" })
         XCTAssertTrue(lines.contains { $0.hasPrefix("      ") && $0.contains("VIOLATION l1-runs-l2-state at step 5") })
         XCTAssertEqual(lines.suffix(2), [
-            "VIOLATION l1-runs-l2-state at step 5 (line 6): KVM entered L1 while rip (and maybe more) holds L2's value",
+            "VIOLATION l1-runs-l2-state at step 5 (line 6): KVM entered L1 while rsp (and maybe more) holds L2's value",
             "EXPECT FAILED line 7: wanted exit=shutdown, got exit=none",
         ])
 
@@ -173,7 +173,7 @@ final class ReplayCommandTests: CLITestCase {
         XCTAssertEqual(e.status, 0)
         let r = try svmfuzz("replay", "clear.bin", "--variant", "prefix")
         XCTAssertEqual(r.status, 1)
-        XCTAssertEqual(r.stdoutLines, ["VIOLATION l1-runs-l2-state at step 5: KVM entered L1 while rip (and maybe more) holds L2's value"])
+        XCTAssertEqual(r.stdoutLines, ["VIOLATION l1-runs-l2-state at step 5: KVM entered L1 while rsp (and maybe more) holds L2's value"])
         XCTAssertEqual(try svmfuzz("replay", "clear.bin").lastLine, "CLEAN (5 steps)")
     }
 }

@@ -31,6 +31,9 @@ public struct OperationDecoder {
     /// Operations of an enter-L2 expansion still to return (3, 2, 1), and its vmcb12 GPA.
     var pending: UInt8 = 0
     var pendingGpa: UInt64 = 0
+    /// A read past the end took a default: the operation (or header) just decoded was truncated, so its
+    /// bytes are not self-delimiting if something is appended after them.
+    private(set) var ranOut = false
 
     public init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
@@ -38,17 +41,29 @@ public struct OperationDecoder {
         var cfg = ProgramConfig()
         if let first = bytes.first, ByteCodec.isConfigMagic(first) {
             o = 1
-            if o < bytes.count { cfg = ByteCodec.decodeConfig(bytes[o]); o += 1 }
-            if first == ByteCodec.configMagicWithVariant && o < bytes.count {
+            var host: UInt8? = nil
+            if first == ByteCodec.configMagicExtended && o < bytes.count && bytes[o] >= ByteCodec.hostByteBase {
+                host = bytes[o]
+                o += 1
+            }
+            if o < bytes.count { cfg = ByteCodec.decodeConfig(bytes[o]); o += 1 } else { ranOut = true }
+            if let host { ByteCodec.decodeHost(host, into: &cfg) }
+            if first == ByteCodec.configMagicWithVariant || first == ByteCodec.configMagicExtended, o >= bytes.count {
+                ranOut = true
+            } else if first == ByteCodec.configMagicWithVariant {
                 cfg.variant = ByteCodec.variantFor(Int(bytes[o]))
                 o += 1
-            } else if first == ByteCodec.configMagicExtended && o < bytes.count {
+            } else if first == ByteCodec.configMagicExtended {
                 let x = bytes[o]
                 ByteCodec.decodeExtension(x, into: &cfg)
                 o += 1
-                if x & 0x80 != 0 && o < bytes.count {
-                    ByteCodec.decodeSecondExtension(bytes[o], into: &cfg)
-                    o += 1
+                if x & ByteCodec.secondExtensionFlag != 0 {
+                    if o < bytes.count {
+                        ByteCodec.decodeSecondExtension(bytes[o], into: &cfg)
+                        o += 1
+                    } else {
+                        ranOut = true
+                    }
                 }
             }
         }
@@ -81,13 +96,17 @@ public struct OperationDecoder {
     /// false at the end of the input.
     mutating func skipEncoded() -> Bool {
         pending = 0
+        ranOut = false
         let more = decodeEncoded() != nil
         pending = 0
         return more
     }
 
     @inline(__always) mutating func byte() -> UInt8? {
-        guard offset < bytes.count else { return nil }
+        guard offset < bytes.count else {
+            ranOut = true
+            return nil
+        }
         defer { offset += 1 }
         return bytes[offset]
     }

@@ -8,11 +8,12 @@ struct OperationEncoder {
 
     mutating func config(_ cfg: ProgramConfig) {
         guard !cfg.isEmpty else { return }
-        if cfg.fep != nil {
-            bytes += [ByteCodec.configMagicExtended, ByteCodec.configByte(cfg), ByteCodec.extensionByte(cfg),
-                      ByteCodec.secondExtensionByte(cfg)]
-        } else if cfg.nrips != nil {
-            bytes += [ByteCodec.configMagicExtended, ByteCodec.configByte(cfg), ByteCodec.extensionByte(cfg)]
+        let host = ByteCodec.hostByte(cfg)
+        if cfg.nrips != nil || host != nil || cfg.fep != nil {
+            bytes.append(ByteCodec.configMagicExtended)
+            if let host { bytes.append(host) }
+            bytes += [ByteCodec.configByte(cfg), ByteCodec.extensionByte(cfg)]
+            if cfg.fep != nil { bytes.append(ByteCodec.secondExtensionByte(cfg)) }
         } else if let v = cfg.variant {
             bytes += [ByteCodec.configMagicWithVariant, ByteCodec.configByte(cfg),
                       v.codecIndex]

@@ -69,10 +69,10 @@ public struct Executor: Sendable {
         let warningsBefore = vcpu.warnings
         vcpu.beginStep()
         perform(op)
-        let found = stepViolation
+        let failedBefore = stepViolation != nil
         check(.step)
         // kvm-warn judged the warnings unless the step had already failed (they are judged later).
-        if found == nil && stepViolation?.id != .smmL1State { reportedWarnings = vcpu.warnings }
+        if !failedBefore && stepViolation?.id != .smmL1State { reportedWarnings = vcpu.warnings }
 
         now.record.mode = vcpu.mode
         now.record.gif = vcpu.gif
@@ -90,8 +90,7 @@ public struct Executor: Sendable {
     /// Runs the registry at checkpoint `kind`; the step keeps its first violation (or a root cause
     /// found later).
     private mutating func check(_ kind: CheckpointKind) {
-        let found = stepViolation
-        if let v = InvariantRegistry.check(kind, &self, found: found) { stepViolation = v }
+        if let v = InvariantRegistry.check(kind, &self, failed: stepViolation != nil) { stepViolation = v }
     }
 
     private mutating func skip(_ why: SkipReason) {

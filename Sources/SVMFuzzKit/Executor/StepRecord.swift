@@ -118,27 +118,28 @@ public struct IoctlCalls: Sendable {
     public static let capacity = 5
     private var storage: InlineArray<5, IoctlCall> = .init(repeating: IoctlCall(.getState, .ok))
     public private(set) var count = 0
+    /// Where the first failure and the first triple-fault raiser are (-1: none), kept at append so
+    /// the invariants that ask at every ioctl checkpoint need no scan.
+    private var failureAt: Int8 = -1
+    private var raiserAt: Int8 = -1
 
     public init() {}
 
     mutating func append(_ c: IoctlCall) {
         guard count < IoctlCalls.capacity else { return }
         storage[count] = c
+        if failureAt < 0 && c.result != .ok { failureAt = Int8(count) }
+        if raiserAt < 0 && c.raisedTripleFault { raiserAt = Int8(count) }
         count += 1
     }
 
     public subscript(i: Int) -> IoctlCall { storage[i] }
     public var last: IoctlCall? { count > 0 ? storage[count - 1] : nil }
     /// The first call that failed.
-    public var firstFailure: IoctlCall? {
-        for i in 0..<count where storage[i].result != .ok { return storage[i] }
-        return nil
-    }
+    public var firstFailure: IoctlCall? { failureAt < 0 ? nil : storage[Int(failureAt)] }
+    public var hasFailure: Bool { failureAt >= 0 }
     /// The first call that raised a triple fault.
-    public var firstRaiser: IoctlCall? {
-        for i in 0..<count where storage[i].raisedTripleFault { return storage[i] }
-        return nil
-    }
+    public var firstRaiser: IoctlCall? { raiserAt < 0 ? nil : storage[Int(raiserAt)] }
 }
 
 public struct StepRecord: Sendable {

@@ -21,24 +21,9 @@ public struct FuzzHarness: Sendable {
         template = Executor(config: ProgramConfig().vcpuConfig(variant: variant, fixes: fixes))
     }
 
-    /// A known-issues line that is not a violation pattern.
-    public struct BadKnownIssue: Error, CustomStringConvertible {
-        public var line: Int
-        public var text: String
-        public var description: String { "known issues line \(line): '\(text)' is not `<invariant-id> [<reason>]`" }
-    }
-
-    /// Parses a known-issues file: one pattern per line (`<invariant-id> [<reason>]`), `#` comments.
-    public static func parseKnownIssues(_ text: String) throws -> [ViolationPattern] {
-        var out: [ViolationPattern] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let sig = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let t = sig.trimmingCharacters(in: .whitespaces)
-            if t.isEmpty { continue }
-            guard let p = ViolationPattern(Substring(t)) else { throw BadKnownIssue(line: i + 1, text: t) }
-            out.append(p)
-        }
-        return out
+    /// The signatures of a known-issues file (KnownIssues.swift; errors name `file:line`).
+    public static func parseKnownIssues(_ text: String, file: String = "known-issues") throws -> [ViolationPattern] {
+        try KnownIssues.parse(text, file: file).map(\.pattern)
     }
 
     /// Whether a step's violation is a known issue (matched on the record's code: no message built).

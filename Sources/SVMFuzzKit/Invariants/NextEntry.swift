@@ -35,7 +35,7 @@ enum NextEntry {
         c.kvmRunBegin()
         let initBefore = c.initPending
         let entry = c.vcpuEnterGuest()
-        let reportsNextRip = c.config.guestNrips && c.mode == .l2
+        let reportsNextRip = c.config.nripsEnabled && c.mode == .l2
         return Outcome(entry: entry, mode: c.mode, rip: c.rip, rsp: c.rsp, rax: c.rax, rflags: c.rflags, gif: c.gif,
                        delivered: c.lastDelivered, nextRip: reportsNextRip ? c.vmcb02.control.nextRip : nil,
                        initDelivered: initBefore && !c.initPending)

@@ -10,37 +10,37 @@
 import SVMModel
 
 public enum InvariantRegistry {
-    /// Runs the checks of checkpoint `kind` on the step in progress (`ex.now`); `found` is the step's
-    /// violation so far. `ex` is inout only to pass it by address (Invariant.check).
-    static func check(_ kind: CheckpointKind, _ ex: inout Executor, found: Violation?) -> Violation? {
+    /// Runs the checks of checkpoint `kind` on the step in progress (`ex.now`); `failed`: the step
+    /// already has a violation (only root causes are still looked for). `ex` is inout only to pass it by address (Invariant.check).
+    static func check(_ kind: CheckpointKind, _ ex: inout Executor, failed: Bool) -> Violation? {
         switch kind {
         case .entry:
-            return run(L1RunsL2State.self, kind, &ex, found)
+            return run(L1RunsL2State.self, kind, &ex, failed)
         case .exit:
-            return run(UnrestorableState.self, kind, &ex, found)
+            return run(UnrestorableState.self, kind, &ex, failed)
         case .instruction:
-            if let v = run(GifChanged.self, kind, &ex, found) { return v }
-            if let v = run(HsavePaRules.self, kind, &ex, found) { return v }
-            if let v = run(InterceptNotReflected.self, kind, &ex, found) { return v }
-            return run(VmrunOutcome.self, kind, &ex, found)
+            if let v = run(GifChanged.self, kind, &ex, failed) { return v }
+            if let v = run(HsavePaRules.self, kind, &ex, failed) { return v }
+            if let v = run(InterceptNotReflected.self, kind, &ex, failed) { return v }
+            return run(VmrunOutcome.self, kind, &ex, failed)
         case .ioctl:
-            if let v = run(IoctlAcceptsInvalid.self, kind, &ex, found) { return v }
-            if let v = run(SpuriousTripleFault.self, kind, &ex, found) { return v }
-            return run(RestoreMismatch.self, kind, &ex, found)
+            if let v = run(IoctlAcceptsInvalid.self, kind, &ex, failed) { return v }
+            if let v = run(SpuriousTripleFault.self, kind, &ex, failed) { return v }
+            return run(RestoreMismatch.self, kind, &ex, failed)
         case .step:
-            if let v = run(SmmL1State.self, kind, &ex, found) { return v }
-            if let v = run(KvmWarn.self, kind, &ex, found) { return v }
-            if let v = run(InconsistentState.self, kind, &ex, found) { return v }
-            if let v = run(Vmcb12Unchecked.self, kind, &ex, found) { return v }
-            return run(VmexitRestoresL1.self, kind, &ex, found)
+            if let v = run(SmmL1State.self, kind, &ex, failed) { return v }
+            if let v = run(KvmWarn.self, kind, &ex, failed) { return v }
+            if let v = run(InconsistentState.self, kind, &ex, failed) { return v }
+            if let v = run(Vmcb12Unchecked.self, kind, &ex, failed) { return v }
+            return run(VmexitRestoresL1.self, kind, &ex, failed)
         }
     }
 
     @inline(__always)
     private static func run<I: Invariant>(_ inv: I.Type, _ kind: CheckpointKind, _ ex: inout Executor,
-                                          _ found: Violation?) -> Violation? {
+                                          _ failed: Bool) -> Violation? {
         assert(I.checkpoint == kind, "\(I.family) is listed under the wrong checkpoint")
-        guard found == nil || I.supersedesEarlier, let f = I.check(&ex) else { return nil }
+        guard !failed || I.supersedesEarlier, let f = I.check(&ex) else { return nil }
         return Violation(id: f.id, step: ex.now.record.step, line: ex.now.record.line, detail: f.detail, reason: f.reason)
     }
 }

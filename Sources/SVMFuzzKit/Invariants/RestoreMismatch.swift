@@ -14,7 +14,7 @@ enum RestoreMismatch: Invariant {
 
     static func check(_ ex: inout Executor) -> CheckFailure? {
         guard case .restore(let slot, let order) = ex.now.operation, order.isMigrationOrder,
-              let snap = ex.snapshot(slot), ex.now.record.ioctls.firstFailure == nil else { return nil }
+              let snap = ex.snapshot(slot), !ex.now.record.ioctls.hasFailure else { return nil }
         var expected = snap
         if let e = order.position(of: .events), let r = order.position(of: .regs), e < r { expected.events.exception = nil }
         guard let diff = expected.firstDifference(VcpuSnapshot(of: ex.vcpu)) else { return nil }

@@ -26,7 +26,7 @@ enum SpuriousTripleFault: Invariant {
             if let raiser = r.ioctls.firstRaiser {
                 return CheckFailure(.spuriousTripleFault, "\(raiser.kind) raised a triple fault during restore (order=\(order))")
             }
-            if r.ioctls.firstFailure != nil { return nil }          // a refused restore is reported, not a violation
+            if r.ioctls.hasFailure { return nil }          // a refused restore is reported, not a violation
             // A triple fault already pending survives a restore that does not put VCPU_EVENTS.
             let inherited = ex.now.before.tripleFault && !order.contains(.events)
             guard pending && !snap.events.tripleFault && !inherited else { return nil }
@@ -43,7 +43,7 @@ enum SpuriousTripleFault: Invariant {
             if let raiser = r.ioctls.firstRaiser {
                 return CheckFailure(.spuriousTripleFault, "\(raiser.kind) raised a triple fault during system reset")
             }
-            guard r.ioctls.firstFailure == nil, pending else { return nil }
+            guard !r.ioctls.hasFailure, pending else { return nil }
             return CheckFailure(.spuriousTripleFault, "system reset left a triple fault pending")
         default:
             return nil

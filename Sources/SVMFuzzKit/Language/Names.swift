@@ -15,7 +15,8 @@ enum SVMNames {
         ("guest_mode", NestedFlag.guestMode), ("run_pending", NestedFlag.runPending), ("gif_set", NestedFlag.gifSet),
     ]
 
-    static let configKeys = ["variant", "fixes", "nested", "npt", "vgif", "svm", "lm", "nrips", "fep"]
+    static let configKeys = ["variant", "fixes", "nested", "npt", "vgif", "svm", "lm", "nrips", "fep", "host_nrips",
+                             "host_vls"]
 
     /// vmcb keys in printing order; `np` is misc_ctl's NP bit (printed as misc_ctl when other bits are set),
     /// the exit fields are printed only when non-zero.

@@ -31,7 +31,8 @@ extension SVMText {
         if let v = c.variant { parts.append("variant=\(v.rawValue)") }
         if let f = c.fixes, !f.isEmpty { parts.append("fixes=\(f.description)") }
         for (key, b) in [("nested", c.nested), ("npt", c.npt), ("vgif", c.vgif), ("svm", c.svm), ("lm", c.lm),
-                             ("nrips", c.nrips), ("fep", c.fep)] {
+                             ("nrips", c.nrips), ("fep", c.fep), ("host_nrips", c.hostNrips),
+                             ("host_vls", c.hostVls)] {
             if let b { parts.append("\(key)=\(b ? 1 : 0)") }
         }
         return parts.joined(separator: " ")

@@ -53,6 +53,8 @@ public enum SVMText {
             case "svm": cfg.svm = b
             case "nrips": cfg.nrips = b
             case "fep": cfg.fep = b
+            case "host_nrips": cfg.hostNrips = b
+            case "host_vls": cfg.hostVls = b
             default: cfg.lm = b
             }
         }

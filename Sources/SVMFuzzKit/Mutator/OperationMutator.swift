@@ -28,10 +28,12 @@ public enum OperationMutator {
         for _ in 0..<8 {
             var layout = original
             guard apply(&layout, &rng) else { continue }
-            let headerSize = layout.headerSize
             // Too big: drop trailing operations.
-            var total = headerSize + layout.ops.reduce(0) { $0 + $1.count }
-            while total > maxSize, let last = layout.ops.popLast() { total -= last.count }
+            var total = layout.size
+            while total > maxSize, let last = layout.pieces.last {
+                total -= last.count
+                layout.removeLast()
+            }
             guard total <= maxSize else { continue }
             let out = layout.bytes
             if out.count == input.count && out.elementsEqual(input) { continue }
@@ -42,33 +44,35 @@ public enum OperationMutator {
 
     /// One random mutation; false when it would not change the program.
     static func apply(_ layout: inout EncodedLayout, _ rng: inout MutatorRng) -> Bool {
-        let n = layout.ops.count
+        let n = layout.count
         let action = n == 0 ? 0 : rng.below(20)
         switch action {
         case 0..<5:     // insert a fresh operation
-            layout.ops.insert(fresh(&rng), at: rng.below(n + 1))
+            let piece = fresh(&rng)
+            layout.insert(piece, at: rng.below(n + 1))
         case 5..<8:     // delete one
-            layout.ops.remove(at: rng.below(n))
+            layout.remove(at: rng.below(n))
         case 8..<10:    // swap two
             guard n >= 2 else { return false }
             let i = rng.below(n), j = rng.below(n)
-            guard layout.ops[i] != layout.ops[j] else { return false }
-            layout.ops.swapAt(i, j)
+            guard layout[i] != layout[j] else { return false }
+            layout.swapAt(i, j)
         case 10..<12:   // duplicate one
-            layout.ops.insert(layout.ops[rng.below(n)], at: rng.below(n + 1))
+            layout.duplicate(rng.below(n), at: rng.below(n + 1))
         case 12..<19:   // tweak one field of one operation
             let i = rng.below(n)
-            var ops = EncodedLayout.operations(layout.ops[i])
+            var ops = EncodedLayout.operations(layout[i])
             guard !ops.isEmpty else { return false }
             let k = rng.below(ops.count)
             let tweaked = OperationTweak.tweak(ops[k], &rng)
             guard tweaked != ops[k] else { return false }
             ops[k] = tweaked
-            layout.ops[i] = EncodedLayout.encode(ops)
+            layout.replace(i, with: EncodedLayout.encode(ops))
         default:        // change one config key
-            let before = layout.config
-            tweakConfig(&layout.config, &rng)
-            return layout.config != before
+            var c = layout.config
+            tweakConfig(&c, &rng)
+            guard c != layout.config else { return false }
+            layout.setConfig(c)
         }
         return true
     }
@@ -94,7 +98,7 @@ public enum OperationMutator {
 
     static func tweakConfig(_ c: inout ProgramConfig, _ rng: inout MutatorRng) {
         func cycle(_ b: Bool?) -> Bool? { b == nil ? false : b == false ? true : nil }
-        switch rng.below(8) {
+        switch rng.below(10) {
         case 0: c.nested = cycle(c.nested)
         case 1: c.npt = cycle(c.npt)
         case 2: c.vgif = cycle(c.vgif)
@@ -102,6 +106,8 @@ public enum OperationMutator {
         case 4: c.lm = cycle(c.lm)
         case 5: c.nrips = cycle(c.nrips)
         case 6: c.fep = cycle(c.fep)
+        case 7: c.hostNrips = cycle(c.hostNrips)
+        case 8: c.hostVls = cycle(c.hostVls)
         default:
             let all = Variant.allCases
             c.variant = c.variant == nil ? all[rng.below(all.count)] : nil
@@ -109,18 +115,54 @@ public enum OperationMutator {
     }
 
     /// Cross-over for LLVMFuzzerCustomCrossOver: a prefix of data1's operations followed by a slice of
-    /// data2's, with data1's config; returns the size written to `out` (0 when nothing fits).
+    /// data2's, with data1's config; returns the size written to `out` (0 when nothing fits). The bytes are
+    /// copied in place from the operation boundaries; only a truncated header or a truncated operation that
+    /// would be followed by others takes the slower path that re-encodes it.
     public static func crossOver(_ data1: UnsafePointer<UInt8>, size1: Int, _ data2: UnsafePointer<UInt8>, size2: Int,
                                  out: UnsafeMutablePointer<UInt8>, maxOutSize: Int, seed: UInt32) -> Int {
         var rng = MutatorRng(fuzzerSeed: seed)
-        let a = EncodedLayout(UnsafeRawBufferPointer(start: data1, count: max(0, size1)))
-        let b = EncodedLayout(UnsafeRawBufferPointer(start: data2, count: max(0, size2)))
-        let i = rng.below(a.ops.count + 1)
-        let j = rng.below(b.ops.count + 1)
-        let k = j + rng.below(b.ops.count - j + 1)
-        var layout = EncodedLayout(config: a.config, ops: Array(a.ops[..<i]) + Array(b.ops[j..<k]))
-        var total = layout.headerSize + layout.ops.reduce(0) { $0 + $1.count }
-        while total > maxOutSize, let last = layout.ops.popLast() { total -= last.count }
+        let in1 = UnsafeRawBufferPointer(start: data1, count: max(0, size1))
+        let in2 = UnsafeRawBufferPointer(start: data2, count: max(0, size2))
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: in1.count + 1) { e1 in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: in2.count + 1) { e2 in
+                let a = EncodedBounds(in1, ends: e1), b = EncodedBounds(in2, ends: e2)
+                let i = rng.below(a.count + 1)
+                let j = rng.below(b.count + 1)
+                var k = j + rng.below(b.count - j + 1)
+                guard a.headerComplete, !(i == a.count && a.truncatedLast && k > j) else {
+                    return crossOverReencoding(in1, in2, i, j, k, out: out, maxOutSize: maxOutSize)
+                }
+                var endA = a.start(i, e1)
+                let startB = b.start(j, e2)
+                var i2 = i
+                // Too big: drop trailing operations (data2's slice first).
+                while k > j && endA + b.start(k, e2) - startB > maxOutSize { k -= 1 }
+                let endB = b.start(k, e2)
+                while i2 > 0 && endA + endB - startB > maxOutSize { i2 -= 1; endA = a.start(i2, e1) }
+                let total = endA + endB - startB
+                guard total <= maxOutSize else { return 0 }
+                if endA > 0 { out.update(from: data1, count: endA) }
+                if endB > startB { (out + endA).update(from: data2 + startB, count: endB - startB) }
+                if a.bodyStart == 0, total > 0, ByteCodec.isConfigMagic(out[0]) {
+                    out[0] = OperationDescriptions.canonicalByte(out[0])
+                }
+                return total
+            }
+        }
+    }
+
+    /// The cross-over through EncodedLayout, which re-encodes truncated pieces.
+    static func crossOverReencoding(_ in1: UnsafeRawBufferPointer, _ in2: UnsafeRawBufferPointer, _ i: Int, _ j: Int, _ k: Int,
+                                    out: UnsafeMutablePointer<UInt8>, maxOutSize: Int) -> Int {
+        let a = EncodedLayout(in1), b = EncodedLayout(in2)
+        var layout = EncodedLayout(config: a.config)
+        for n in 0..<min(i, a.count) { layout.insert(a[n], at: layout.count) }
+        for n in j..<min(k, b.count) { layout.insert(b[n], at: layout.count) }
+        var total = layout.size
+        while total > maxOutSize, let last = layout.pieces.last {
+            total -= last.count
+            layout.removeLast()
+        }
         guard total <= maxOutSize else { return 0 }
         let bytes = layout.bytes
         bytes.withUnsafeBufferPointer { if let p = $0.baseAddress { out.update(from: p, count: bytes.count) } }
