@@ -43,6 +43,12 @@ public enum MSR {
     public static let efer: UInt32 = 0xC000_0080
     public static let star: UInt32 = 0xC000_0081
     public static let lstar: UInt32 = 0xC000_0082
+    public static let cstar: UInt32 = 0xC000_0083
+    public static let syscallMask: UInt32 = 0xC000_0084
+    public static let fsBase: UInt32 = 0xC000_0100
+    public static let gsBase: UInt32 = 0xC000_0101
+    public static let kernelGsBase: UInt32 = 0xC000_0102
+    public static let tsc: UInt32 = 0x10
     public static let vmCr: UInt32 = 0xC001_0114
     public static let vmHsavePa: UInt32 = 0xC001_0117
 }

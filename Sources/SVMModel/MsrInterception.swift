@@ -41,8 +41,14 @@ extension Vcpu {
             return .ok
         case MSR.vmCr:
             return svmSetVmCr(data)
-        case MSR.star, MSR.lstar:
+        // The SYSCALL MSRs are stored in the VMCB as written (svm_set_msr); IA32_TSC goes to
+        // kvm_set_msr_common, which accepts any value.
+        case MSR.star, MSR.lstar, MSR.cstar, MSR.syscallMask, MSR.tsc:
             return .ok
+        // FS/GS/KERNEL_GS base: L1's writes reach the CPU directly (svm_direct_access_msrs), which
+        // #GPs a non-canonical address; KVM's own path (kvm_set_msr_common) checks the same.
+        case MSR.fsBase, MSR.gsBase, MSR.kernelGsBase:
+            return isCanonical48(data) ? .ok : .fault
         default:
             return .fault                          // KVM_MSR_RET_UNSUPPORTED
         }
@@ -70,4 +76,10 @@ extension Vcpu {
         if config.svmeClear == .tripleFaultFromMsrInterception && eferFromL2 && !guestMode { makeRequest(.tripleFault) }
         return r
     }
+}
+
+/// A 48-bit canonical address (bits 63:47 equal), the check of is_noncanonical_address without LA57.
+@inline(__always) func isCanonical48(_ a: UInt64) -> Bool {
+    let top = a >> 47
+    return top == 0 || top == 0x1_ffff
 }

@@ -120,9 +120,12 @@ struct Oracle: ParsableCommand {
     }
 
     /// The module parameters the oracle boots with (nested=1 npt=1 vgif=1); other programs are not run.
+    /// The runner also has no 32-bit L1 (config lm=0): it sets up its 64-bit L1, which KVM_SET_SREGS
+    /// refuses without long mode in CPUID, and plays on from the reset state (two of the campaign's
+    /// VM stalls were such programs).
     static func runnable(_ p: Program) -> Bool {
         let c = p.config.vcpuConfig()
-        return c.nested && c.npt && c.vgif
+        return c.nested && c.npt && c.vgif && p.config.lm != false
     }
 
     /// The model the kernel is compared with: --variant (default linux-<kernel>) with --fixes and
@@ -138,7 +141,7 @@ struct Oracle: ParsableCommand {
                  known: [KnownDisagreements.Entry]) -> OracleResult {
         var r = OracleResult(program: path)
         guard Oracle.runnable(program) else {
-            r.status = .notRun("module parameters differ from the oracle's boot (nested=1 npt=1 vgif=1)")
+            r.status = .notRun("module parameters differ from the oracle's boot (nested=1 npt=1 vgif=1), or lm=0 (the runner has no 32-bit L1)")
             return r
         }
         guard !Oracle.stallsTcg(program, model: model) else {

@@ -217,3 +217,22 @@ final class MsrTests: XCTestCase {
         }
     }
 }
+
+final class OtherMsrTests: XCTestCase {
+    /// Found by the differential campaign on real 6.12 (SFMASK, FS_BASE, IA32_TSC were #GP in the
+    /// model, accepted by KVM): the SYSCALL MSRs and the TSC take any value, the segment bases any
+    /// canonical one; an MSR KVM does not know still faults.
+    func testSyscallTscAndBaseMsrsFromL1() {
+        let cases: [(UInt32, UInt64, Bool)] = [
+            (MSR.syscallMask, 0xd01, true), (MSR.cstar, 0xffff_ffff_ffff_ffff, true), (MSR.tsc, 0x4000, true),
+            (MSR.fsBase, 0x1, true), (MSR.gsBase, 0xffff_8000_0000_0000, true), (MSR.kernelGsBase, 0x7fff_ffff_f000, true),
+            (MSR.fsBase, 0x8000_0000_0000, false), (MSR.kernelGsBase, 0xffff_0000_0000_0000, false),
+            (0x2000, 0, false),
+        ]
+        for (msr, value, ok) in cases {
+            var v = makeL1(.merged)
+            _ = exec(&v, .wrmsr(msr: msr, value: value))
+            XCTAssertEqual(v.lastInjected == nil, ok, "wrmsr 0x\(String(msr, radix: 16)) 0x\(String(value, radix: 16))")
+        }
+    }
+}
