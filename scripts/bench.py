@@ -264,13 +264,19 @@ else:
 
 
 def fork_figures(f):
-    """(speed-up, exec/s with one worker, with N, N) from fork-speedup.sh's JSON line."""
+    """(speed-up, exec/s with one worker, with N, N) from fork-speedup.sh's JSON line: its `throughput`
+    object (or the line itself) with the speed-up under `speedup_median`, `speedup` or `ratio` and the
+    exec/s (a number or a list of repetitions) under the keys naming jobs 1 and jobs N."""
     tp = f.get("throughput", f)
     n = f.get("jobs", 2)
-    one = tp.get("execs_per_sec_jobs1")
-    many = tp.get(f"execs_per_sec_jobs{n}")
-    return tp.get("speedup_median", tp.get("speedup")), med(one) if isinstance(one, list) else one, \
-        med(many) if isinstance(many, list) else many, n
+
+    def pick(pattern):
+        for key, v in tp.items():
+            if re.fullmatch(pattern, key):
+                return med(v) if isinstance(v, list) else v
+        return None
+    return (pick(r"speedup_median|speedup|ratio"), pick(r"(execs?_per_s(ec)?_)?jobs_?1(_execs?_per_s(ec)?)?"),
+            pick(rf"(execs?_per_s(ec)?_)?jobs_?{n}(_execs?_per_s(ec)?)?"), n)
 
 
 # ---------------------------------------------------------------- the charts (matplotlib)
