@@ -13,8 +13,8 @@
 #                    [--zoo-variants "zoo-B01 zoo-B03 ..."] [--campaign-seconds S] [--speed-reps N]
 #                    [--no-coverage]
 # Default: long (hours on 2 cores): callgrind window 10,000 -> 30,000 execs, zoo 5 seeds x 300 s for
-# every bug, a 600 s campaign per series variant. --quick (about 15 minutes): window 2,000 -> 6,000,
-# zoo 3 seeds x 60 s, 30 s campaigns, fork-speedup.sh --quick. --smoke (about 2 minutes after the
+# every bug, a 600 s campaign per series variant. --quick (about 15 minutes): window 1,000 -> 4,000,
+# zoo 3 seeds x 60 s, 20 s campaigns, fork-speedup.sh --quick. --smoke (about 2 minutes after the
 # builds; CI): tiny windows, two fast zoo bugs, no coverage; only shows that every part runs.
 source "$(dirname "$0")/lib.sh"
 cmdline="scripts/bench.sh${*:+ $*}"
@@ -42,7 +42,7 @@ done
 # campaign seconds, fork-speedup.sh arguments.
 case "$mode" in
     default) b=(10000 30000 20 60 5 100000 5 300 600); fork_args=() ;;
-    quick)   b=(2000 6000 20 60 3 30000 3 60 30); fork_args=(--quick) ;;
+    quick)   b=(1000 4000 20 60 3 30000 3 60 20); fork_args=(--quick) ;;
     smoke)   b=(200 600 2 6 1 3000 1 10 0); fork_args=(--seconds 3 --reps 1 --bug-variants "")
              coverage=0; zoo_variants="${zoo_variants:-zoo-B16 zoo-B01}" ;;
 esac
