@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
         --campaign-seconds) num "$1" "${2:-}"; campaign_seconds="$2"; shift 2 ;;
         --speed-reps) num "$1" "${2:-}"; speed_reps="$2"; shift 2 ;;
         --no-coverage) coverage=0; shift ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Line and branch coverage of the core (Sources/SVMModel) reached by the corpus.
-#   scripts/coverage.sh [--out DIR] [--no-work] [--corpus VARIANT=DIR]... [--html]
+#   scripts/coverage.sh [--out DIR] [--no-work] [--corpus VARIANT=DIR]... [--known FILE] [--html]
 # Builds FuzzSVM with -profile-generate -profile-coverage-mapping in .build-cov (its own scratch
 # path, swift-libfuzzer.md §6), replays with -runs=0:
 #   corpus/seeds + corpus/regressions (.svm encoded to bytes) under every variant, and
@@ -8,7 +8,9 @@
 #   each --corpus DIR under VARIANT (bench.sh passes its campaign corpus);
 # merges the profiles with the toolchain's llvm-profdata and reports per file with its llvm-cov.
 # A replay that stops at a violation writes no profile, so the violating input (named by its
-# crash-<sha1> artifact) is left out, counted, and the rest replayed again.
+# crash-<sha1> artifact) is left out, counted, and the rest replayed again. Violations of the known
+# issues (--known FILE, default corpus/known-issues.txt) end only their input, as in a campaign:
+# bench.sh adds the ones its campaigns went on past, so their corpora replay in one pass.
 # Writes DIR/coverage.md (default bench/) and prints it: per file, then the lines no replay reaches
 # (as ranges per file); the last line is
 #   COVERAGE lines <pct>% regions <pct>% functions <pct>% (<files> files)
@@ -17,14 +19,15 @@
 # none (every file shows 0/0 branches), so the region column (each `if`/`switch` arm, `&&`/`||`
 # operand and `?:` side is a region) stands in for it.
 source "$(dirname "$0")/lib.sh"
-out="$ROOT/bench" work=1 html=0 extra=()
+out="$ROOT/bench" work=1 html=0 extra=() known_file="$ROOT/corpus/known-issues.txt"
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out="${2:?--out needs a directory}"; shift 2 ;;
         --no-work) work=0; shift ;;
         --corpus) [[ "${2:-}" == ?*=?* ]] || die "--corpus needs VARIANT=DIR"; extra+=("$2"); shift 2 ;;
+        --known) [ -f "${2:-}" ] || die "--known needs a file"; known_file="$2"; shift 2 ;;
         --html) html=1; shift ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -67,7 +70,7 @@ done < <(find "$ROOT/corpus/regressions" -type f ! -name '*.svm' ! -name '*.md' 
 
 variants="$("$SVMFUZZ" variants --names)"
 known=()
-[ -f "$ROOT/corpus/known-issues.txt" ] && known=(SVMFUZZ_KNOWN="$ROOT/corpus/known-issues.txt")
+[ -f "$known_file" ] && known=(SVMFUZZ_KNOWN="$known_file")
 replayed=0 excluded=0 sets=0
 # replay <variant> <dir>: the whole directory in one process. A violation ends the process before it
 # writes its profile: the artifact (crash-<sha1 of the input>) names the input, which is set aside,
