@@ -234,7 +234,7 @@ if S["coverage"]:
             if viol and viol.group(1) not in viols:
                 viols.append(viol.group(1))
                 with open(known, "a") as f:
-                    f.write(f"\n{viol.group(1)}\n")
+                    f.write(f"\n{viol.group(1)} upstream=not-known  # went on past it (bench.sh)\n")
             elif rc != 0:
                 sys.exit(f"bench: the campaign on {v} failed (rc {rc}):\n{err[-2000:]}")
         return dict(variant=v, corpus=corpus, execs=execs, violations=viols, peak_rss_mb=peak,
@@ -247,7 +247,8 @@ if S["coverage"]:
     known = os.path.join(WORK, "known-coverage.txt")
     shutil.copy(KNOWN, known)
     with open(known, "a") as f:
-        f.write("".join(f"\n{x}\n" for x in sorted({x for c in camp for x in c["violations"]})))
+        f.write("".join(f"\n{x} upstream=not-known  # a campaign went on past it (bench.sh)\n"
+                        for x in sorted({x for c in camp for x in c["violations"]})))
     cmd = [script("coverage.sh"), "--no-work", "--known", known, "--out", OUT]
     for c in camp:
         cmd += ["--corpus", f"{c['variant']}={c['corpus']}"]
