@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Line and branch coverage of the core (Sources/SVMModel) reached by the corpus.
-#   scripts/coverage.sh [--out DIR] [--no-work] [--corpus VARIANT=DIR]... [--html]
+#   scripts/coverage.sh [--out DIR] [--no-work] [--corpus VARIANT=DIR]... [--known FILE] [--html]
 # Builds FuzzSVM with -profile-generate -profile-coverage-mapping in .build-cov (its own scratch
 # path, swift-libfuzzer.md §6), replays with -runs=0:
 #   corpus/seeds + corpus/regressions (.svm encoded to bytes) under every variant, and
@@ -8,21 +8,26 @@
 #   each --corpus DIR under VARIANT (bench.sh passes its campaign corpus);
 # merges the profiles with the toolchain's llvm-profdata and reports per file with its llvm-cov.
 # A replay that stops at a violation writes no profile, so the violating input (named by its
-# crash-<sha1> artifact) is left out, counted, and the rest replayed again.
-# Writes DIR/coverage.md (default bench/) and prints it; the last line is
+# crash-<sha1> artifact) is left out, counted, and the rest replayed again. Violations of the known
+# issues (--known FILE, default corpus/known-issues.txt) end only their input, as in a campaign:
+# bench.sh adds the ones its campaigns went on past, so their corpora replay in one pass.
+# Writes DIR/coverage.md (default bench/) and prints it: per file, then the lines no replay reaches
+# (as ranges per file); the last line is
 #   COVERAGE lines <pct>% regions <pct>% functions <pct>% (<files> files)
+# and DIR/coverage.json (the same figures and ranges, for scripts/bench.sh).
 # Branch coverage: llvm-cov's branch view comes from clang's branch instrumentation; swiftc emits
 # none (every file shows 0/0 branches), so the region column (each `if`/`switch` arm, `&&`/`||`
 # operand and `?:` side is a region) stands in for it.
 source "$(dirname "$0")/lib.sh"
-out="$ROOT/bench" work=1 html=0 extra=()
+out="$ROOT/bench" work=1 html=0 extra=() known_file="$ROOT/corpus/known-issues.txt"
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out="${2:?--out needs a directory}"; shift 2 ;;
         --no-work) work=0; shift ;;
         --corpus) [[ "${2:-}" == ?*=?* ]] || die "--corpus needs VARIANT=DIR"; extra+=("$2"); shift 2 ;;
+        --known) [ -f "${2:-}" ] || die "--known needs a file"; known_file="$2"; shift 2 ;;
         --html) html=1; shift ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -65,7 +70,7 @@ done < <(find "$ROOT/corpus/regressions" -type f ! -name '*.svm' ! -name '*.md' 
 
 variants="$("$SVMFUZZ" variants --names)"
 known=()
-[ -f "$ROOT/corpus/known-issues.txt" ] && known=(SVMFUZZ_KNOWN="$ROOT/corpus/known-issues.txt")
+[ -f "$known_file" ] && known=(SVMFUZZ_KNOWN="$known_file")
 replayed=0 excluded=0 sets=0
 # replay <variant> <dir>: the whole directory in one process. A violation ends the process before it
 # writes its profile: the artifact (crash-<sha1 of the input>) names the input, which is set aside,
@@ -130,13 +135,18 @@ ls "$tmp"/prof/*.profraw >/dev/null 2>&1 || die "no profile was written (did eve
 
 sources=("$ROOT"/Sources/SVMModel/*.swift)
 "$LLVMCOV" export "$bin" -instr-profile="$out/coverage.profdata" -summary-only "${sources[@]}" >"$tmp/cov.json"
+# Line counts per source line: a line with a count of 0 is one no replay reached.
+"$LLVMCOV" show "$bin" -instr-profile="$out/coverage.profdata" -show-instantiations=false -use-color=false \
+    "${sources[@]}" >"$tmp/lines.txt"
 [ "$html" = 1 ] && "$LLVMCOV" show "$bin" -instr-profile="$out/coverage.profdata" -format=html \
     -output-dir="$out/coverage-html" "${sources[@]}" >/dev/null
 
-python3 - "$tmp/cov.json" "$ROOT" "$replayed" "$excluded" "$sets" "$work_dirs" >"$out/coverage.md" <<'EOF'
-import json, os, sys
+python3 - "$tmp/cov.json" "$tmp/lines.txt" "$out/coverage.json" "$ROOT" "$replayed" "$excluded" "$sets" "$work_dirs" \
+    >"$out/coverage.md" <<'EOF'
+import json, os, re, sys
 data = json.load(open(sys.argv[1]))
-root, replayed, excluded, sets, work_dirs = sys.argv[2], *map(int, sys.argv[3:])
+lines_txt, json_out = sys.argv[2], sys.argv[3]
+root, replayed, excluded, sets, work_dirs = sys.argv[4], *map(int, sys.argv[5:])
 files = data["data"][0]["files"]
 rows = []
 tot = {k: [0, 0] for k in ("lines", "regions", "functions", "branches")}
@@ -161,6 +171,35 @@ b = tot["branches"]
 print("Branch coverage: " + (f"{pct(*b)} ({b[0]}/{b[1]})" if b[1] else
       "not available for Swift (swiftc emits no branch counters; llvm-cov reports 0/0), so the region column stands in for it") + ".")
 print()
+# `llvm-cov show` text: a file's path alone on a line ending in ':', then `<line>|<count>|<source>`
+# (the count blank where the line holds no code).
+unreached, current = {}, None
+for line in open(lines_txt):
+    m = re.match(r"^\s*(\d+)\|\s*([^|]*)\|", line)
+    if m:
+        if current and m.group(2).strip() == "0":
+            unreached.setdefault(current, []).append(int(m.group(1)))
+    elif line.rstrip().endswith(".swift:"):
+        current = os.path.relpath(line.rstrip()[:-1], root)
+def ranges(ns):
+    out = []
+    for n in ns:
+        if out and n == out[-1][1] + 1:
+            out[-1][1] = n
+        else:
+            out.append([n, n])
+    return out
+print("Lines no replay reaches, per file (ranges):\n")
+for name in sorted(unreached):
+    rs = ranges(unreached[name])
+    print(f"- {name} ({len(unreached[name])}): " + ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in rs))
+if not unreached:
+    print("- none")
+print()
+json.dump({"lines": l, "regions": r, "functions": fn, "replayed": replayed, "excluded": excluded,
+           "files": {name: {k: [s[k]["covered"], s[k]["count"]] for k in ("lines", "regions", "functions")}
+                     for name, s in rows},
+           "unreached": {name: ranges(ns) for name, ns in unreached.items()}}, open(json_out, "w"))
 print(f"COVERAGE lines {pct(*l)} regions {pct(*r)} functions {pct(*fn)} ({len(rows)} files)")
 EOF
 cat "$out/coverage.md"

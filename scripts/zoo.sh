@@ -9,7 +9,8 @@
 #   scripts/zoo.sh [--seeds N] [--seconds S] [--jobs J] [--quick] [--variants "zoo-B01 zoo-B08 ..."]
 # Defaults: 5 seeds x 300 s, J = number of CPUs (seeds of all variants share the J slots).
 # --quick: 2 seeds x 20 s. Known issues (corpus/known-issues.txt) are skipped as in scripts/fuzz.sh.
-# Work files: .fuzz/zoo/.
+# Work files: .fuzz/zoo/ (scripts/bench.sh runs this and reads the table and each
+# .fuzz/zoo/<variant>/result-<seed> line for its chart, and replays corpus-<seed> for coverage).
 source "$(dirname "$0")/lib.sh"
 args="$*"
 seeds=5 seconds=300 variants="" jobs="$(nproc 2>/dev/null || echo 1)"
@@ -107,7 +108,7 @@ done
 } >"$table"
 cat "$table"
 
-# bench/zoo.md: the table with when, how and where it was made (scripts/bench.sh includes it).
+# bench/zoo.md: the table with when, how and where it was made.
 mkdir -p "$ROOT/bench"
 {
     echo "Run $started to $(date -u '+%H:%M') UTC: \`scripts/zoo.sh${args:+ $args}\` ($seeds seeds x $seconds s, $jobs jobs),"

@@ -1,6 +1,8 @@
 // svm-bench: operations per second of the SVMModel core on a fixed, deterministic mix.
 //
 //   swift run -c release svm-bench [--ops N]
+//   svm-bench --executor [N]            the fuzz harness on the corpus, timed (ExecutorBench.swift)
+//   svm-bench --harness R [--length L]  the fuzz harness, R untimed rounds, for valgrind (HarnessRounds.swift)
 //
 // One operation is one call into the core that a fuzzer program step makes: a KVM_RUN start (with
 // its first entry), one guest instruction with its exit handling and the re-entry, the end of a
@@ -19,6 +21,8 @@ import Darwin
 
 var targetOps = 20_000_000
 var executorInputs: Int? = nil
+var harnessRoundCount: Int? = nil
+var harnessLength: Int? = nil
 do {
     var args = CommandLine.arguments.dropFirst()
     while let a = args.popFirst() {
@@ -32,14 +36,33 @@ do {
         case "--executor":
             // Optionally followed by a number of inputs.
             if let s = args.first, let n = Int(s), n > 0 { executorInputs = n; args.removeFirst() } else { executorInputs = 200_000 }
+        case "--harness", "--length":
+            guard let s = args.popFirst(), let n = Int(s), n > 0, a == "--harness" || n <= lengthProgramOps else {
+                fputs("svm-bench: \(a) needs a positive integer\(a == "--length" ? " up to \(lengthProgramOps)" : "")\n", stderr)
+                exit(2)
+            }
+            if a == "--harness" { harnessRoundCount = n } else { harnessLength = n }
         case "-h", "--help":
-            print("usage: svm-bench [--ops N]   (default 20000000)\n       svm-bench --executor [N]   (the fuzz harness on the corpus, default 200000 inputs; run from the repository root)")
+            print("""
+                usage: svm-bench [--ops N]   (default 20000000)
+                       svm-bench --executor [N]   (the fuzz harness on the corpus, default 200000 inputs; run from the repository root)
+                       svm-bench --harness R [--length L]   (the fuzz harness, R untimed rounds over corpus/seeds, or over \(lengthProgramCount) clean programs of L operations; for valgrind)
+                """)
             exit(0)
         default:
             fputs("svm-bench: unknown argument \(a)\n", stderr)
             exit(2)
         }
     }
+}
+
+if let r = harnessRoundCount {
+    harnessRounds(rounds: r, length: harnessLength)
+    exit(0)
+}
+if harnessLength != nil {
+    fputs("svm-bench: --length goes with --harness\n", stderr)
+    exit(2)
 }
 
 if let n = executorInputs {
