@@ -18,7 +18,9 @@ public struct FuzzHarness: Sendable {
         self.variant = variant
         self.fixes = fixes
         self.known = known
-        template = Executor(config: ProgramConfig().vcpuConfig(variant: variant, fixes: fixes))
+        var t = Executor(config: ProgramConfig().vcpuConfig(variant: variant, fixes: fixes))
+        t.quiet = true
+        template = t
     }
 
     /// The signatures of a known-issues file (KnownIssues.swift; errors name `file:line`).
@@ -43,8 +45,19 @@ public struct FuzzHarness: Sendable {
         var decoder = OperationDecoder(bytes)
         let config = decoder.config.vcpuConfig(variant: variant, fixes: fixes)
         var ex = config == template.config ? template : Executor(config: config)
+        ex.quiet = true
         while let op = decoder.next() {
-            if let code = ex.execute(op).violation { return isKnown(code) ? nil : ex.stepViolation }
+            if let code = ex.execute(op).violation { return isKnown(code) ? nil : described(bytes) }
+        }
+        return nil
+    }
+
+    /// The input run again with messages (deterministic: it stops at the same violation).
+    func described(_ bytes: UnsafeRawBufferPointer) -> Violation? {
+        var decoder = OperationDecoder(bytes)
+        var ex = Executor(config: decoder.config.vcpuConfig(variant: variant, fixes: fixes))
+        while let op = decoder.next() {
+            if ex.execute(op).violation != nil { return ex.stepViolation }
         }
         return nil
     }

@@ -42,7 +42,7 @@ enum NextEntry {
     }
 
     /// What differs between the original's next entry and the migrated vCPU's, or nil.
-    static func firstDifference(original: Vcpu, migrated: consuming Vcpu) -> (field: NextEntryField, detail: String)? {
+    static func firstDifference(original: Vcpu, migrated: consuming Vcpu, describe: Bool = true) -> (field: NextEntryField, detail: String)? {
         // Without nested state the VMM does not migrate GIF (VcpuSnapshot.migratesNestedState); what a
         // different GIF then changes at entry is that known limit, not a KVM fault.
         if original.gif != migrated.gif && !VcpuSnapshot.migratesNestedState(original.config) { return nil }
@@ -54,16 +54,20 @@ enum NextEntry {
         }
         // A latched INIT taken by one side only explains everything else that differs (the reset).
         if a.initDelivered != b.initDelivered {
-            return (.initDelivery, "latched INIT \(a.initDelivered ? "delivered" : "kept") -> \(b.initDelivered ? "delivered" : "kept")")
+            return (.initDelivery, describe ? "latched INIT \(a.initDelivered ? "delivered" : "kept") -> \(b.initDelivered ? "delivered" : "kept")" : "")
         }
-        if a.entry != b.entry { return (.entry, "\(a.entry) -> \(b.entry)") }
-        if a.mode != b.mode { return (.mode, "\(a.mode) -> \(b.mode)") }
-        if a.delivered != b.delivered { return (.event, "\(event(a.delivered)) -> \(event(b.delivered))") }
-        if a.nextRip != b.nextRip { return (.nextRip, "vmcb02 NextRIP \(hex(a.nextRip)) -> \(hex(b.nextRip))") }
-        if a.gif != b.gif { return (.gif, "\(a.gif ? 1 : 0) -> \(b.gif ? 1 : 0)") }
-        let regs: [(NextEntryField, UInt64, UInt64)] = [(.rip, a.rip, b.rip), (.rsp, a.rsp, b.rsp), (.rax, a.rax, b.rax),
-                                                        (.rflags, a.rflags, b.rflags)]
-        for (f, x, y) in regs where x != y { return (f, "\(f.rawValue) \(hex(x)) -> \(hex(y))") }
+        if a.entry != b.entry { return (.entry, describe ? "\(a.entry) -> \(b.entry)" : "") }
+        if a.mode != b.mode { return (.mode, describe ? "\(a.mode) -> \(b.mode)" : "") }
+        if a.delivered != b.delivered { return (.event, describe ? "\(event(a.delivered)) -> \(event(b.delivered))" : "") }
+        if a.nextRip != b.nextRip { return (.nextRip, describe ? "vmcb02 NextRIP \(hex(a.nextRip)) -> \(hex(b.nextRip))" : "") }
+        if a.gif != b.gif { return (.gif, describe ? "\(a.gif ? 1 : 0) -> \(b.gif ? 1 : 0)" : "") }
+        func reg(_ f: NextEntryField, _ x: UInt64, _ y: UInt64) -> (field: NextEntryField, detail: String) {
+            (f, describe ? "\(f.rawValue) \(hex(x)) -> \(hex(y))" : "")
+        }
+        if a.rip != b.rip { return reg(.rip, a.rip, b.rip) }
+        if a.rsp != b.rsp { return reg(.rsp, a.rsp, b.rsp) }
+        if a.rax != b.rax { return reg(.rax, a.rax, b.rax) }
+        if a.rflags != b.rflags { return reg(.rflags, a.rflags, b.rflags) }
         return nil
     }
 }

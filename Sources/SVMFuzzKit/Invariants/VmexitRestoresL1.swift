@@ -25,10 +25,24 @@ enum VmexitRestoresL1: Invariant {
     static func check(_ ex: inout Executor) -> CheckFailure? {
         guard !ex.now.before.l1RestoreMismatch, case .some = ex.vcpu.l1RestoreMismatch,
               let r = ex.vcpu.l1RestoreMismatch, case .none = ex.vcpu.smmL1Mismatch else { return nil }
-        let a = r.atVmrun.fields, b = r.afterVmexit.fields
-        guard let i = a.indices.first(where: { a[$0].1 != b[$0].1 }), let reg = L1Register(rawValue: a[i].0) else { return nil }
-        return CheckFailure(.vmexitRestoresL1,
-                            "#VMEXIT gave L1 \(a[i].0) 0x\(String(b[i].1, radix: 16)), but its VMRUN saved 0x\(String(a[i].1, radix: 16))",
+        guard let reg = L1Register.allCases.first(where: { r.atVmrun[$0] != r.afterVmexit[$0] }) else { return nil }
+        return CheckFailure(.vmexitRestoresL1, ex.quiet ? "" :
+                            "#VMEXIT gave L1 \(reg.rawValue) 0x\(String(r.afterVmexit[reg], radix: 16)), but its VMRUN saved 0x\(String(r.atVmrun[reg], radix: 16))",
                             reason: .restored(reg))
+    }
+}
+
+extension L1Registers {
+    subscript(r: L1Register) -> UInt64 {
+        switch r {
+        case .efer: return efer
+        case .cr0: return cr0
+        case .cr3: return cr3
+        case .cr4: return cr4
+        case .rflags: return rflags
+        case .rip: return rip
+        case .rsp: return rsp
+        case .rax: return rax
+        }
     }
 }
