@@ -70,7 +70,7 @@ def oracle_batch(svmfuzz, kernel, batch_dir, work, retries=8):
                 os.replace(path, moved)
                 os.replace(rec, os.path.join(done_records, plan_name(moved) + ".jsonl"))
         salvaged += 1
-        judged, _, _ = oracle_records(svmfuzz, kernel, done_dir, done_records, done_records)
+        judged, _ = oracle_records(svmfuzz, kernel, done_dir, done_records, done_records)
         results += judged
         log(f"{bad} stalled the VM: kept in {dest}; {len(judged)} programs judged from their records, "
             f"{len(os.listdir(batch_dir))} run again")
@@ -100,7 +100,7 @@ def parse_oracle_json(text):
             summary = o
         else:
             results.append(o)
-    return results, summary, 0
+    return results, summary
 
 
 def oracle_boot(svmfuzz, kernel, batch_dir, work):
@@ -110,7 +110,7 @@ def oracle_boot(svmfuzz, kernel, batch_dir, work):
     p = sh([svmfuzz, "oracle", os.path.join(ROOT, batch_dir), "--kernel", kernel, "--work", work, "--json"],
            stdout=subprocess.PIPE, stderr=open(work + ".log", "w"))
     took = time.time() - t0
-    results, summary, _ = parse_oracle_json(p.stdout)
+    results, summary = parse_oracle_json(p.stdout)
     if summary is None:
         log(f"the oracle failed on {batch_dir} (exit {p.returncode}); see {work}.log")
     return results, summary, took

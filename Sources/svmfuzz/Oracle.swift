@@ -62,9 +62,11 @@ struct Oracle: ParsableCommand {
         let model = try self.model()              // bad --variant / --fixes / --svme-clear-of: exit 2 before booting
         let knownList = try KnownDisagreements.load(known ?? root + "/corpus/oracle-known.txt", required: known != nil)
 
-        var loaded: [(path: String, plan: String, program: Program)] = []
+        // Why a program is not played (nil: played), decided once for the plans and the comparison.
+        var loaded: [(path: String, plan: String, program: Program, skip: String?)] = []
         for p in programs {
-            loaded.append((p, ProgramFiles.planName(p), try Input.loadText(p)))
+            let program = try Input.loadText(p)
+            loaded.append((p, ProgramFiles.planName(p), program, Oracle.notPlayed(program, model: model)))
         }
         let recordsDir: String
         if let records {
@@ -74,7 +76,7 @@ struct Oracle: ParsableCommand {
             let plans = dir + "/plans", out = dir + "/records"
             try? FileManager.default.removeItem(atPath: plans)
             try FileManager.default.createDirectory(atPath: plans, withIntermediateDirectories: true)
-            for l in loaded where Oracle.runnable(l.program) && !Oracle.stallsTcg(l.program, model: model) {
+            for l in loaded where l.skip == nil {
                 try Files.write(KvmPlan.lower(l.program, name: l.path), to: plans + "/" + l.plan + ".plan")
             }
             try boot(root: root, plans: plans, out: out)
@@ -86,8 +88,8 @@ struct Oracle: ParsableCommand {
             + (svmeClearOf.map { " svme-clear-of=" + $0 } ?? "") + (kvmPatch.map { " (kernel patched: \($0))" } ?? "")
         var summary = OracleSummary(kernel: kernel, variant: described)
         for l in loaded {
-            let result = compare(l.path, l.program, records: recordsDir + "/" + l.plan + ".jsonl", model: model,
-                                 known: knownList)
+            let result = compare(l.path, l.program, skip: l.skip, records: recordsDir + "/" + l.plan + ".jsonl",
+                                 model: model, known: knownList)
             summary.add(result)
             if json { print(result.json) } else { print(result.line) }
         }
@@ -119,6 +121,15 @@ struct Oracle: ParsableCommand {
         return false
     }
 
+    /// Why the oracle does not play a program, or nil when it does.
+    static func notPlayed(_ p: Program, model: OracleModel) -> String? {
+        if !runnable(p) {
+            return "module parameters differ from the oracle's boot (nested=1 npt=1 vgif=1), or lm=0 (the runner has no 32-bit L1)"
+        }
+        if stallsTcg(p, model: model) { return "a guest instruction runs in 16-bit code, which stalls the TCG VM (Oracle.stallsTcg)" }
+        return nil
+    }
+
     /// The module parameters the oracle boots with (nested=1 npt=1 vgif=1); other programs are not run.
     /// The runner also has no 32-bit L1 (config lm=0): it sets up its 64-bit L1, which KVM_SET_SREGS
     /// refuses without long mode in CPUID, and plays on from the reset state (two of the campaign's
@@ -137,15 +148,12 @@ struct Oracle: ParsableCommand {
                            hostNrips: hostNrips, hostVls: hostVls)
     }
 
-    func compare(_ path: String, _ program: Program, records: String, model: OracleModel,
+    /// `skip`: Oracle.notPlayed of the program (nil: it was played).
+    func compare(_ path: String, _ program: Program, skip: String?, records: String, model: OracleModel,
                  known: [KnownDisagreements.Entry]) -> OracleResult {
         var r = OracleResult(program: path)
-        guard Oracle.runnable(program) else {
-            r.status = .notRun("module parameters differ from the oracle's boot (nested=1 npt=1 vgif=1), or lm=0 (the runner has no 32-bit L1)")
-            return r
-        }
-        guard !Oracle.stallsTcg(program, model: model) else {
-            r.status = .notRun("a guest instruction runs in 16-bit code, which stalls the TCG VM (Oracle.stallsTcg)")
+        if let skip {
+            r.status = .notRun(skip)
             return r
         }
         guard let bytes = try? Files.read(records), let text = String(bytes: bytes, encoding: .utf8) else {

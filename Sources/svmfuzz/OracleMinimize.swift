@@ -86,7 +86,8 @@ struct OracleMinimize: ParsableCommand {
             }
             judged += unique.count
             return unique.map { s in
-                let r = oracle.compare(Self.name(s) + ".svm", Self.subset(original, s),
+                let sub = Self.subset(original, s)
+                let r = oracle.compare(Self.name(s) + ".svm", sub, skip: Oracle.notPlayed(sub, model: model),
                                        records: "\(all)/\(Self.name(s)).jsonl", model: model, known: [])
                 switch r.status {
                 case .disagree(let d), .known(let d, _): return Verdict(keep: s, difference: d)
@@ -113,7 +114,7 @@ struct OracleMinimize: ParsableCommand {
         while rounds < maxRounds {
             rounds += 1
             let cands = Self.candidates(best.keep, differingStep: best.difference!.step)
-                .filter { !Oracle.stallsTcg(Self.subset(original, $0)) }
+                .filter { !Oracle.stallsTcg(Self.subset(original, $0), model: model) }
             let found = try judge(cands)
                 .filter(keeps).min { $0.keep.count < $1.keep.count }
             guard let smaller = found, smaller.keep.count < best.keep.count else { break }

@@ -18,9 +18,7 @@ public struct FuzzHarness: Sendable {
         self.variant = variant
         self.fixes = fixes
         self.known = known
-        var t = Executor(config: ProgramConfig().vcpuConfig(variant: variant, fixes: fixes))
-        t.quiet = true
-        template = t
+        template = Executor(config: ProgramConfig().vcpuConfig(variant: variant, fixes: fixes))
     }
 
     /// The signatures of a known-issues file (KnownIssues.swift; errors name `file:line`).
