@@ -18,7 +18,9 @@ public struct FuzzHarness: Sendable {
         self.variant = variant
         self.fixes = fixes
         self.known = known
-        template = Executor(config: ProgramConfig().vcpuConfig(variant: variant, fixes: fixes))
+        var t = Executor(config: ProgramConfig().vcpuConfig(variant: variant, fixes: fixes))
+        t.quiet = true
+        template = t
     }
 
     /// The signatures of a known-issues file (KnownIssues.swift; errors name `file:line`).
