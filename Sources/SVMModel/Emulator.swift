@@ -55,7 +55,9 @@ extension Vcpu {
             vmcb02.control.exitCode = SVMExit.msr
             vmcb02.control.exitInfo1 = 1
             vmcb02.control.exitInfo2 = 0
-            vmcb02.control.nextRip = rip &+ 2
+            // Written on a host with NRIPS only, and after svm_vcpu_run synced vmcb02 to the cached
+            // vmcb12: when L1 does not intercept, the value stays in vmcb02 alone.
+            if config.hostNrips { vmcb02.control.nextRip = rip &+ 2 }
             if nestedSvmExitHandledMsr(msr: msr, write: true) {
                 nestedSvmVmexit()
                 return .resume                         // EMULATION_INTERCEPTED: no writeback
