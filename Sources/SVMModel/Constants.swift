@@ -87,6 +87,20 @@ public enum Vector {
     public static let of: UInt8 = 4
     public static let ud: UInt8 = 6
     public static let gp: UInt8 = 13
+    public static let nmi: UInt8 = 2
+    public static let pf: UInt8 = 14
+
+    /// x86_exception_has_error_code (arch/x86/kvm/x86.h): the exceptions that push an error code
+    /// (#DF, #TS, #NP, #SS, #GP, #PF, #AC; #CP needs a feature the modeled guest lacks).
+    public static func hasErrorCode(_ v: UInt8) -> Bool {
+        switch v {
+        case 8, 10, 11, 12, 13, 14, 17: return true
+        default: return false
+        }
+    }
+
+    /// kvm_exception_is_soft (arch/x86/kvm/x86.h): #BP and #OF, raised by INT3 and INTO.
+    public static func isSoft(_ v: UInt8) -> Bool { v == bp || v == of }
 
     /// nested_svm_event_inj_valid_exept (arch/x86/kvm/svm/nested.c): the architecturally defined
     /// exception vectors (#CP and #VC need CPUID features the modeled guest lacks).

@@ -15,6 +15,7 @@
 //   requireSvmeInVmcb12Efer        B04  5.12         yes              yes              mainline before both
 //   checkCopiedVmcb12Controls      B05  5.12         yes              yes              mainline before both
 //   leaveNestedOnReset             B08  6.1          yes              yes              merged in the 6.1 rc cycle
+//   leaveNestedOnVcpuFree          B08  6.1          yes              yes              same series (Cc: stable), in 6.1-rc
 //   leaveSmmOnShutdown             B10  6.15         yes              yes              FAILED 6.1-stable 2025-05, yet 6.1.192's shutdown_interception
 //                                                                                      leaves SMM first (a later backport); 6.12 review 2025-05-12
 //   leaveNestedOnSmmToggle         B11  5.17         yes              yes              mainline before both
@@ -70,6 +71,9 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
     public static let checkCopiedVmcb12Controls = KvmFixes(rawValue: 1 << 4)
     /// [B08] ed129ec9057f "KVM: x86: forcibly leave nested mode on vCPU reset" (2022-11, CVE-2022-3344).
     public static let leaveNestedOnReset = KvmFixes(rawValue: 1 << 5)
+    /// [B08] 917401f26a6a "KVM: x86: nSVM: leave nested mode on vCPU free" (2022-11): svm_vcpu_free
+    /// leaves guest mode before svm_free_nested frees vmcb02.
+    public static let leaveNestedOnVcpuFree = KvmFixes(rawValue: 1 << 26)
     /// [B10] a2620f8932fa "KVM: SVM: Forcibly leave SMM mode on SHUTDOWN interception" (2025-04).
     public static let leaveSmmOnShutdown = KvmFixes(rawValue: 1 << 6)
     /// [B11] f7e570780efc "KVM: x86: Forcibly leave nested virt when SMM state is toggled" (2022-01).
@@ -152,6 +156,7 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
         ("exit-on-vmcb12-map-failure", .exitOnVmcb12MapFailure),
         ("ignore-lma-without-lme-in-l2", .ignoreLmaWithoutLmeInL2),
         ("reject-l1-lma-without-lme", .rejectL1LmaWithoutLme),
+        ("leave-nested-on-vcpu-free", .leaveNestedOnVcpuFree),
     ]
 
     /// Every fix the model knows: today's upstream KVM.

@@ -21,6 +21,7 @@ extension Vcpu {
     /// only (a guest instruction clears it again for itself).
     public mutating func beginStep() {
         lastVmexitCode = nil
+        lastInjected = nil
     }
 
     /// KVM_RUN returns to userspace (post_kvm_run_save).
@@ -82,7 +83,10 @@ extension Vcpu {
         // svm_load_mmu_pgd: with NPT the VMCB runs the guest's own CR3, which is how vmcb01.save.cr3
         // holds L1's CR3 for nested_svm_vmexit to restore (nested_svm_vmrun saves it only without NPT).
         if config.npt && !mmuRootStale { vmcb.save.cr3 = cr3 }
-        pendingException = nil                     // delivered by this entry
+        // The queued exception is delivered by this entry (kvm_inject_exception): the level that runs
+        // sees it, which is what the step record's exception reports for a plain KVM_RUN.
+        if let e = exception { lastInjected = e.vector }
+        exception = nil
         // vcpu_enter_guest consumed these before entering.
         requests.remove([.event, .recalcIntercepts, .apicvUpdate, .mmuSync, .tlbFlushCurrent, .tlbFlushGuest])
         guard guestMode else { return }
@@ -124,6 +128,21 @@ extension Vcpu {
         injectedIrq = false
     }
 
+    /// kvm_event_needs_reinjection (arch/x86/kvm/x86.h), for the events the model re-injects ahead of
+    /// anything new: an injected exception. Nested events (INIT, SMI #VMEXITs) wait for it too.
+    var kvmEventNeedsReinjection: Bool { exception?.injected == true }
+
+    /// nested_svm_inject_exception_vmexit (arch/x86/kvm/svm/nested.c): the exception becomes a #VMEXIT
+    /// to L1 with the exception's exit code; exit_info_1 gets its error code, exit_info_2 for #PF the
+    /// faulting address (CR2: the model has no payloads); otherwise both keep what they held.
+    mutating func nestedSvmInjectExceptionVmexit(_ e: KvmException) {
+        exception = nil
+        vmcb02.control.exitCode = SVMExit.exceptionBase + UInt64(e.vector)
+        if let code = e.errorCode { vmcb02.control.exitInfo1 = UInt64(code) }
+        if e.vector == Vector.pf { vmcb02.control.exitInfo2 = cr2 }
+        nestedSvmVmexit()
+    }
+
     /// svm_get_nested_state_pages (arch/x86/kvm/svm/nested.c): nil on success, else the exit reason.
     mutating func svmGetNestedStatePages() -> ExitReason? {
         if !guestMode {
@@ -139,26 +158,26 @@ extension Vcpu {
     /// kvm_check_and_inject_events with kvm_check_nested_events / svm_check_nested_events
     /// (arch/x86/kvm/x86.c, arch/x86/kvm/svm/nested.c). False when nested_run_pending blocks events.
     mutating func kvmCheckAndInjectEvents() -> Bool {
-        // An IRQ injection interrupted by the last exit is redone first.
-        if injectedIrq { svmInjectIrq() }
+        // An IRQ injection interrupted by the last exit is redone first, unless an exception is queued
+        // (injected or pending, it goes first: the IRQ waits for the next entry).
+        if injectedIrq && exception == nil { svmInjectIrq() }
         if guestMode {
             let blockNested = nestedRunPending != 0
-            if let v = pendingException, nested.ctl.intercepts.intercepts(exitCode: SVMExit.exceptionBase + UInt64(v)) {
+            // A pending exception L1 intercepts became exception_vmexit (at queue time, or at KVM_RUN for
+            // one userspace set); an injected one is re-injected into L2 whatever L1 intercepts.
+            if let e = exception, !e.injected,
+               nested.ctl.intercepts.intercepts(exitCode: SVMExit.exceptionBase + UInt64(e.vector)) {
                 if blockNested { return false }
-                // nested_svm_inject_exception_vmexit
-                pendingException = nil
-                vmcb02.control.exitCode = SVMExit.exceptionBase + UInt64(v)
-                vmcb02.control.exitInfo1 = 0
-                vmcb02.control.exitInfo2 = 0
-                nestedSvmVmexit()
+                nestedSvmInjectExceptionVmexit(e)
             } else if smiPending && gif && !smm {
-                if blockNested { return false }
+                if blockNested || kvmEventNeedsReinjection { return false }
                 if nested.ctl.intercepts.contains(.smi) { nestedSvmSimpleVmexit(SVMExit.smi) }
             }
         }
-        // An SMI waits for GIF and for the nested run to reach L2 (svm_smi_allowed).
+        // An SMI waits for GIF and for the nested run to reach L2 (svm_smi_allowed), and for an event
+        // KVM must re-inject first (kvm_check_and_inject_events: can_inject).
         if smiPending && gif && !smm {
-            if guestMode && nestedRunPending != 0 { return false }
+            if (guestMode && nestedRunPending != 0) || kvmEventNeedsReinjection { return false }
             smiPending = false
             enterSmm()
         }

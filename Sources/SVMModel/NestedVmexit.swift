@@ -73,7 +73,7 @@ extension Vcpu {
             // nested #VMEXIT"): the error was ignored and L1 ran on with L2's CR3.
             makeRequest(.tripleFault)
         }
-        pendingException = nil                     // kvm_clear_exception_queue
+        exception = nil                            // kvm_clear_exception_queue
         // What the architecture promises here: L1 gets back exactly what its VMRUN saved (APM 15.6),
         // unless the restore failed and L1 is shut down instead.
         if let saved = l1AtVmrun, case .none = l1RestoreMismatch, !requests.contains(.tripleFault), saved != l1Registers {

@@ -32,7 +32,7 @@ extension Vcpu {
         smm = false
         smmInsideNmi = false
         smiPending = false
-        pendingException = nil
+        exception = nil
         injectedIrq = false
         cr2 = 0
         makeRequest(.event)
@@ -60,7 +60,8 @@ extension Vcpu {
     mutating func kvmApicAcceptEvents() -> Bool {
         guard initPending else { return true }
         if guestMode {
-            if nestedRunPending != 0 { return false }    // -EBUSY: retried after the entry
+            // -EBUSY: retried after the entry (block_nested_events: a pending run, or an event to re-inject).
+            if nestedRunPending != 0 || kvmEventNeedsReinjection { return false }
             if nested.ctl.intercepts.contains(.initSignal) {
                 nestedSvmSimpleVmexit(SVMExit.initSignal)
             }

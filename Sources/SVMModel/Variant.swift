@@ -89,8 +89,8 @@ public enum Variant: String, CaseIterable, Sendable {
             "3c346c0c60ab KVM: SVM: ensure that EFER.SVME is set when running nested guest or on nested vmexit")
         case .zooB05: return Self.zoo(.checkCopiedVmcb12Controls, 8,
             "a58d9166a756 KVM: SVM: load control fields from VMCB12 before checking them (CVE-2021-29657)")
-        case .zooB08: return Self.zoo(.leaveNestedOnReset, 9,
-            "ed129ec9057f KVM: x86: forcibly leave nested mode on vCPU reset (CVE-2022-3344)")
+        case .zooB08: return Self.zoo([.leaveNestedOnReset, .leaveNestedOnVcpuFree], 9,
+            "ed129ec9057f KVM: x86: forcibly leave nested mode on vCPU reset (CVE-2022-3344) + 917401f26a6a KVM: x86: nSVM: leave nested mode on vCPU free")
         case .zooB10: return Self.zoo(.leaveSmmOnShutdown, 10,
             "a2620f8932fa KVM: SVM: Forcibly leave SMM mode on SHUTDOWN interception")
         case .zooB11: return Self.zoo(.leaveNestedOnSmmToggle, 11,

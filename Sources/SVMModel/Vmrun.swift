@@ -79,6 +79,7 @@ extension Vcpu {
         if s.efer & EFER.svme == 0 && has(.requireSvmeInVmcb12Efer) { return false }
         if s.cr0 & CR0.cd == 0 && s.cr0 & CR0.nw != 0 { return false }
         if s.cr0 >> 32 != 0 { return false }
+        if !DebugReg.isValid(s.dr6) || !DebugReg.isValid(s.dr7) { return false }
         if s.efer & EFER.lme != 0 && s.cr0 & CR0.pg != 0 {
             if s.cr4 & CR4.pae == 0 || s.cr0 & CR0.pe == 0 || !Vcpu.kvmIsLegalCr3(s.cr3) { return false }
             // 96bd3e76a171: a long-mode CS may not have both L and D ([B20] without it: no such check).

@@ -67,7 +67,7 @@ final class CodecTests: XCTestCase {
                         "0x63 vmcb 0", "0x6d vmcb 1", "0x77 race_vmcb 0", "0x7b msrpm 0", "0x83 smram 0", "0x89 enter_l2 0",
                         "0x97 smi 0", "0x9d init 0", "0xa2 signal 0", "0xa5 run 0", "0xa9 set_sregs 0", "0xba set_regs 0",
                         "0xc0 set_msrs 0", "0xca set_nested_state 0", "0xd4 set_vcpu_events 0", "0xdc snapshot 0",
-                        "0xea restore 0", "0xfa reset 0", "0xfd emulate 0", "0xfe run 1"])
+                        "0xea restore 0", "0xfa reset 0", "0xfc destroy 0", "0xfd emulate 0", "0xfe run 1"])
         for (name, _, o) in owned {
             for b in o.bytes { XCTAssertEqual(OperationDescriptions.canonicalByte(UInt8(b)), o.first, name) }
             XCTAssertNotEqual(o.first, ByteCodec.configMagic, name)
@@ -220,6 +220,10 @@ enum DictionaryEntries {
         shadow.control.intState = 1
         var vmmcallOnly = DefaultVmcb12.value
         vmmcallOnly.control.intercepts = [.vmmcall]
+        var dr6High = DefaultVmcb12.value
+        dr6High.save.dr6 |= 1 << 32
+        var dr7High = DefaultVmcb12.value
+        dr7High.save.dr7 |= 1 << 32
         return [
             ("enter_l2", ops(ByteCodec.enterL2(vmcb: 0x10000))),
             ("wrmsr_efer_svme", ops([.guest(.wrmsr(msr: MSR.efer, value: 0x1d01))])),
@@ -250,6 +254,14 @@ enum DictionaryEntries {
             ("run_sync_events_triple_fault_0", ops([.runWith(RunRequest(events: EventsPatch(tripleFault: false)))])),
             ("run_sync_events_smm", ops([.runWith(RunRequest(events: EventsPatch(smm: true)))])),
             ("emulate_wrmsr_efer_no_svme", ops([.emulate(.wrmsr(msr: MSR.efer, value: 0xd01))])),
+            ("vmcb_dr6_high", ops([.vmcb(gpa: 0x10000, dr6High)])),
+            ("vmcb_dr7_high", ops([.vmcb(gpa: 0x10000, dr7High)])),
+            ("set_vcpu_events_gp_pending", ops([.setVcpuEvents(EventsPatch(exception: 13))])),
+            ("set_vcpu_events_gp_injected", ops([.setVcpuEvents(EventsPatch(exception: 13, exceptionInjected: true, errorCode: 0))])),
+            ("set_nested_state_a_format_vmx", ops([.setNestedState(.a, flags: nil, vmcbPa: nil, format: 0)])),
+            ("set_nested_state_a_size_header", ops([.setNestedState(.a, flags: nil, vmcbPa: nil, size: 0x80)])),
+            ("restore_a_fresh", ops([.restore(.a, .qemu, intoFresh: true)])),
+            ("destroy", ops([.destroy])),
             ("reset", ops([.reset])),
             ("triple_fault", ops([.guest(.tripleFault)])),
             ("smi", ops([.smi])),
@@ -334,7 +346,11 @@ enum RandomPrograms {
                     gif: r.maybe { $0.bool() }, efer: r.maybe { value(&$0) },
                     violation: r.maybe { ExpectedViolation(Substring($0.pick(["none", "l1-runs-l2-state", "kvm-warn",
                         "kvm-warn:set_efer:positive-return", "inconsistent-state:smm-not-guest-mode"])))! },
-                    ioctl: r.maybe { $0.pick(Errno.allCases) }, tripleFault: r.maybe { $0.bool() })
+                    ioctl: r.maybe { $0.pick(Errno.allCases) }, tripleFault: r.maybe { $0.bool() },
+                    exitCode: r.maybe { value(&$0) }, exitInfo1: r.maybe { value(&$0) },
+                    exception: r.maybe { $0.bool() ? ExpectedException.none : .vector(UInt8($0.below(256))) },
+                    rip: r.maybe { value(&$0) }, rsp: r.maybe { value(&$0) }, rax: r.maybe { value(&$0) },
+                    rflags: r.maybe { value(&$0) })
     }
 
     static func operation(_ r: inout CodecRng, withExpect: Bool) -> SVMFuzzKit.Operation {
@@ -343,15 +359,16 @@ enum RandomPrograms {
         case 3: return .vmcb(gpa: value(&r), vmcb(&r))
         case 4: return .msrpm(gpa: value(&r), MsrpmImage(reads: UInt8(r.below(256)), writes: UInt8(r.below(256))))
         case 5: return .smram(patch(&r, SmramPatch.self))
-        case 6: return r.pick([.smi, .initSignal, .signal, .run, .reset])
+        case 6: return r.pick([.smi, .initSignal, .signal, .run, .reset, .destroy])
         case 7: return .setSregs(patch(&r, SregsPatch.self))
         case 8: return .setRegs(patch(&r, RegsPatch.self))
         case 9: return .setMsrs(patch(&r, MsrsPatch.self))
         case 10: return .setNestedState(r.pick(Slot.allCases), flags: r.maybe { UInt32(truncatingIfNeeded: value(&$0)) },
-                                        vmcbPa: r.maybe { value(&$0) })
+                                        vmcbPa: r.maybe { value(&$0) }, format: r.maybe { UInt16(truncatingIfNeeded: value(&$0)) },
+                                        size: r.maybe { UInt32(truncatingIfNeeded: value(&$0)) })
         case 11: return .setVcpuEvents(patch(&r, EventsPatch.self))
         case 12: return .snapshot(r.pick(Slot.allCases))
-        case 13, 14: return .restore(r.pick(Slot.allCases), r.bool() ? .qemu : r.pick(RestoreOrders.all))
+        case 13, 14: return .restore(r.pick(Slot.allCases), r.bool() ? .qemu : r.pick(RestoreOrders.all), intoFresh: r.below(4) == 0)
         case 15: return .vmcb(gpa: value(&r), DefaultVmcb12.value)
         case 16: return .guest(.wrmsr(msr: MSR.efer, value: r.pick(ValueTable.efer.values)))
         case 17:    // sometimes a whole enter-L2 sequence, which the encoder folds

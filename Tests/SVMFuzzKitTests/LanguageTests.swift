@@ -163,7 +163,7 @@ final class LanguageTests: XCTestCase {
             ("run\n\nvmrum 0x10000", 3,
              "unknown operation 'vmrum' (expected one of: wrmsr, vmrun, vmmcall, stgi, clgi, vmload, vmsave, "
              + "triple_fault, rsm, vmcb, race_vmcb, msrpm, smram, smi, init, signal, run, set_sregs, set_regs, set_msrs, "
-             + "set_nested_state, set_vcpu_events, snapshot, restore, reset, expect, emulate, config)"),
+             + "set_nested_state, set_vcpu_events, snapshot, restore, reset, expect, emulate, destroy, config)"),
             ("set_sregs foo=1", 1, "unknown field 'foo' for set_sregs (expected efer, cr0, cr2, cr3, cr4)"),
             ("# x\nset_regs rip=zz", 2, "expected a number after 'rip=', got 'zz'"),
             ("vmrun 0x", 1, "expected a number after 'vmrun', got '0x'"),

@@ -79,12 +79,12 @@ struct OperationEncoder {
         editList(v, edits.isEmpty ? [.efer] : edits)
     }
 
-    mutating func restore(_ slot: Slot, _ order: RestoreOrder) {
+    mutating func restore(_ slot: Slot, _ order: RestoreOrder, intoFresh: Bool) {
         op(.restore)
         if let i = RestoreOrders.table.firstIndex(of: order) {
-            bytes.append(UInt8(i) << 2 | slot.rawValue)
+            bytes.append((UInt8(i) + (intoFresh ? RestoreOrders.freshIndex : 0)) << 2 | slot.rawValue)
         } else {
-            bytes.append(RestoreOrders.literalIndex << 2 | slot.rawValue)
+            bytes.append((intoFresh ? RestoreOrders.freshLiteralIndex : RestoreOrders.literalIndex) << 2 | slot.rawValue)
             bytes += RestoreOrders.literalBytes(order)
         }
     }
@@ -97,7 +97,7 @@ struct OperationEncoder {
 
     mutating func editList(_ v: Vmcb, _ edits: [VmcbField]) {
         for (n, f) in edits.enumerated() {
-            bytes.append(f.rawValue | (n + 1 < edits.count ? 0x80 : 0))
+            bytes.append(f.code | (n + 1 < edits.count ? 0x80 : 0))
             value(f.get(v), f.table)
         }
     }

@@ -6,7 +6,7 @@ import SVMModel
 
 extension OperationDescriptions {
     static let guestBare: [Operation] = [.guest(.vmmcall), .guest(.stgi), .guest(.clgi), .guest(.tripleFault), .guest(.rsm)]
-    static let platformBare: [Operation] = [.smi, .initSignal, .signal, .run, .reset]
+    static let platformBare: [Operation] = [.smi, .initSignal, .signal, .run, .reset, .destroy]
     static let gpa = PatchField(name: "gpa", table: .vmcbGpa)
     static let gpaSiblings: [(UInt64) -> Operation] = [{ .guest(.vmrun(gpa: $0)) }, { .guest(.vmload(gpa: $0)) },
                                                       { .guest(.vmsave(gpa: $0)) }]
@@ -63,10 +63,13 @@ extension OperationDescriptions {
                           get: { if case .setVcpuEvents(let p) = $0 { return p } else { return nil } })
         case .snapshot: return snapshot
         case .restore: return restore
-        // 0xfd-0xff went to emulate and run's doors (EmulateDescription.swift, RunDescription.swift).
-        case .reset: return .bare(k, "reset", .reset, opcode: .at(0xfa, 3), siblings: platformBare)
+        // 0xfc-0xff went to destroy, emulate and run's doors (EmulateDescription.swift, RunDescription.swift).
+        // Only 0xfa-0xfb are left to take from: the next operation should make 0xfb an extension opcode
+        // followed by a selector byte (as emulate's), so that later ones need no opcode of their own.
+        case .reset: return .bare(k, "reset", .reset, opcode: .at(0xfa, 2), siblings: platformBare)
         case .expect: return expect
         case .emulate: return emulate
+        case .destroy: return .bare(k, "destroy", .destroy, opcode: .at(0xfc, 1), siblings: platformBare)
         }
     }
 }

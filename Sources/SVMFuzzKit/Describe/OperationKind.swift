@@ -10,6 +10,7 @@ enum OperationKind: UInt8, CaseIterable {
     case run, setSregs, setRegs, setMsrs, setNestedState, setVcpuEvents, snapshot, restore, reset
     case expect
     case emulate
+    case destroy
 
     /// The kind's description.
     @inline(__always) var spec: OperationDescription { OperationDescriptions.all[Int(rawValue)] }
@@ -48,6 +49,7 @@ extension Operation {
         case .reset: return .reset
         case .expect: return .expect
         case .emulate: return .emulate
+        case .destroy: return .destroy
         }
     }
 }

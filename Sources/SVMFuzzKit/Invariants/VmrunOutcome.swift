@@ -2,7 +2,7 @@
 //
 // APM vol. 2, 15.5.1 "Basic Operation" lists the vmcb12 states for which VMRUN fails with
 // #VMEXIT(INVALID) (exit code -1), leaving GIF clear and executing no guest instruction: EFER.SVME
-// clear; CR0.CD clear with CR0.NW set; CR0[63:32] nonzero; reserved CR4 / EFER bits set;
+// clear; CR0.CD clear with CR0.NW set; CR0[63:32], DR6[63:32] or DR7[63:32] nonzero; reserved CR4 / EFER bits set;
 // EFER.LME and CR0.PG with CR4.PAE or CR0.PE clear, or with an illegal CR3; EFER.LME, CR0.PG,
 // CR4.PAE, CS.L and CS.D all set; the VMRUN intercept clear; ASID 0; an MSR or I/O permission map
 // beyond the physical address width; with nested paging, an illegal nCR3; an EVENTINJ marked valid
@@ -38,6 +38,8 @@ enum VmrunOutcome: Invariant {
         if s.efer & EFER.svme == 0 { return "EFER.SVME clear" }
         if s.cr0 & CR0.cd == 0 && s.cr0 & CR0.nw != 0 { return "CR0.NW without CR0.CD" }
         if s.cr0 >> 32 != 0 { return "CR0[63:32] set" }
+        if s.dr6 >> 32 != 0 { return "DR6[63:32] set" }
+        if s.dr7 >> 32 != 0 { return "DR7[63:32] set" }
         if s.cr4 & ~CR4.supported != 0 { return "reserved CR4 bits" }
         if let why = IoctlAcceptsInvalid.invalidEfer(s.efer, config) { return why }
         if s.efer & EFER.lme != 0 && s.cr0 & CR0.pg != 0 {
