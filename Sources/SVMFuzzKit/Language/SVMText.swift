@@ -94,7 +94,7 @@ public enum SVMText {
         for (key, value) in try r.fields(keys, for: op, words: words) {
             guard let i = specs.firstIndex(where: { $0.name == key }) else { continue }
             p[field: i] = specs[i].isBool ? (try r.flag(value, key: key) ? 1 : 0)
-                : try r.number(value, after: "\(key)=", field: key)
+                : try r.number(value, bits: specs[i].table.bits, after: "\(key)=", field: key)
         }
         return p
     }
