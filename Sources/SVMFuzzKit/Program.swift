@@ -244,6 +244,48 @@ public enum Operation: Hashable, Sendable {
     }
 }
 
+extension Operation {
+    /// The operation's description (Describe/), which the language, the codec, the mutator, the
+    /// minimizer and the real-KVM plan are driven by: one line per case, the only place a case is
+    /// mapped to its description (Swift cannot do it without a switch).
+    var spec: OperationDescription {
+        typealias D = OperationDescriptions
+        switch self {
+        case .guest(let g):
+            switch g {
+            case .wrmsr: return D.wrmsr
+            case .vmrun: return D.vmrun
+            case .vmmcall: return D.vmmcall
+            case .stgi: return D.stgi
+            case .clgi: return D.clgi
+            case .vmload: return D.vmload
+            case .vmsave: return D.vmsave
+            case .tripleFault: return D.tripleFault
+            case .rsm: return D.rsm
+            }
+        case .emulate: return D.emulate
+        case .vmcb: return D.vmcb
+        case .msrpm: return D.msrpm
+        case .smram: return D.smram
+        case .racingVmcb: return D.raceVmcb
+        case .smi: return D.smi
+        case .initSignal: return D.initSignal
+        case .signal: return D.signal
+        case .run, .runWith: return D.run
+        case .setSregs: return D.setSregs
+        case .setRegs: return D.setRegs
+        case .setMsrs: return D.setMsrs
+        case .setNestedState: return D.setNestedState
+        case .setVcpuEvents: return D.setVcpuEvents
+        case .snapshot: return D.snapshot
+        case .restore: return D.restore
+        case .reset: return D.reset
+        case .destroy: return D.destroy
+        case .expect: return D.expect
+        }
+    }
+}
+
 /// The optional `config` line.
 public struct ProgramConfig: Hashable, Sendable {
     public var variant: Variant?

@@ -3,11 +3,14 @@
 import SVMModel
 
 extension OperationDescriptions {
+    static let setNestedStateOpcode = Opcode.at(0xca, 10)
+    static let snapshotOpcode = Opcode.at(0xdc, 14)
+
     static let setNestedState = OperationDescription(
-        kind: .setNestedState, name: "set_nested_state",
+        name: "set_nested_state",
         fields: [PatchField(name: "flags", table: .nestedFlags), PatchField(name: "vmcb_pa", table: .vmcbGpa),
                  PatchField(name: "format", table: .nestedFormat), PatchField(name: "size", table: .nestedSize)],
-        opcodes: [.at(0xca, 10)],
+        opcodes: [setNestedStateOpcode],
         example: .setNestedState(.b, flags: NestedFlag.guestMode, vmcbPa: 0x10000, format: 0, size: 0x80),
         parse: SVMText.parseSetNestedState,
         print: { o in
@@ -21,7 +24,7 @@ extension OperationDescriptions {
         },
         encode: { o, e in
             guard case .setNestedState(let slot, let flags, let pa, let format, let size) = o else { return }
-            e.op(.setNestedState)
+            e.op(setNestedStateOpcode)
             e.bytes.append(slot.rawValue | (flags != nil ? 4 : 0) | (pa != nil ? 8 : 0) | (format != nil ? 0x10 : 0)
                            | (size != nil ? 0x20 : 0))
             if let f = flags { e.value(UInt64(f), .nestedFlags) }
@@ -58,7 +61,7 @@ extension OperationDescriptions {
         })
 
     static let snapshot = OperationDescription(
-        kind: .snapshot, name: "snapshot", fields: [], opcodes: [.at(0xdc, 14)], example: .snapshot(.c),
+        name: "snapshot", fields: [], opcodes: [snapshotOpcode], example: .snapshot(.c),
         parse: { r in
             let s = try r.slot(after: "snapshot")
             try r.end()
@@ -70,7 +73,7 @@ extension OperationDescriptions {
         },
         encode: { o, e in
             guard case .snapshot(let slot) = o else { return }
-            e.op(.snapshot)
+            e.op(snapshotOpcode)
             e.bytes.append(slot.rawValue)
         },
         decode: { _, d in .snapshot(d.slot()) },
@@ -85,7 +88,7 @@ extension OperationDescriptions {
         })
 
     static let restore = OperationDescription(
-        kind: .restore, name: "restore", fields: [], opcodes: [.at(0xea, 16)],
+        name: "restore", fields: [], opcodes: [.at(0xea, 16)],
         example: .restore(.d, RestoreOrder([.nested, .sregs])!, intoFresh: true),
         parse: SVMText.parseRestore,
         print: { o in
@@ -112,7 +115,7 @@ extension OperationDescriptions {
 
     /// Not encoded (the fuzzer never generates it), never mutated or shrunk (the minimizer drops expects).
     static let expect = OperationDescription(
-        kind: .expect, name: "expect", fields: [], opcodes: [],
+        name: "expect", fields: [], opcodes: [],
         example: .expect(Expectation(exit: .shutdown, gif: true)),
         parse: { r in .expect(try SVMText.parseExpect(&r)) },
         print: { o in

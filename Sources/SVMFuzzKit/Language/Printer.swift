@@ -39,7 +39,7 @@ extension SVMText {
     }
 
     /// One operation's line, without a newline.
-    public static func line(_ op: Operation) -> String { op.kind.spec.print(op) }
+    public static func line(_ op: Operation) -> String { op.spec.print(op) }
 
     static func patchLine<P: PatchFields>(_ name: String, _ p: P) -> String {
         var parts = [name]

@@ -37,7 +37,7 @@ enum OperationTweak {
         return rest.isEmpty ? x : rest[rng.below(rest.count)]
     }
 
-    static func tweak(_ op: Operation, _ rng: inout MutatorRng) -> Operation { op.kind.spec.tweak(op, &rng) }
+    static func tweak(_ op: Operation, _ rng: inout MutatorRng) -> Operation { op.spec.tweak(op, &rng) }
 
     static func msrpm(_ gpa: UInt64, _ image: MsrpmImage, _ rng: inout MutatorRng) -> Operation {
         var image = image
