@@ -36,8 +36,8 @@
 //   checkEferOnSetSregs            B28  7.2          no               yes              real 6.1.192 accepts a reserved EFER bit, 6.12.117 refuses
 //                                                                                      it (svmfuzz oracle, zoo-B28 program)
 //   exitOnVmcb12MapFailure         -    7.1          no               no               kvm-x86 2daf71bfd77d (2026-03), VMRUN and VMLOAD/VMSAVE; real
-//                                                                                      6.12.117 injects #GP for both (oracle, zoo-B19 program and
-//                                                                                      oracle-confirm/l1-vmload-vmsave)
+//                                                                                      6.12.117 and 6.1.192 inject #GP for both (oracle, zoo-B19 and
+//                                                                                      upstream-tests/svm-nested-vmcb12-gpa-unmappable)
 //   tripleFaultOnVmexitMapFailure  B18  (above)      no               no               real 6.12.117: nested_svm_vmexit injects #GP and stays
 //                                                                                      in L2 when vmcb12 cannot be mapped (oracle, zoo-B18)
 //   interceptGifInsnsWithoutSvme   -    7.1          no               no               kvm-x86 2026-03, no Cc: stable; confirmed absent
@@ -51,8 +51,9 @@
 //   rejectL1LmaWithoutLme          B30  7.3?         no               no               kvm-x86 2026-09; neither Debian source checks it in
 //                                                                                      svm_set_nested_state. No stable mails found for either
 //                                                                                      subject (searched 2026-12-02)
-//   rejectVnmiWithoutNmiIntercept  -    6.4          no               yes              0977cfac6e76 (nested vNMI, 6.4 merge): Debian's 6.12.117
-//                                                                                      source has the check in nested_vmcb_check_controls; 6.1.y's
+//   rejectVnmiWithoutNmiIntercept  -    6.4          no               yes              0977cfac6e76 (nested vNMI, 6.4 merge): real 6.12.117 fails the
+//                                                                                      VMRUN with VMEXIT_INVALID, 6.1.192 enters L2 (svmfuzz oracle,
+//                                                                                      divergences/vnmi-enable-without-nmi-intercept); 6.1.y's
 //                                                                                      "FAILED" mail for a484755ab252 names it a missing dependency
 //
 // "upstream" is the first mainline release as far as the dates say (2026 kvm-x86 ids: the 7.0/7.1 merge

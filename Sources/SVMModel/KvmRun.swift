@@ -165,8 +165,10 @@ extension Vcpu {
             let blockNested = nestedRunPending != 0
             if let v = pendingException, nested.ctl.intercepts.intercepts(exitCode: SVMExit.exceptionBase + UInt64(v)) {
                 if blockNested { return false }
-                // nested_svm_inject_exception_vmexit
+                // nested_svm_inject_exception_vmexit: L1 gets the exception as a #VMEXIT, L2 never sees
+                // it (real 6.12.117: no exception in L2, vmcb12 exit code 0x40 + vector).
                 pendingException = nil
+                lastInjected = nil
                 vmcb02.control.exitCode = SVMExit.exceptionBase + UInt64(v)
                 vmcb02.control.exitInfo1 = 0
                 vmcb02.control.exitInfo2 = 0

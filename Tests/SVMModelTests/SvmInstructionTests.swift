@@ -266,5 +266,6 @@ final class SvmInstructionTests: XCTestCase {
         enterL2(&w, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .ud]))
         XCTAssertEqual(exec(&w, .rsm), .entered(.l1))
         XCTAssertEqual(w.lastVmexitCode, SVMExit.exceptionBase + UInt64(Vector.ud))
+        XCTAssertNil(w.lastInjected, "reflected to L1, never injected into L2 (real 6.12.117 agrees)")
     }
 }
