@@ -55,6 +55,9 @@
 //                                                                                      VMRUN with VMEXIT_INVALID, 6.1.192 enters L2 (svmfuzz oracle,
 //                                                                                      divergences/vnmi-enable-without-nmi-intercept); 6.1.y's
 //                                                                                      "FAILED" mail for a484755ab252 names it a missing dependency
+//   disallowLmsleWhenMbz           -    6.19?        no               no               posted 2025-09 without Cc: stable; both Debian sources
+//                                                                                      enable LMSLE whenever nested=1; real 6.1.192 accepts
+//                                                                                      WRMSR EFER 0x3d01 (svmfuzz oracle, 6.1 campaign)
 //
 // "upstream" is the first mainline release as far as the dates say (2026 kvm-x86 ids: the 7.0/7.1 merge
 // windows); the stable answers do not depend on it.
@@ -134,6 +137,12 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
     /// refuses a vmcb12 with V_NMI_ENABLE and no NMI intercept (VMEXIT_INVALID, as the CPU does), on
     /// VMRUN and KVM_SET_NESTED_STATE alike, whatever the guest's CPUID. Before it the bit was ignored.
     public static let rejectVnmiWithoutNmiIntercept = KvmFixes(rawValue: 1 << 26)
+    /// "KVM: SVM: Disallow EFER.LMSLE when not supported by hardware" (Jim Mattson, v2 2025-09-30, Fixes:
+    /// eec4b140c924; in kvm-x86, later moved to kvm_setup_efer_caps): svm_hardware_setup enables
+    /// EFER.LMSLE for nested guests only on a CPU that does not enumerate EFER_LMSLE_MBZ. Before it KVM
+    /// accepted the bit on every host, and on a CPU that must keep it zero the next VMRUN of that vCPU
+    /// fails (KVM_EXIT_FAIL_ENTRY). Commit id not in the stored archives. Found by the 6.1 campaign.
+    public static let disallowLmsleWhenMbz = KvmFixes(rawValue: 1 << 31)
 
     /// Every fix, with its name in .svm programs and on the command line (kebab-case), in bit order.
     public static let named: [(name: String, fix: KvmFixes)] = [
@@ -164,6 +173,7 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
         ("ignore-lma-without-lme-in-l2", .ignoreLmaWithoutLmeInL2),
         ("reject-l1-lma-without-lme", .rejectL1LmaWithoutLme),
         ("reject-vnmi-without-nmi-intercept", .rejectVnmiWithoutNmiIntercept),
+        ("disallow-lmsle-when-mbz", .disallowLmsleWhenMbz),
     ]
 
     /// Every fix the model knows: today's upstream KVM.
