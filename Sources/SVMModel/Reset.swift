@@ -60,7 +60,10 @@ extension Vcpu {
     mutating func kvmApicAcceptEvents() -> Bool {
         guard initPending else { return true }
         if guestMode {
-            if nestedRunPending != 0 { return false }    // -EBUSY: retried after the entry
+            // svm_check_nested_events: a pending nested run, or an event to re-inject (here an IRQ
+            // userspace marked injected, kvm_event_needs_reinjection), blocks it: -EBUSY, retried after
+            // the entry, so the IRQ goes into L2 first and the #VMEXIT comes after.
+            if nestedRunPending != 0 || injectedIrq { return false }
             if nested.ctl.intercepts.contains(.initSignal) {
                 nestedSvmSimpleVmexit(SVMExit.initSignal)
             }

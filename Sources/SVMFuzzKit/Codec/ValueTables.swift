@@ -96,7 +96,8 @@ enum ValueTables {
         case .rflags: return [0x2, 0x202, 0x0, 0x102, 0x2_0002, 0x46, 0x3002]
         case .asid: return [1, 0, 2, 0xffff_ffff]
         case .intCtl: return [0x0, UInt64(IntCtl.vGifEnable | IntCtl.vGif), UInt64(IntCtl.vGifEnable),
-                              UInt64(IntCtl.vGif), 0x0100_0000]
+                              UInt64(IntCtl.vGif), 0x0100_0000,
+                              UInt64(IntCtl.vNmiEnable)]    // without the NMI intercept: VMEXIT_INVALID
         case .miscCtl: return [MiscCtl.enableNp, 0x0]
         case .interceptMisc:
             let d = DefaultVmcb12.value.control.intercepts.misc
