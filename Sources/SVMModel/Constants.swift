@@ -7,6 +7,8 @@ public enum EFER {
     public static let lma: UInt64 = 1 << 10
     public static let nx: UInt64 = 1 << 11
     public static let svme: UInt64 = 1 << 12
+    /// Long-mode segment limit enable: KVM lets a nested-capable guest set it (svm_hardware_setup).
+    public static let lmsle: UInt64 = 1 << 13
 }
 
 public enum CR0 {
@@ -27,6 +29,8 @@ public enum CR4 {
     public static let pae: UInt64 = 1 << 5
     public static let mce: UInt64 = 1 << 6
     public static let pcide: UInt64 = 1 << 17
+    /// X86_CR4_PDPTR_BITS: PSE, PAE, PGE, SMEP; changing one reloads legacy PAE paging's PDPTEs.
+    public static let pdptrBits: UInt64 = (1 << 4) | (1 << 5) | (1 << 7) | (1 << 20)
     /// CR4 bits this model's KVM supports (VME..OSXMMEXCPT, FSGSBASE, PCIDE, OSXSAVE, SMEP, SMAP);
     /// anything else is reserved (`__kvm_is_valid_cr4`).
     public static let supported: UInt64 = 0x7ff | (1 << 16) | (1 << 17) | (1 << 18) | (1 << 20) | (1 << 21)
@@ -67,6 +71,7 @@ public enum SVMExit {
     public static let nmi: UInt64 = 0x61
     public static let smi: UInt64 = 0x62
     public static let initSignal: UInt64 = 0x63
+    public static let rsm: UInt64 = 0x73
     public static let msr: UInt64 = 0x7c
     public static let shutdown: UInt64 = 0x7f
     public static let vmrun: UInt64 = 0x80
@@ -83,6 +88,7 @@ public enum SVMExit {
 
 /// Exception vectors the model injects.
 public enum Vector {
+    public static let db: UInt8 = 1
     public static let bp: UInt8 = 3
     public static let of: UInt8 = 4
     public static let ud: UInt8 = 6

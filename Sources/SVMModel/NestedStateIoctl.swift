@@ -46,10 +46,9 @@ extension Vcpu {
             if nestedRunPending != 0 { s.flags |= NestedFlag.runPending }
             s.vmcbPa = nested.vmcb12Gpa
             s.hasData = true                       // size covers the data area
+            // nested_copy_vmcb_cache_to_control: the exit fields are vmcb12's as VMRUN (or
+            // KVM_SET_NESTED_STATE) cached them, not zeroed.
             s.control = nested.ctl
-            s.control.exitCode = 0
-            s.control.exitInfo1 = 0
-            s.control.exitInfo2 = 0
             s.save = vmcb01.save
         }
         if gif && !has(Sabotage.getNestedStateDropsGif) { s.flags |= NestedFlag.gifSet }

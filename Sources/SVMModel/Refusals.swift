@@ -103,7 +103,7 @@ extension Vcpu {
         if !GuestPhys.pageAddressValid(st.vmcbPa) { return .vmcbPa }
         if st.size < KvmNestedState.headerSize + KvmNestedState.vmcbSize { return .size }
         ctl = Vcpu.nestedCopyVmcbControlToCache(st.control, guestNpt: config.npt)
-        if !Vcpu.nestedVmcbCheckControls(ctl) { return .controls }
+        if !nestedVmcbCheckControls(ctl) { return .controls }
         // The current (L2) CR0 must not have NW without CD.
         if cr0 & CR0.cd == 0 && cr0 & CR0.nw != 0 { return .l2Cr0 }
         let s = st.save

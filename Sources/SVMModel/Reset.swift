@@ -60,7 +60,9 @@ extension Vcpu {
     mutating func kvmApicAcceptEvents() -> Bool {
         guard initPending else { return true }
         if guestMode {
-            // -EBUSY: retried after the entry (block_nested_events: a pending run, or an event to re-inject).
+            // svm_check_nested_events: a pending nested run, or an event to re-inject (an exception or an
+            // IRQ userspace marked injected, kvm_event_needs_reinjection), blocks it: -EBUSY, retried after
+            // the entry, so the event goes into L2 first and the #VMEXIT comes after.
             if nestedRunPending != 0 || kvmEventNeedsReinjection { return false }
             if nested.ctl.intercepts.contains(.initSignal) {
                 nestedSvmSimpleVmexit(SVMExit.initSignal)

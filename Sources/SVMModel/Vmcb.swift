@@ -4,6 +4,8 @@
 public enum IntCtl {
     public static let vGif: UInt32 = 1 << 9
     public static let vGifEnable: UInt32 = 1 << 25
+    /// V_NMI_ENABLE: NMI virtualization for the guest (vNMI).
+    public static let vNmiEnable: UInt32 = 1 << 26
 }
 
 /// EVENTINJ / EXITINTINFO layout (asm/svm.h SVM_EVTINJ_*).

@@ -194,7 +194,7 @@ final class LanguageTests: XCTestCase {
             ("set_msrs efer=1 efer=2", 1, "duplicate field 'efer' for set_msrs"),
             ("vmcb 0x10000 intercepts=vmrun,bogus", 1,
              "unknown intercept 'bogus' in intercepts= (expected a comma list of vmrun, vmmcall, shutdown, msr_prot, "
-             + "init, smi, intr, nmi, vmload, vmsave, stgi, clgi, gp, ud, exc:<vector>, exit:<code 0x60-0x9f>, or -)"),
+             + "init, smi, intr, nmi, vmload, vmsave, stgi, clgi, gp, ud, rsm, exc:<vector>, exit:<code 0x60-0x9f>, or -)"),
             ("msrpm 0x20000 write=tsc", 1,
              "unknown MSR 'tsc' in write= (expected a comma list of efer, star, lstar, vm_cr, hsave_pa, their indices, or -)"),
             ("set_nested_state A flags=bogus", 1,

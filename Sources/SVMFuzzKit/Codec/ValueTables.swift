@@ -66,7 +66,7 @@ enum ValueTables {
             0x0500,             // LME|LMA
             0x1100,             // SVME|LME without LMA
             0x0d00, 0x0100, 0x1401,
-            0x3d01,             // reserved bit 13 (LMSLE, unsupported)
+            0x3d01,             // bit 13 (LMSLE: refused, accepted by kernels without disallow-lmsle-when-mbz)
             0x1_0000_1d01,      // reserved high bit
         ]
         case .cr0: return [
@@ -99,7 +99,8 @@ enum ValueTables {
         case .rflags: return [0x2, 0x202, 0x0, 0x102, 0x2_0002, 0x46, 0x3002]
         case .asid: return [1, 0, 2, 0xffff_ffff]
         case .intCtl: return [0x0, UInt64(IntCtl.vGifEnable | IntCtl.vGif), UInt64(IntCtl.vGifEnable),
-                              UInt64(IntCtl.vGif), 0x0100_0000]
+                              UInt64(IntCtl.vGif), 0x0100_0000,
+                              UInt64(IntCtl.vNmiEnable)]    // without the NMI intercept: VMEXIT_INVALID
         case .miscCtl: return [MiscCtl.enableNp, 0x0]
         case .interceptMisc:
             let d = DefaultVmcb12.value.control.intercepts.misc

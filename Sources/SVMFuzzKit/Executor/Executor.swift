@@ -438,6 +438,7 @@ public struct Executor: Sendable {
     /// An SMI or INIT kicks a running vCPU out of the guest; KVM services it before re-entering.
     private mutating func kick() {
         guard inRun else { return }
+        vcpu.svmKickExit()
         _ = enterGuest()
     }
 
