@@ -5,11 +5,14 @@
 import SVMModel
 
 extension OperationDescriptions {
-    static let guestBare: [Operation] = [.guest(.vmmcall), .guest(.stgi), .guest(.clgi), .guest(.tripleFault), .guest(.rsm)]
+    // The siblings include the same instructions behind KVM's forced-emulation prefix (EmulateDescription.swift).
+    static let guestBare: [Operation] = [.guest(.vmmcall), .guest(.stgi), .guest(.clgi), .guest(.tripleFault), .guest(.rsm),
+                                         .emulate(.vmmcall), .emulate(.stgi), .emulate(.clgi), .emulate(.rsm)]
     static let platformBare: [Operation] = [.smi, .initSignal, .signal, .run, .reset]
     static let gpa = PatchField(name: "gpa", table: .vmcbGpa)
     static let gpaSiblings: [(UInt64) -> Operation] = [{ .guest(.vmrun(gpa: $0)) }, { .guest(.vmload(gpa: $0)) },
-                                                      { .guest(.vmsave(gpa: $0)) }]
+                                                      { .guest(.vmsave(gpa: $0)) }, { .emulate(.vmrun(gpa: $0)) },
+                                                      { .emulate(.vmload(gpa: $0)) }, { .emulate(.vmsave(gpa: $0)) }]
 
     static func describe(_ k: OperationKind) -> OperationDescription {
         switch k {
