@@ -34,7 +34,7 @@ extension Vcpu {
             s.control.exitInfo2 = 0
             s.save = vmcb01.save
         }
-        if gif && !has(Sabotage.getNestedStateDropsGif) { s.flags |= NestedFlag.gifSet }
+        if gif && has(.reportGifInNestedState) { s.flags |= NestedFlag.gifSet }
         return s
     }
 
@@ -56,7 +56,7 @@ extension Vcpu {
         if st.flags & NestedFlag.guestMode == 0 {
             let wasInL2 = guestMode
             svmLeaveNested()
-            if !(wasInL2 && has(Sabotage.setNestedStateFromL2KeepsGif)) {
+            if !wasInL2 || has(.setGifWhenNestedStateLeavesL2) {
                 svmSetGif(st.flags & NestedFlag.gifSet != 0)
             }
             return .ok

@@ -60,7 +60,7 @@ extension Vcpu {
         svmSetCr0(l1.cr0 | CR0.pe, owner: .l1)
         svmSetCr4(l1.cr4, owner: .l1)
         rax = l1.rax; owners.rax = .l1
-        if !has(Sabotage.vmexitKeepsL2Rsp) { rsp = l1.rsp; owners.rsp = .l1 }
+        if has(.restoreL1RspOnVmexit) { rsp = l1.rsp; owners.rsp = .l1 }
         rip = l1.rip; owners.rip = .l1
 
         makeRequest([.mmuSync, .tlbFlushCurrent])   // nested_svm_transition_tlb_flush
