@@ -49,10 +49,12 @@ extension Vcpu {
         // A CPU with SVME_ADDR_CHK checks rAX of VMRUN/VMLOAD/VMSAVE before the intercept (the CPU
         // sees EFER.SVME=1 whatever L1 wrote): L1 gets #GP for an unaligned or illegal address before
         // KVM can raise #UD for its cleared EFER.SVME (real 6.12.117 under QEMU/TCG, svmfuzz oracle
-        // campaign). Not modeled in L2, where it would come before L1's intercepts too.
+        // campaign). Not modeled in L2, where it would come before L1's intercepts too. Outside
+        // protected mode the CPU's #UD comes first (the instruction is not recognized there; QEMU's
+        // decoder checks it before the address too), which KVM's own checks below then raise.
         switch insn {
         case .vmrun(let gpa), .vmload(let gpa), .vmsave(let gpa):
-            if config.hostSvmeAddrChk && !GuestPhys.pageAddressValid(gpa) {
+            if config.hostSvmeAddrChk && cr0 & CR0.pe != 0 && !GuestPhys.pageAddressValid(gpa) {
                 kvmQueueException(Vector.gp)
                 return .resume
             }
@@ -116,6 +118,11 @@ extension Vcpu {
             // GIF in vmcb02 and gif_set() keeps reading L1's in vmcb01 (get_vgif_vmcb,
             // arch/x86/kvm/svm/svm.h); real 6.12.117 and 6.1.192 keep GIF_SET at L2's CLGI.
             if !vmcb02.control.intercepts.intercepts(exitCode: insn.exitCode) && !svmSmiWindowInterceptsStgi(insn) {
+                if let fault = svmInsnCpuFault() {
+                    vmcb02.control.nextRip = 0             // an exception exit (#UD, #GP) has no NextRIP
+                    kvmQueueException(fault)
+                    return .resume
+                }
                 if nestedVgifEnabled {
                     if insn == .stgi { vmcb02.control.intCtl |= IntCtl.vGif } else { vmcb02.control.intCtl &= ~IntCtl.vGif }
                 } else {
@@ -133,7 +140,8 @@ extension Vcpu {
             return .resume
         default:
             vmcb02.control.exitInfo1 = 0
-            if nested.ctl.intercepts.intercepts(exitCode: insn.exitCode) {
+            if nested.ctl.intercepts.intercepts(exitCode: insn.exitCode)
+                || insn == .tripleFault && !has(.shutdownExitOnlyIfIntercepted) {
                 nestedSvmVmexit()
                 return .resume
             }
@@ -173,6 +181,17 @@ extension Vcpu {
         }
     }
 
+    /// The checks the CPU itself makes before it runs an SVM instruction (STGI/CLGI under vGIF,
+    /// VMLOAD/VMSAVE under VLS) or exits for it (APM vol. 3: #UD outside protected mode, #GP(0) at
+    /// CPL > 0); nil when they pass. EFER.SVME is
+    /// not among them: the CPU reads the VMCB's EFER, whose SVME KVM always sets (svm_set_efer). KVM
+    /// intercepts #UD and #GP and delivers them to the guest (or reflects them to L1).
+    func svmInsnCpuFault() -> UInt8? {
+        if cr0 & CR0.pe == 0 { return Vector.ud }
+        if vmcb.save.cpl != 0 { return Vector.gp }
+        return nil
+    }
+
     /// svm_enable_smi_window (arch/x86/kvm/svm/svm.c): with an SMI held back by GIF=0, KVM intercepts
     /// STGI itself to see the window open, in vmcb01 or vmcb02 alike.
     func svmSmiWindowInterceptsStgi(_ insn: GuestInstruction) -> Bool { insn == .stgi && !gif && smiPending }
@@ -191,6 +210,11 @@ extension Vcpu {
             return .resume
         case .stgi, .clgi:
             if !guestMode && svmGifInsnRunsInHardware(insn) {
+                if let fault = svmInsnCpuFault() {
+                    if config.hostNrips { vmcb01.control.nextRip = 0 }   // an exception exit has no NextRIP
+                    kvmQueueException(fault)
+                    return .resume
+                }
                 // Not intercepted in vmcb01: the CPU flips V_GIF and KVM never sees it, so nothing
                 // raises KVM_REQ_EVENT for an event GIF was holding back (an INIT waits for the next
                 // request, an SMI has its own STGI window).
@@ -205,11 +229,13 @@ extension Vcpu {
             return .resume
         case .vmload, .vmsave:
             if !guestMode && svmInsnRunsInHardware(insn) {
-                // Virtual VMLOAD/VMSAVE: the CPU checks CPL and runs it, whatever L1's EFER.SVME (the
-                // VMCB's is always set). A GPA no memory backs is left to KVM's path below, which the
-                // CPU's nested page fault would reach through emulation (not modeled further).
-                if vmcb.save.cpl != 0 {
-                    kvmQueueException(Vector.gp)
+                // Virtual VMLOAD/VMSAVE: the CPU checks the mode and CPL and runs it, whatever L1's
+                // EFER.SVME (the VMCB's is always set). A GPA no memory backs is left to KVM's path
+                // below, which the CPU's nested page fault would reach through emulation (not modeled
+                // further).
+                if let fault = svmInsnCpuFault() {
+                    if config.hostNrips { vmcb01.control.nextRip = 0 }   // an exception exit has no NextRIP
+                    kvmQueueException(fault)
                     return .resume
                 }
                 svmRetireInHardware(insn)

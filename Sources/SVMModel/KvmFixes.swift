@@ -187,6 +187,22 @@ extension KvmFixes {
     /// of L2 (without: restore-mismatch).
     static let setGifWhenNestedStateLeavesL2 = KvmFixes(rawValue: 1 << 34)
 
+    /// nested_svm_exit_handled_msr reflects an L2 MSR access only when L1's MSR permission map asks for
+    /// it (without: every MSR exit of an L2 whose vmcb12 sets MSR_PROT goes to L1; exit-routing).
+    static let readL1MsrPermissionMap = KvmFixes(rawValue: 1 << 35)
+    /// L2's triple fault becomes #VMEXIT(SHUTDOWN) only when vmcb12 intercepts SHUTDOWN
+    /// (nested_svm_triple_fault, and the SHUTDOWN exit of L2; without: always; exit-routing).
+    static let shutdownExitOnlyIfIntercepted = KvmFixes(rawValue: 1 << 36)
+    /// nested_svm_check_permissions raises #UD when EFER.SVME is clear (without: only the paging and
+    /// CPL checks; svm-insn-outcome).
+    static let udForSvmInsnsWithoutSvme = KvmFixes(rawValue: 1 << 37)
+    /// While nested_run_pending is set, KVM holds back INIT, SMI and the exceptions L1 intercepts
+    /// (kvm_apic_accept_events, svm_check_nested_events, svm_smi_allowed; without: it takes them before
+    /// the CPU entered L2; l2-entry-overtaken).
+    static let holdEventsWhileRunPending = KvmFixes(rawValue: 1 << 38)
+
     /// Every core behaviour.
-    static let core: KvmFixes = [.restoreL1RspOnVmexit, .reportGifInNestedState, .setGifWhenNestedStateLeavesL2]
+    static let core: KvmFixes = [.restoreL1RspOnVmexit, .reportGifInNestedState, .setGifWhenNestedStateLeavesL2,
+                                 .readL1MsrPermissionMap, .shutdownExitOnlyIfIntercepted, .udForSvmInsnsWithoutSvme,
+                                 .holdEventsWhileRunPending]
 }

@@ -21,6 +21,8 @@ extension Vcpu {
     /// only (a guest instruction clears it again for itself).
     public mutating func beginStep() {
         lastVmexitCode = nil
+        stepVmexits.removeAll()
+        l2EntryOvertaken = nil
     }
 
     /// KVM_RUN returns to userspace (post_kvm_run_save).
@@ -101,6 +103,7 @@ extension Vcpu {
             vmcb02.control.eventInj = 0
         }
         nestedRunPending = 0
+        pendingL2Entry = nil                       // the CPU entered L2
         svmSyncAfterL2Run()
     }
 
@@ -142,7 +145,7 @@ extension Vcpu {
         // An IRQ injection interrupted by the last exit is redone first.
         if injectedIrq { svmInjectIrq() }
         if guestMode {
-            let blockNested = nestedRunPending != 0
+            let blockNested = nestedRunPending != 0 && has(.holdEventsWhileRunPending)
             if let v = pendingException, nested.ctl.intercepts.intercepts(exitCode: SVMExit.exceptionBase + UInt64(v)) {
                 if blockNested { return false }
                 // nested_svm_inject_exception_vmexit
@@ -158,7 +161,7 @@ extension Vcpu {
         }
         // An SMI waits for GIF and for the nested run to reach L2 (svm_smi_allowed).
         if smiPending && gif && !smm {
-            if guestMode && nestedRunPending != 0 { return false }
+            if guestMode && nestedRunPending != 0 && has(.holdEventsWhileRunPending) { return false }
             smiPending = false
             enterSmm()
         }

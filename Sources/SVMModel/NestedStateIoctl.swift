@@ -84,6 +84,7 @@ extension Vcpu {
         }
         nested.forceMsrBitmapRecalc = true
         makeRequest([.apicvUpdate, .getNestedStatePages])
+        if nestedRunPending != 0 { pendingL2Entry = EmulatedL2Entry(source: .setNestedState, userspaceHadControl: true) }
         return .ok
     }
 

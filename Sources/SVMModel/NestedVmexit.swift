@@ -11,6 +11,14 @@ extension Vcpu {
 
     /// nested_svm_vmexit (arch/x86/kvm/svm/nested.c): write vmcb12, switch to vmcb01, restore L1, GIF=0.
     mutating func nestedSvmVmexit() {
+        // Observables: the #VMEXIT with the controls that routed it, and whether an emulated entry
+        // into L2 was still waiting for the CPU.
+        stepVmexits.append(NestedVmexitFact(exitCode: vmcb02.control.exitCode, intercepts: nested.ctl.intercepts,
+                                            msrpmBasePa: nested.ctl.msrpmBasePa))
+        if let e = pendingL2Entry {
+            l2EntryOvertaken = OvertakenL2Entry(entry: e, vmexitCode: vmcb02.control.exitCode)
+            pendingL2Entry = nil
+        }
         // nested_svm_vmexit_update_vmcb12: a vmcb12 that cannot be mapped shuts L1 down (P3).
         if var vmcb12 = memory.mapVmcb(nested.vmcb12Gpa) {
             vmcb12.save.efer = efer
