@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What `scripts/fuzz.sh --jobs N` (libFuzzer -fork=N) buys on this machine, as one JSON line on stdout
 # (progress on stderr), for scripts/bench.sh to call:
-#   scripts/fork-speedup.sh [--jobs N] [--seconds S] [--reps R] [--variant V]
+#   scripts/fork-speedup.sh [--jobs N | --workers N] [--seconds S] [--reps R] [--variant V]
 #                           [--bug-variants a,b,c] [--bug-reps K] [--bug-cap C] [--quick]
 # - throughput: R pairs of campaigns on --variant from corpus/seeds, `--jobs 1 --seed r` then
 #   `--jobs N`, S seconds each, back to back, each in a fresh folder; executions per wall second
@@ -13,14 +13,16 @@
 #   (--seed 1..K) and K with --jobs N (fork mode takes no seed: K repetitions), each capped at C
 #   seconds; wall seconds to FOUND, null when the cap passed first.
 # Defaults: N=2, S=60, R=3, V=merged, prefix,v1-ignore-in-guest,v2-set-efer, K=3, C=60 (about 10
-# minutes). --quick: S=15, R=1, K=2, C=20.
+# minutes). --quick: S=15, R=1, K=2, C=20. --workers N measures `fuzz.sh --workers N` (N independent
+# processes sharing the corpus) instead of fork mode; the JSON's "mode" says which.
 source "$(dirname "$0")/lib.sh"
-jobs=2 seconds=60 reps=3 variant=merged bug_variants="prefix,v1-ignore-in-guest,v2-set-efer" bug_reps=3 cap=60
+how=--jobs jobs=2 seconds=60 reps=3 variant=merged bug_variants="prefix,v1-ignore-in-guest,v2-set-efer" bug_reps=3 cap=60
 num() { [[ "${2:-}" =~ ^[0-9]+$ ]] && [ "$2" -ge 1 ] || die "$1 needs a whole number ≥ 1 (got '${2:-}')"; }
 cmdline="scripts/fork-speedup.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
     case "$1" in
-        --jobs) num "$1" "${2:-}"; jobs="$2"; shift 2 ;;
+        --jobs) num "$1" "${2:-}"; jobs="$2"; how=--jobs; shift 2 ;;
+        --workers) num "$1" "${2:-}"; jobs="$2"; how=--workers; shift 2 ;;
         --seconds) num "$1" "${2:-}"; seconds="$2"; shift 2 ;;
         --reps) num "$1" "${2:-}"; reps="$2"; shift 2 ;;
         --variant) variant="${2:?--variant needs a name}"; shift 2 ;;
@@ -28,7 +30,7 @@ while [ $# -gt 0 ]; do
         --bug-reps) num "$1" "${2:-}"; bug_reps="$2"; shift 2 ;;
         --bug-cap) num "$1" "${2:-}"; cap="$2"; shift 2 ;;
         --quick) seconds=15 reps=1 bug_reps=2 cap=20; shift ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -48,13 +50,13 @@ run() {
     local kind="$1" v="$2" j="$3" rep="$4"; shift 4
     local out="$scratch/run" verdict stats
     rm -rf "$out"
-    verdict="$("$ROOT/scripts/fuzz.sh" --variant "$v" --jobs "$j" --out "$out" "$@" 2>"$scratch/err" | tail -n 1)" || true
+    verdict="$("$ROOT/scripts/fuzz.sh" --variant "$v" "$how" "$j" --out "$out" "$@" 2>"$scratch/err" | tail -n 1)" || true
     stats="$(grep -E "^stats " "$scratch/err" | tail -n 1)"
     [ -n "$stats" ] || { cat "$scratch/err" >&2; die "fuzz.sh gave no stats line ($kind $v --jobs $j)"; }
     local execs="${stats#*execs=}" secs="${stats#*seconds=}" cpu="${stats#*cpu=}"
     execs="${execs%% *}" secs="${secs%% *}" cpu="${cpu%% *}"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$v" "$j" "$rep" "${verdict%% *}" "$execs" "$secs" "$cpu" >> "$rows"
-    echo "$kind $v --jobs $j #$rep: ${verdict:-nothing} ($execs execs in $secs s, $cpu CPU s, load $(load))" >&2
+    echo "$kind $v $how $j #$rep: ${verdict:-nothing} ($execs execs in $secs s, $cpu CPU s, load $(load))" >&2
 }
 
 for r in $(seq 1 "$reps"); do
@@ -69,9 +71,9 @@ for v in ${bug_variants//,/ }; do
 done
 
 python3 - "$rows" "$jobs" "$seconds" "$variant" "$cap" "$load_start" "$(load)" "$(nproc)" "$cmdline" \
-    "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" <<'PY'
+    "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" "${how#--}" <<'PY'
 import json, statistics, sys, time
-rows_path, jobs, seconds, variant, cap, load0, load1, cores, cmd, rev = sys.argv[1:]
+rows_path, jobs, seconds, variant, cap, load0, load1, cores, cmd, rev, how = sys.argv[1:]
 rows = [l.rstrip("\n").split("\t") for l in open(rows_path) if l.strip()]
 def med(xs):
     """Median; a run that missed the cap counts as slower than every finished one."""
@@ -100,7 +102,7 @@ for v, sides in bugs.items():
 print(json.dumps({
     "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "revision": rev, "command": cmd,
     "cores": int(cores), "loadavg_start": float(load0), "loadavg_end": float(load1),
-    "jobs": int(jobs),
+    "jobs": int(jobs), "mode": "fork" if how == "jobs" else "workers",
     "throughput": {"variant": variant, "seconds": int(seconds), "execs_per_sec_jobs1": speed["1"],
                    f"execs_per_sec_jobs{jobs}": speed[jobs], "pair_ratios": pairs,
                    "speedup_median": med(pairs),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A libFuzzer campaign on one variant.
-#   scripts/fuzz.sh [--variant V] [--seconds N | --runs N] [--seed S] [--jobs J] [--keep-going]
+#   scripts/fuzz.sh [--variant V] [--seconds N | --runs N] [--seed S] [--jobs J | --workers W] [--keep-going]
 #                   [--empty] [--all] [--out DIR] [-- libFuzzer args]
 # Builds what it needs, fuzzes from corpus/seeds/ (encoded to bytes) into .fuzz/<variant>/corpus,
 # keeps artifacts in findings/<variant>/, skips the findings listed in corpus/known-issues.txt
@@ -11,13 +11,17 @@
 #   the first violation ends the campaign as above. CLEAN counts the executions of every finished
 #   job (libFuzzer drops the jobs still running at the end). --seed is not passed on: libFuzzer
 #   would hand every job the same seed, so they would repeat each other's mutations.
+# --workers W > 1: libFuzzer's -jobs=W -workers=W: W independent fuzzing processes for the whole
+#   budget, sharing the corpus folder (each picks up the others' new inputs); the first violation
+#   any of them reports is the verdict and stops the others. CLEAN sums their executions.
+#   Each gets its own seed (--seed S gives S, S+1, ...), through its own wrapper invocation.
 # --keep-going: fork mode with -ignore_crashes=1: fuzz for the whole budget, then print one
 #   FOUND line per invariant (its earliest artifact; the artifact count on stderr), or CLEAN.
 # --out DIR: corpus, seeds, log and artifacts under DIR instead of .fuzz/<variant>, findings/<variant>.
 # Before the verdict, stderr gets `stats execs=<n> seconds=<wall> cpu=<user+sys s> jobs=<J>`
 # (scripts/fork-speedup.sh reads it).
 source "$(dirname "$0")/lib.sh"
-variant=merged seconds="" runs="" seed="" jobs=1 keep=0 empty=0 out="" known="$ROOT/corpus/known-issues.txt" extra=()
+variant=merged seconds="" runs="" seed="" jobs=1 workers=1 keep=0 empty=0 out="" known="$ROOT/corpus/known-issues.txt" extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --variant) variant="${2:?--variant needs a name}"; shift 2 ;;
@@ -25,17 +29,21 @@ while [ $# -gt 0 ]; do
         --runs) runs="${2:?--runs needs a number}"; shift 2 ;;
         --seed) seed="${2:?--seed needs a number}"; shift 2 ;;
         --jobs) jobs="${2:?--jobs needs a number}"; shift 2 ;;
+        --workers) workers="${2:?--workers needs a number}"; shift 2 ;;
         --keep-going) keep=1; shift ;;    # fork mode that goes on past violations
         --empty) empty=1; shift ;;        # start from an empty corpus instead of the seeds
         --all) known=""; shift ;;         # also report the findings listed in corpus/known-issues.txt
         --out) out="${2:?--out needs a directory}"; shift 2 ;;
         --) shift; extra=("$@"); break ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
-for n in $seconds $runs $seed $jobs; do [[ "$n" =~ ^[0-9]+$ ]] || die "'$n' is not a whole number"; done
+for n in $seconds $runs $seed $jobs $workers; do [[ "$n" =~ ^[0-9]+$ ]] || die "'$n' is not a whole number"; done
 [ "$jobs" -ge 1 ] || die "--jobs needs at least 1"
+[ "$workers" -ge 1 ] || die "--workers needs at least 1"
+[ "$jobs" = 1 ] || [ "$workers" = 1 ] || die "--jobs and --workers are two ways of using several processes: pick one"
+[ "$workers" = 1 ] || [ "$keep" = 0 ] || die "--keep-going is a fork-mode option (use --jobs)"
 [ -n "$seconds" ] || [ -n "$runs" ] || seconds=60
 # Fork mode: more than one job, or --keep-going (-ignore_crashes only exists in fork mode).
 fork=0
@@ -87,8 +95,33 @@ children_cpu() {
 set +e
 children_cpu; cpu_start="$cpu"
 start=$EPOCHREALTIME
-SVMFUZZ_KNOWN="$known" SVMFUZZ_VARIANT="$variant" "$bin" "${args[@]}" ${extra[@]+"${extra[@]}"} "$work/corpus" ${seeds[@]+"${seeds[@]}"} >"$log" 2>&1
-rc=$?
+if [ "$workers" -gt 1 ]; then
+    # W processes started here (not by libFuzzer's -jobs, which would give each the same -seed),
+    # each with its own log; the seeds are merged into the shared corpus first so that every
+    # worker starts from them.
+    [ ${#seeds[@]} -eq 0 ] || cp -n "${seeds[0]}"/* "$work/corpus/" 2>/dev/null || true
+    pids=()
+    for ((w = 0; w < workers; w++)); do
+        wargs=("${args[@]}" -reload=1)
+        [ -n "$seed" ] && wargs+=(-seed=$((seed + w)))
+        SVMFUZZ_KNOWN="$known" SVMFUZZ_VARIANT="$variant" "$bin" "${wargs[@]}" ${extra[@]+"${extra[@]}"} "$work/corpus" \
+            >"$work/worker-$w.log" 2>&1 &
+        pids+=($!)
+    done
+    # The first worker to stop on a violation (or an error) ends the others.
+    rc=0
+    for ((w = 0; w < workers; w++)); do
+        wait -n "${pids[@]}" && continue
+        rc=$?
+        kill "${pids[@]}" 2>/dev/null || true
+        wait "${pids[@]}" 2>/dev/null || true
+        break
+    done
+    cat "$work"/worker-*.log > "$log"
+else
+    SVMFUZZ_KNOWN="$known" SVMFUZZ_VARIANT="$variant" "$bin" "${args[@]}" ${extra[@]+"${extra[@]}"} "$work/corpus" ${seeds[@]+"${seeds[@]}"} >"$log" 2>&1
+    rc=$?
+fi
 end=$EPOCHREALTIME
 children_cpu; cpu_end="$cpu"
 set -e
@@ -97,11 +130,18 @@ grep -E "^(VIOLATION|#[0-9]+.*(NEW|DONE|pulse|cov:))" "$log" | tail -n 3 >&2 || 
 # process prints its final stats (also when it crashes).
 if [ "$fork" -gt 0 ]; then
     execs="$(grep -oE "^#[0-9]+: cov:" "$log" | tail -n 1 | tr -dc '0-9' || true)"
+elif [ "$workers" -gt 1 ]; then
+    execs=0
+    for wl in "$work"/worker-*.log; do
+        n="$(grep -oE "stat::number_of_executed_units: [0-9]+" "$wl" | tail -n 1 | grep -oE "[0-9]+$" || true)"
+        [ -n "$n" ] || n="$(grep -oE "^#[0-9]+" "$wl" | tail -n 1 | tr -d '#' || true)"
+        execs=$((execs + ${n:-0}))
+    done
 else
     execs="$(grep -oE "stat::number_of_executed_units: [0-9]+" "$log" | tail -n 1 | grep -oE "[0-9]+$" || true)"
     [ -n "$execs" ] || execs="$(grep -oE "^#[0-9]+" "$log" | tail -n 1 | tr -d '#' || true)"
 fi
-echo "stats execs=${execs:-0} seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }') cpu=$(awk -v a="$cpu_start" -v b="$cpu_end" 'BEGIN { printf "%.2f", b - a }') jobs=$jobs" >&2
+echo "stats execs=${execs:-0} seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }') cpu=$(awk -v a="$cpu_start" -v b="$cpu_end" 'BEGIN { printf "%.2f", b - a }') jobs=$jobs workers=$workers" >&2
 
 if [ "$keep" = 1 ]; then
     # The parent only relays the children's ERROR lines: name each new artifact by replaying it.

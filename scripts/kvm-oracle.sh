@@ -24,7 +24,8 @@
 # and checks their "# expect step=N key=value" comments.
 #
 # Environment: SVMFUZZ_KVM_612_PKG / SVMFUZZ_KVM_61_PKG override the Debian kernel packages;
-# SVMFUZZ_KVM_612_SRC / SVMFUZZ_KVM_61_SRC the source packages used by --kvm-patch.
+# SVMFUZZ_KVM_612_SRC / SVMFUZZ_KVM_61_SRC the source packages used by --kvm-patch (`name=version`:
+# pinned to the booted kernel's own version, since the archive's newest source moves on).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -74,9 +75,9 @@ fi
 
 case $KERNEL in
   6.12) IMG_PKG=${SVMFUZZ_KVM_612_PKG:-linux-image-6.12.117+deb12-amd64-unsigned}
-        SRC_PKG=${SVMFUZZ_KVM_612_SRC:-linux-source-6.12};;
+        SRC_PKG=${SVMFUZZ_KVM_612_SRC:-linux-source-6.12=6.12.117-1~deb12u1};;
   6.1)  IMG_PKG=${SVMFUZZ_KVM_61_PKG:-linux-image-6.1.0-57-amd64-unsigned}
-        SRC_PKG=${SVMFUZZ_KVM_61_SRC:-linux-source-6.1};;
+        SRC_PKG=${SVMFUZZ_KVM_61_SRC:-linux-source-6.1=6.1.192-3};;
   *) die "--kernel must be 6.12 or 6.1";;
 esac
 if [ $SMOKE = 1 ]; then
@@ -109,18 +110,20 @@ ensure_packages() {
 ensure_packages qemu-system-x86 busybox-static cpio kmod xz-utils gcc
 
 # --- kernel -------------------------------------------------------------------------------------
-# Downloads and extracts one Debian package into $CACHE/pkgs/<name>/ (cached).
+# Downloads and extracts one Debian package, `name` or `name=version`, into $CACHE/pkgs/ (cached).
 fetch_pkg() {
-  local pkg=$1 dir=$CACHE/pkgs/$1
+  local spec=$1 name=${1%%=*} ver=""
+  [[ $spec == *=* ]] && ver=${spec#*=}
+  local dir=$CACHE/pkgs/${spec/=/_}
   if [ ! -f "$dir/.done" ]; then
     mkdir -p "$CACHE/debs" "$dir"
     local deb
-    deb=$(ls "$CACHE/debs/${pkg}_"*.deb 2>/dev/null | head -1 || true)
+    deb=$(ls "$CACHE/debs/${name}_${ver:+${ver}_}"*.deb 2>/dev/null | head -1 || true)
     if [ -z "$deb" ]; then
-      log "downloading $pkg"
-      (cd "$CACHE/debs" && apt-get download "$pkg" >&2) ||
-        { apt-get update -qq >&2 && (cd "$CACHE/debs" && apt-get download "$pkg" >&2); }
-      deb=$(ls "$CACHE/debs/${pkg}_"*.deb | head -1)
+      log "downloading $spec"
+      (cd "$CACHE/debs" && apt-get download "$spec" >&2) ||
+        { apt-get update -qq >&2 && (cd "$CACHE/debs" && apt-get download "$spec" >&2); }
+      deb=$(ls "$CACHE/debs/${name}_${ver:+${ver}_}"*.deb | head -1)
     fi
     log "extracting $(basename "$deb")"
     dpkg-deb -x "$deb" "$dir"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real-KVM results of the README: the whole corpus through `svmfuzz oracle` on Debian's 6.1 and
 # 6.12 kernels (one QEMU/TCG boot each), the EFER.SVME series on patched 6.12 (scripts/series-on-kvm.sh)
-# and the bug zoo on both kernels (scripts/zoo-on-kvm.sh); written to bench/oracle.md and into
+# and the bug zoo on both kernels and on 6.12 with the fixes reverted (scripts/zoo-on-kvm.sh --reverts); written to bench/oracle.md and into
 # README.md between the oracle markers. About 3 minutes.
 #   scripts/oracle-report.sh [--kernels "6.12 6.1"] [--no-readme]
 source "$(dirname "$0")/lib.sh"
@@ -48,7 +48,7 @@ EOF
 echo "oracle-report: the series on patched 6.12, the zoo on both kernels" >&2
 bin="${SVMFUZZ:-$(svmfuzz_bin)}"
 SVMFUZZ="$bin" "$ROOT/scripts/series-on-kvm.sh" > "$out/series.log" 2>&1 || die "series-on-kvm.sh failed (see $out/series.log)"
-SVMFUZZ="$bin" "$ROOT/scripts/zoo-on-kvm.sh" > "$out/zoo.log" 2>&1 || die "zoo-on-kvm.sh failed (see $out/zoo.log)"
+SVMFUZZ="$bin" "$ROOT/scripts/zoo-on-kvm.sh" --reverts > "$out/zoo.log" 2>&1 || die "zoo-on-kvm.sh failed (see $out/zoo.log)"
 python3 - "$ROOT/bench" >> "$ROOT/bench/oracle.md" <<'EOF'
 import sys
 bench = sys.argv[1]
@@ -68,7 +68,9 @@ for v, rs in by.items():
     print(f"| {v} | {len(rs)} | {agree} | {known} | {seed[3]} | {seed[4]} |")
 zoo = [l for l in open(f"{bench}/zoo-on-kvm.md") if l.startswith("|")]
 print("\nThe bug zoo on the real kernels (`scripts/zoo-on-kvm.sh`: each zoo regression compared with the "
-      "kernel's model with and without the fix; `real` says which one the kernel agrees with):\n")
+      "kernel's model with and without the fix; `real` says which one the kernel agrees with; `real 6.12 + "
+      "revert`: the bugs both kernels have fixed, on 6.12.117 rebuilt with `scripts/kvm-patches/zoo-reverts-6.12.patch`, "
+      "which undoes those fixes, where BUG means the bug's symptom shows on real KVM):\n")
 print("".join(zoo), end="")
 EOF
 cat "$ROOT/bench/oracle.md"

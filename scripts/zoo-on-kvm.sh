@@ -6,14 +6,24 @@
 # the program cannot tell; neither: a model or runner problem. Prints a Markdown table (and writes it
 # to bench/zoo-on-kvm.md) with the model's membership (Sources/SVMModel/KvmFixes.swift) next to it.
 #
-#   scripts/zoo-on-kvm.sh [--no-boot] [KERNEL...]      (default: 6.1 6.12)
+#   scripts/zoo-on-kvm.sh [--no-boot] [--reverts] [KERNEL...]      (default: 6.1 6.12)
 #     --no-boot   compare with the records of an earlier run instead of booting
+#     --reverts   also boot 6.12 with scripts/kvm-patches/zoo-reverts-6.12.patch (the fixes of the zoo
+#                 bugs both kernels have fixed, undone) and replay those bugs' regressions on it: the
+#                 "real 6.12 + revert" column, where BUG means the bug's symptom shows on real KVM
 # Work folders: .build-kvm/zoo-<kernel> (ZOO_WORK=<prefix> changes them). SVMFUZZ overrides the binary.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
-BOOT=1
-[ "${1:-}" = --no-boot ] && { BOOT=0; shift; }
+BOOT=1 REVERTS=0
+REVERTED=(zoo-B04 zoo-B08 zoo-B16 zoo-B23)    # the bugs zoo-reverts-6.12.patch re-introduces
+while [ $# -gt 0 ]; do
+  case $1 in
+    --no-boot) BOOT=0; shift;;
+    --reverts) REVERTS=1; shift;;
+    *) break;;
+  esac
+done
 KERNELS=("$@")
 [ ${#KERNELS[@]} -gt 0 ] || KERNELS=(6.1 6.12)
 SVMFUZZ=${SVMFUZZ:-$(svmfuzz_bin)}
@@ -43,6 +53,27 @@ for k in "${KERNELS[@]}"; do
     done
   done
 done
+
+if [ $REVERTS = 1 ]; then
+  # One boot with every revert; each program is compared with linux-6.12 minus all reverted fixes
+  # (without) and the same plus its own bug's fixes (with).
+  w=$WORK_BASE-6.12-reverts all=""
+  for z in "${REVERTED[@]}"; do all+="${all:+,}$(fixes_of "$z")"; done
+  if [ $BOOT = 1 ]; then
+    echo "zoo-on-kvm: booting 6.12 with zoo-reverts-6.12.patch" >&2
+    "$SVMFUZZ" oracle "${REVERTED[@]/#/corpus/regressions/}" --kernel 6.12 --work "$w" \
+      --kvm-patch scripts/kvm-patches/zoo-reverts-6.12.patch --fixes "-${all//,/,-}" >&2 || true
+  fi
+  [ -d "$w/records" ] || die "no records in $w (run without --no-boot first)"
+  for z in "${REVERTED[@]}"; do
+    f=$(fixes_of "$z") others=""
+    for g in ${all//,/ }; do [[ ,$f, == *,$g,* ]] || others+="${others:+,}-$g"; done
+    "$SVMFUZZ" oracle "corpus/regressions/$z" --kernel 6.12 --records "$w/records" --work "$w" \
+      --fixes "${others}${others:+,}+${f//,/,+}" --json > "$w/+$z-$f.json" || true
+    "$SVMFUZZ" oracle "corpus/regressions/$z" --kernel 6.12 --records "$w/records" --work "$w" \
+      --fixes "-${all//,/,-}" --json > "$w/-$z-$f.json" || true
+  done
+fi
 
 mkdir -p bench
 python3 - "$WORK_BASE" "${KERNELS[@]}" <<'PY' | tee bench/zoo-on-kvm.md
@@ -85,7 +116,13 @@ print("`model says` = membership in the linux-<k> variant (Sources/SVMModel/KvmF
       "the listed fixes, BUG = none, partial = some. `real` = which model the kernel's records agree with: fix "
       "(only the model WITH the fixes), BUG (only WITHOUT), cannot tell (both), neither. Bugs with several "
       "fixes get one row per fix as well (that fix alone, the others as in linux-<k>).\n")
-hdr = "| bug | fix |" + "".join(f" linux-{k} model says | real {k} |" for k in kernels) + " verdict |"
+reverts = os.path.isdir(f"{base}-6.12-reverts/records")
+if reverts:
+    print("`real 6.12 + revert`: Debian 6.12.117 with scripts/kvm-patches/zoo-reverts-6.12.patch, which undoes "
+          "the fixes of B04, B08, B16 and B23 (fixed in both kernels): BUG = the kernel agrees with the model "
+          "without the bug's fix only, i.e. the bug's symptom shows on real KVM.\n")
+hdr = ("| bug | fix |" + "".join(f" linux-{k} model says | real {k} |" for k in kernels)
+       + (" real 6.12 + revert |" if reverts else "") + " verdict |")
 print(hdr); print("|" + "---|" * (hdr.count("|") - 1))
 for z in sorted(n for n in variants if n.startswith("zoo-")):
     fixes = variants[z]["missingFixes"]
@@ -105,5 +142,9 @@ for z in sorted(n for n in variants if n.startswith("zoo-")):
                 verdict.append(f"**{k}: investigate**")
             else:
                 verdict.append(f"{k}: {r}")
+        if reverts:
+            r = real("6.12-reverts", z, ",".join(fs)) if fs == fixes else ""
+            row += f" {r if r != 'no records' else ''} |"
+            if r and r != "no records" and r != "BUG": verdict.append(f"6.12 + revert: {r}")
         print(row + " " + ("; ".join(verdict) or "consistent") + " |")
 PY

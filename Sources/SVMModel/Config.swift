@@ -56,9 +56,12 @@ public struct VcpuConfig: Hashable, Sendable {
     /// kvm_amd.vls after svm_hardware_setup: the host feature, and only with NPT.
     @inline(__always) public var vlsEnabled: Bool { hostVls && npt }
 
-    /// kvm_caps.supported_efer_bits: SCE, LME, LMA, NX always; SVME when kvm_amd.nested is set.
+    /// kvm_caps.supported_efer_bits: SCE, LME, LMA, NX always; SVME when kvm_amd.nested is set, and
+    /// with it LMSLE (svm_hardware_setup) unless KVM checks the CPU's EFER_LMSLE_MBZ: the modeled host is
+    /// a CPU that enumerates it (AMD Zen 3 on), so a kernel with that check refuses the bit.
     public var supportedEferBits: UInt64 {
-        EFER.sce | EFER.lme | EFER.lma | EFER.nx | (nested ? EFER.svme : 0)
+        let nestedBits = EFER.svme | (fixes.contains(.disallowLmsleWhenMbz) ? 0 : EFER.lmsle)
+        return EFER.sce | EFER.lme | EFER.lma | EFER.nx | (nested ? nestedBits : 0)
     }
 }
 

@@ -7,6 +7,8 @@ public enum EFER {
     public static let lma: UInt64 = 1 << 10
     public static let nx: UInt64 = 1 << 11
     public static let svme: UInt64 = 1 << 12
+    /// Long-mode segment limit enable: KVM lets a nested-capable guest set it (svm_hardware_setup).
+    public static let lmsle: UInt64 = 1 << 13
 }
 
 public enum CR0 {

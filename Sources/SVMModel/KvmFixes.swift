@@ -51,6 +51,9 @@
 //   rejectL1LmaWithoutLme          B30  7.3?         no               no               kvm-x86 2026-09; neither Debian source checks it in
 //                                                                                      svm_set_nested_state. No stable mails found for either
 //                                                                                      subject (searched 2026-12-02)
+//   disallowLmsleWhenMbz           -    6.19?        no               no               posted 2025-09 without Cc: stable; both Debian sources
+//                                                                                      enable LMSLE whenever nested=1; real 6.1.192 accepts
+//                                                                                      WRMSR EFER 0x3d01 (svmfuzz oracle, 6.1 campaign)
 //
 // "upstream" is the first mainline release as far as the dates say (2026 kvm-x86 ids: the 7.0/7.1 merge
 // windows); the stable answers do not depend on it.
@@ -125,6 +128,12 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
     /// next #VMEXIT would otherwise load into L1. (Not in the stored snapshot nor in either Debian
     /// source: modeled from the subject.)
     public static let rejectL1LmaWithoutLme = KvmFixes(rawValue: 1 << 25)
+    /// "KVM: SVM: Disallow EFER.LMSLE when not supported by hardware" (Jim Mattson, v2 2025-09-30, Fixes:
+    /// eec4b140c924; in kvm-x86, later moved to kvm_setup_efer_caps): svm_hardware_setup enables
+    /// EFER.LMSLE for nested guests only on a CPU that does not enumerate EFER_LMSLE_MBZ. Before it KVM
+    /// accepted the bit on every host, and on a CPU that must keep it zero the next VMRUN of that vCPU
+    /// fails (KVM_EXIT_FAIL_ENTRY). Commit id not in the stored archives. Found by the 6.1 campaign.
+    public static let disallowLmsleWhenMbz = KvmFixes(rawValue: 1 << 31)
 
     /// Every fix, with its name in .svm programs and on the command line (kebab-case), in bit order.
     public static let named: [(name: String, fix: KvmFixes)] = [
@@ -154,6 +163,7 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
         ("exit-on-vmcb12-map-failure", .exitOnVmcb12MapFailure),
         ("ignore-lma-without-lme-in-l2", .ignoreLmaWithoutLmeInL2),
         ("reject-l1-lma-without-lme", .rejectL1LmaWithoutLme),
+        ("disallow-lmsle-when-mbz", .disallowLmsleWhenMbz),
     ]
 
     /// Every upstream fix the model knows (what `all` means in `fixes=`).

@@ -72,10 +72,11 @@ final class FixSetTests: XCTestCase {
                    "leave-nested-on-rsm-failure", "triple-fault-on-vmexit-map-failure",
                    "ignore-np-enable-without-npt", "stuff-next-rip-at-vcpu-run",
                    "intercept-gif-insns-without-svme", "exit-on-vmcb12-map-failure", "check-cached-vmcb12-on-rsm",
-                   "check-efer-on-set-sregs", "ignore-lma-without-lme-in-l2", "reject-l1-lma-without-lme"],
+                   "check-efer-on-set-sregs", "ignore-lma-without-lme-in-l2", "reject-l1-lma-without-lme",
+                   "disallow-lmsle-when-mbz"],
         .linux612: ["keep-gif-on-svme-clear", "allow-gif-clear-without-svme", "ignore-np-enable-without-npt",
                     "stuff-next-rip-at-vcpu-run", "intercept-gif-insns-without-svme", "exit-on-vmcb12-map-failure",
-                    "triple-fault-on-vmexit-map-failure", "reject-l1-lma-without-lme"],
+                    "triple-fault-on-vmexit-map-failure", "reject-l1-lma-without-lme", "disallow-lmsle-when-mbz"],
     ]
 
     static let policy: [Variant: SvmeClearPolicy] = [
@@ -94,7 +95,7 @@ final class FixSetTests: XCTestCase {
         XCTAssertEqual(VcpuConfig(variant: .merged), VcpuConfig())
         // Each fix of the bug zoo is missing from exactly one zoo variant; the fixes the real-KVM oracle
         // brought in have no zoo entry.
-        let oracleFound: Set = ["intercept-gif-insns-without-svme", "exit-on-vmcb12-map-failure"]
+        let oracleFound: Set = ["intercept-gif-insns-without-svme", "exit-on-vmcb12-map-failure", "disallow-lmsle-when-mbz"]
         let zooMissing = Variant.allCases.filter(\.isZoo).flatMap { KvmFixes.all.subtracting($0.fixes).names }
         XCTAssertEqual(zooMissing.sorted(), KvmFixes.named.map(\.name).filter { !oracleFound.contains($0) }.sorted())
         XCTAssertEqual(Set(KvmFixes.named.map(\.fix.rawValue)).count, KvmFixes.named.count)

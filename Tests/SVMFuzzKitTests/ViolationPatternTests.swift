@@ -27,7 +27,7 @@ final class ViolationPatternTests: XCTestCase {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("corpus/known-issues.txt")
         let known = try FuzzHarness.parseKnownIssues(String(contentsOf: url, encoding: .utf8))
-        XCTAssertEqual(known.count, 10)
+        XCTAssertEqual(known.count, 11)
         let harness = FuzzHarness(variant: .merged, known: known)
         XCTAssertTrue(harness.isKnown(ViolationCode(id: .unrestorableState, reason: .refused(.setSregs, .sregs(.longModeWithoutLma)))))
         // LMA without LME is fixed upstream (zoo-B30), no longer a known issue.
@@ -35,6 +35,9 @@ final class ViolationPatternTests: XCTestCase {
         XCTAssertTrue(harness.isKnown(ViolationCode(id: .smmL1State)))
         XCTAssertTrue(harness.isKnown(ViolationCode(id: .unrestorableState, reason: .nextEntry(.initDelivery))))
         XCTAssertFalse(harness.isKnown(ViolationCode(id: .unrestorableState, reason: .nextEntry(.rip))))
+        // NextRIP written after the cached-vmcb12 sync is known; B26's missing sync (next_rip) is not.
+        XCTAssertTrue(harness.isKnown(ViolationCode(id: .unrestorableState, reason: .nextEntry(.nextRipAfterSync))))
+        XCTAssertFalse(harness.isKnown(ViolationCode(id: .unrestorableState, reason: .nextEntry(.nextRip))))
         XCTAssertFalse(harness.isKnown(ViolationCode(id: .unrestorableState, reason: .refused(.setSregs, .sregs(.cr4)))))
         XCTAssertFalse(harness.isKnown(ViolationCode(id: .unrestorableState)))
         // The merged rule's sync_regs finding is known by its reason alone: v2's KVM_SET_SREGS one is not.

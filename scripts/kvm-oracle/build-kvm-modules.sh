@@ -18,7 +18,8 @@ build_kvm_modules() {
   src_dir=$(fetch_pkg "$src_pkg")
   hdr_dir=$(fetch_pkg "linux-headers-$krel")
   mkdir -p "$kb"
-  if [ ! -f "$kb/.prepared" ]; then
+  # The tree is prepared for one source package version (a different pin unpacks again).
+  if [ "$(cat "$kb/.prepared" 2>/dev/null)" != "$src_pkg" ]; then
     log "unpacking $src_pkg (first --kvm-patch build: ~4 min)"
     rm -rf "$kb/src" "$kb/applied.patch"
     mkdir -p "$kb/src"
@@ -31,7 +32,7 @@ build_kvm_modules() {
      make olddefconfig >/dev/null &&
      make -j2 KERNELRELEASE="$krel" modules_prepare > "$kb/modules_prepare.log" 2>&1) ||
       die "modules_prepare failed, see $kb/modules_prepare.log"
-    touch "$kb/.prepared"
+    echo "$src_pkg" > "$kb/.prepared"
   fi
   # Swap patches: revert the one applied before, apply the new one.
   if [ -f "$kb/applied.patch" ] && ! cmp -s "$kb/applied.patch" "$patch"; then

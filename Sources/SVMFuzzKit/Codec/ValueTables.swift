@@ -63,7 +63,7 @@ enum ValueTables {
             0x0500,             // LME|LMA
             0x1100,             // SVME|LME without LMA
             0x0d00, 0x0100, 0x1401,
-            0x3d01,             // reserved bit 13 (LMSLE, unsupported)
+            0x3d01,             // bit 13 (LMSLE: refused, accepted by kernels without disallow-lmsle-when-mbz)
             0x1_0000_1d01,      // reserved high bit
         ]
         case .cr0: return [
