@@ -187,29 +187,30 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
 // and they are internal to SVMModel, so only tests reach them (`@testable import SVMModel`). A test
 // removes one to get a deliberately broken core, expressed like a zoo variant (a fix set), and shows
 // that an invariant notices (Tests/SVMFuzzKitTests/InvariantTests.swift). Core code asks `has(.x)`
-// as for any fix: no other configuration is read on the hot paths.
+// as for any fix: no other configuration is read on the hot paths. Bits from 48 up, leaving the lower
+// ones to upstream fixes.
 extension KvmFixes {
     /// nested_svm_vmexit restores L1's RSP from vmcb01 (without: l1-runs-l2-state).
-    static let restoreL1RspOnVmexit = KvmFixes(rawValue: 1 << 32)
+    static let restoreL1RspOnVmexit = KvmFixes(rawValue: 1 << 48)
     /// svm_get_nested_state reports GIF_SET (without: unrestorable-state).
-    static let reportGifInNestedState = KvmFixes(rawValue: 1 << 33)
+    static let reportGifInNestedState = KvmFixes(rawValue: 1 << 49)
     /// svm_set_nested_state without GUEST_MODE takes GIF from the flags also when it takes the vCPU out
     /// of L2 (without: restore-mismatch).
-    static let setGifWhenNestedStateLeavesL2 = KvmFixes(rawValue: 1 << 34)
+    static let setGifWhenNestedStateLeavesL2 = KvmFixes(rawValue: 1 << 50)
 
     /// nested_svm_exit_handled_msr reflects an L2 MSR access only when L1's MSR permission map asks for
     /// it (without: every MSR exit of an L2 whose vmcb12 sets MSR_PROT goes to L1; exit-routing).
-    static let readL1MsrPermissionMap = KvmFixes(rawValue: 1 << 35)
+    static let readL1MsrPermissionMap = KvmFixes(rawValue: 1 << 51)
     /// L2's triple fault becomes #VMEXIT(SHUTDOWN) only when vmcb12 intercepts SHUTDOWN
     /// (nested_svm_triple_fault, and the SHUTDOWN exit of L2; without: always; exit-routing).
-    static let shutdownExitOnlyIfIntercepted = KvmFixes(rawValue: 1 << 36)
+    static let shutdownExitOnlyIfIntercepted = KvmFixes(rawValue: 1 << 52)
     /// nested_svm_check_permissions raises #UD when EFER.SVME is clear (without: only the paging and
     /// CPL checks; svm-insn-outcome).
-    static let udForSvmInsnsWithoutSvme = KvmFixes(rawValue: 1 << 37)
+    static let udForSvmInsnsWithoutSvme = KvmFixes(rawValue: 1 << 53)
     /// While nested_run_pending is set, KVM holds back INIT, SMI and the exceptions L1 intercepts
     /// (kvm_apic_accept_events, svm_check_nested_events, svm_smi_allowed; without: it takes them before
     /// the CPU entered L2; l2-entry-overtaken).
-    static let holdEventsWhileRunPending = KvmFixes(rawValue: 1 << 38)
+    static let holdEventsWhileRunPending = KvmFixes(rawValue: 1 << 54)
 
     /// Every core behaviour.
     static let core: KvmFixes = [.restoreL1RspOnVmexit, .reportGifInNestedState, .setGifWhenNestedStateLeavesL2,
