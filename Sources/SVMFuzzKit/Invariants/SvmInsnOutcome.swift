@@ -30,6 +30,8 @@
 //   KVM_EXIT_INTERNAL_ERROR for VMRUN).
 // - VMRUN: #GP with VM_HSAVE_PA 0 (fb79f566e4c9, hsave-pa-rules), #UD in SMM, and KVM_RUN failing
 //   when the nested state was never allocated (a WARN, kvm-warn's).
+// Known, and outside what the model does: real 6.1.192 re-executes an unintercepted VMMCALL of L2
+// forever instead of raising #UD (hypercall patching; corpus/oracle-known.txt, l2-vmmcall-unintercepted).
 
 import SVMModel
 
