@@ -81,10 +81,31 @@ public struct EventsPatch: Hashable, Sendable {
     public var smm: Bool?, smiPending: Bool?, latchedInit: Bool?, tripleFault: Bool?
     /// interrupt.injected (KVM_SET_VCPU_EVENTS always sets the interrupt block).
     public var interrupt: Bool?
+    /// The exception block (always taken by KVM): `exception=<vector>` queues that vector, pending unless
+    /// `injected`, with an error code only if `error_code=` is given; without `exception=`, `pending`/
+    /// `injected` and `error_code=` change the exception read back (KVM_GET_VCPU_EVENTS).
+    public var exception: UInt8?
+    /// `injected` (true) or `pending` (false): exception.injected / exception.pending.
+    public var exceptionInjected: Bool?
+    /// exception.has_error_code and error_code.
+    public var errorCode: UInt32?
     public init(smm: Bool? = nil, smiPending: Bool? = nil, latchedInit: Bool? = nil, tripleFault: Bool? = nil,
-                interrupt: Bool? = nil) {
+                interrupt: Bool? = nil, exception: UInt8? = nil, exceptionInjected: Bool? = nil, errorCode: UInt32? = nil) {
         self.smm = smm; self.smiPending = smiPending; self.latchedInit = latchedInit; self.tripleFault = tripleFault
         self.interrupt = interrupt
+        self.exception = exception; self.exceptionInjected = exceptionInjected; self.errorCode = errorCode
+    }
+
+    /// Whether the patch touches the exception block.
+    public var changesException: Bool { exception != nil || exceptionInjected != nil || errorCode != nil }
+
+    /// The exception block KVM receives: the given fields over the one read back (`current`).
+    public func exceptionBlock(over current: KvmException?) -> KvmException? {
+        guard changesException else { return current }
+        var e = exception.map { KvmException(vector: $0) } ?? current ?? KvmException(vector: 0)
+        if let i = exceptionInjected { e.injected = i }
+        if let c = errorCode { e.errorCode = c }
+        return e
     }
 }
 
@@ -111,10 +132,38 @@ public struct Expectation: Hashable, Sendable {
     public var violation: ExpectedViolation?
     public var ioctl: Errno?
     public var tripleFault: Bool?
+    /// exit_code and exit_info1 of the vmcb12 the last VMRUN from L1 named, read from guest memory as L1
+    /// reads them after a #VMEXIT.
+    public var exitCode: UInt64?
+    public var exitInfo1: UInt64?
+    /// The exception the last operation showed the guest (none, or a vector): for a guest instruction the
+    /// one KVM injected into the level that ran it, for `run` the one delivered at its entry.
+    public var exception: ExpectedException?
+    /// The registers as KVM_GET_REGS reads them.
+    public var rip: UInt64?, rsp: UInt64?, rax: UInt64?, rflags: UInt64?
     public init(exit: ExitReason? = nil, mode: Mode? = nil, gif: Bool? = nil, efer: UInt64? = nil,
-                violation: ExpectedViolation? = nil, ioctl: Errno? = nil, tripleFault: Bool? = nil) {
+                violation: ExpectedViolation? = nil, ioctl: Errno? = nil, tripleFault: Bool? = nil,
+                exitCode: UInt64? = nil, exitInfo1: UInt64? = nil, exception: ExpectedException? = nil,
+                rip: UInt64? = nil, rsp: UInt64? = nil, rax: UInt64? = nil, rflags: UInt64? = nil) {
         self.exit = exit; self.mode = mode; self.gif = gif; self.efer = efer
         self.violation = violation; self.ioctl = ioctl; self.tripleFault = tripleFault
+        self.exitCode = exitCode; self.exitInfo1 = exitInfo1; self.exception = exception
+        self.rip = rip; self.rsp = rsp; self.rax = rax; self.rflags = rflags
+    }
+}
+
+/// `expect exception=`: none, or a vector.
+public enum ExpectedException: Hashable, Sendable, CustomStringConvertible {
+    case none
+    case vector(UInt8)
+
+    public init(_ v: UInt8?) { self = v.map(ExpectedException.vector) ?? .none }
+
+    public var description: String {
+        switch self {
+        case .none: return "none"
+        case .vector(let v): return String(v)
+        }
     }
 }
 
@@ -170,13 +219,19 @@ public enum Operation: Hashable, Sendable {
     case setSregs(SregsPatch)
     case setRegs(RegsPatch)
     case setMsrs(MsrsPatch)
-    /// KVM_SET_NESTED_STATE with the blob from a snapshot slot, optionally overriding flags / vmcb_pa.
-    case setNestedState(Slot, flags: UInt32?, vmcbPa: UInt64?)
+    /// KVM_SET_NESTED_STATE with the blob from a snapshot slot, optionally overriding flags, vmcb_pa and
+    /// the header's format and size.
+    case setNestedState(Slot, flags: UInt32?, vmcbPa: UInt64?, format: UInt16? = nil, size: UInt32? = nil)
     case setVcpuEvents(EventsPatch)
     case snapshot(Slot)
-    case restore(Slot, RestoreOrder)
+    /// The snapshot's SET ioctls in `order`, into this vCPU, or (`intoFresh`, as a migration target) into
+    /// a vCPU just created in a new VM over the same guest memory, which replaces this one.
+    case restore(Slot, RestoreOrder, intoFresh: Bool = false)
     /// The VMM's system reset: the reset state put with QEMU's order.
     case reset
+    /// The VMM closes the VM: KVM destroys the vCPU (kvm_arch_vcpu_destroy); the VMM then creates a new
+    /// VM and vCPU over the same guest memory and puts the program's initial state.
+    case destroy
     /// An assertion for hand-written scenarios (the fuzzer never generates it).
     case expect(Expectation)
 
@@ -185,6 +240,48 @@ public enum Operation: Hashable, Sendable {
         switch self {
         case .guest, .emulate: return true
         default: return false
+        }
+    }
+}
+
+extension Operation {
+    /// The operation's description (Describe/), which the language, the codec, the mutator, the
+    /// minimizer and the real-KVM plan are driven by: one line per case, the only place a case is
+    /// mapped to its description (Swift cannot do it without a switch).
+    var spec: OperationDescription {
+        typealias D = OperationDescriptions
+        switch self {
+        case .guest(let g):
+            switch g {
+            case .wrmsr: return D.wrmsr
+            case .vmrun: return D.vmrun
+            case .vmmcall: return D.vmmcall
+            case .stgi: return D.stgi
+            case .clgi: return D.clgi
+            case .vmload: return D.vmload
+            case .vmsave: return D.vmsave
+            case .tripleFault: return D.tripleFault
+            case .rsm: return D.rsm
+            }
+        case .emulate: return D.emulate
+        case .vmcb: return D.vmcb
+        case .msrpm: return D.msrpm
+        case .smram: return D.smram
+        case .racingVmcb: return D.raceVmcb
+        case .smi: return D.smi
+        case .initSignal: return D.initSignal
+        case .signal: return D.signal
+        case .run, .runWith: return D.run
+        case .setSregs: return D.setSregs
+        case .setRegs: return D.setRegs
+        case .setMsrs: return D.setMsrs
+        case .setNestedState: return D.setNestedState
+        case .setVcpuEvents: return D.setVcpuEvents
+        case .snapshot: return D.snapshot
+        case .restore: return D.restore
+        case .reset: return D.reset
+        case .destroy: return D.destroy
+        case .expect: return D.expect
         }
     }
 }

@@ -34,9 +34,17 @@ public struct RunRequest: Hashable, Sendable {
         if let p = sregs { s.sregs = p.completed(v.getSregs()) }
         if let p = events {
             s.events = KvmVcpuEventsUpdate(smm: p.smm, smiPending: p.smiPending, latchedInit: p.latchedInit,
-                                           tripleFault: p.tripleFault, interrupt: p.interrupt)
+                                           tripleFault: p.tripleFault, interrupt: p.interrupt,
+                                           exception: p.exceptionUpdate(v))
         }
         return s
+    }
+}
+
+extension EventsPatch {
+    /// The exception block for Vcpu.setVcpuEvents: nil (as read back) unless the patch changes it.
+    func exceptionUpdate(_ v: Vcpu) -> KvmException?? {
+        changesException ? .some(exceptionBlock(over: v.getVcpuEvents().exception)) : nil
     }
 }
 

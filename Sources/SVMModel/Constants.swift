@@ -29,6 +29,8 @@ public enum CR4 {
     public static let pae: UInt64 = 1 << 5
     public static let mce: UInt64 = 1 << 6
     public static let pcide: UInt64 = 1 << 17
+    /// X86_CR4_PDPTR_BITS: PSE, PAE, PGE, SMEP; changing one reloads legacy PAE paging's PDPTEs.
+    public static let pdptrBits: UInt64 = (1 << 4) | (1 << 5) | (1 << 7) | (1 << 20)
     /// CR4 bits this model's KVM supports (VME..OSXMMEXCPT, FSGSBASE, PCIDE, OSXSAVE, SMEP, SMAP);
     /// anything else is reserved (`__kvm_is_valid_cr4`).
     public static let supported: UInt64 = 0x7ff | (1 << 16) | (1 << 17) | (1 << 18) | (1 << 20) | (1 << 21)
@@ -69,6 +71,7 @@ public enum SVMExit {
     public static let nmi: UInt64 = 0x61
     public static let smi: UInt64 = 0x62
     public static let initSignal: UInt64 = 0x63
+    public static let rsm: UInt64 = 0x73
     public static let msr: UInt64 = 0x7c
     public static let shutdown: UInt64 = 0x7f
     public static let vmrun: UInt64 = 0x80
@@ -85,10 +88,25 @@ public enum SVMExit {
 
 /// Exception vectors the model injects.
 public enum Vector {
+    public static let db: UInt8 = 1
     public static let bp: UInt8 = 3
     public static let of: UInt8 = 4
     public static let ud: UInt8 = 6
     public static let gp: UInt8 = 13
+    public static let nmi: UInt8 = 2
+    public static let pf: UInt8 = 14
+
+    /// x86_exception_has_error_code (arch/x86/kvm/x86.h): the exceptions that push an error code
+    /// (#DF, #TS, #NP, #SS, #GP, #PF, #AC; #CP needs a feature the modeled guest lacks).
+    public static func hasErrorCode(_ v: UInt8) -> Bool {
+        switch v {
+        case 8, 10, 11, 12, 13, 14, 17: return true
+        default: return false
+        }
+    }
+
+    /// kvm_exception_is_soft (arch/x86/kvm/x86.h): #BP and #OF, raised by INT3 and INTO.
+    public static func isSoft(_ v: UInt8) -> Bool { v == bp || v == of }
 
     /// nested_svm_event_inj_valid_exept (arch/x86/kvm/svm/nested.c): the architecturally defined
     /// exception vectors (#CP and #VC need CPUID features the modeled guest lacks).

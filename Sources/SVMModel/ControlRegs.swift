@@ -55,6 +55,9 @@ extension Vcpu {
         guard Vcpu.kvmIsValidCr0(value) else { return false }
         // Enabling paging with LME needs PAE.
         if efer & EFER.lme != 0 && !isPaging && value & CR0.pg != 0 && cr4 & CR4.pae == 0 { return false }
+        // Legacy PAE paging: a change of PG, CD or NW loads the PDPTEs (load_pdptrs), which must be readable.
+        if efer & EFER.lme == 0 && value & CR0.pg != 0 && cr4 & CR4.pae != 0
+            && (value ^ cr0) & (CR0.pg | CR0.cd | CR0.nw) != 0 && !GuestPhys.isMappable(cr3) { return false }
         if value & CR0.pg == 0 && cr4 & CR4.pcide != 0 { return false }
         svmSetCr0(value, owner: owner)
         return true
@@ -63,7 +66,14 @@ extension Vcpu {
     /// kvm_set_cr4 (arch/x86/kvm/x86.c). Returns false for #GP.
     mutating func kvmSetCr4(_ value: UInt64, owner: Owner) -> Bool {
         guard Vcpu.kvmIsValidCr4(value) else { return false }
-        if isLongMode && value & CR4.pae == 0 { return false }
+        let old = cr4
+        if isLongMode {
+            if value & CR4.pae == 0 { return false }
+        } else if isPaging && value & CR4.pae != 0 && (value ^ old) & CR4.pdptrBits != 0 && !GuestPhys.isMappable(cr3) {
+            return false                           // load_pdptrs of legacy PAE paging
+        }
+        // PCIDE can be turned on only in long mode and with CR3[11:0] clear.
+        if value & CR4.pcide != 0 && old & CR4.pcide == 0 && (cr3 & 0xfff != 0 || !isLongMode) { return false }
         svmSetCr4(value, owner: owner)
         return true
     }

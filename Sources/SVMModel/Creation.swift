@@ -20,4 +20,25 @@ extension Vcpu {
         v.requests = []
         return v
     }
+
+    /// kvm_arch_vcpu_destroy (arch/x86/kvm/x86.c), reached when the VMM closes the VM (KVM frees vCPUs
+    /// only with their VM, in kvm_destroy_vcpus), with svm_vcpu_free (arch/x86/kvm/svm/svm.c): out of
+    /// guest mode, then the nested state freed. Afterwards the vCPU is gone: nothing of it but the WARNs
+    /// it fired (the host's log) outlives it.
+    public mutating func kvmArchVcpuDestroy() {
+        // [B08] without 917401f26a6a ("KVM: x86: nSVM: leave nested mode on vCPU free"): vmcb02 was freed
+        // with the vCPU still in guest mode on it (svm_free_nested's WARN, since 16ae56d7e052).
+        if has(.leaveNestedOnVcpuFree) { svmLeaveNested() }
+        svmFreeNested()
+    }
+
+    /// A vCPU created in a new VM of the same configuration over the same guest memory (a VMM that keeps
+    /// the guest's RAM, as migration copies it): `initial` (Vcpu.makeL1, or a bare created vCPU) with
+    /// this vCPU's memory, and this vCPU's WARNs, which went to the host's log, not to the vCPU.
+    public func recreated(as initial: Vcpu) -> Vcpu {
+        var v = initial
+        v.memory = memory
+        v.warnings = warnings
+        return v
+    }
 }

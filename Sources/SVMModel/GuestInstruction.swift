@@ -23,7 +23,7 @@ public enum GuestInstruction: Hashable, Sendable {
         case .vmload: return SVMExit.vmload
         case .vmsave: return SVMExit.vmsave
         case .tripleFault: return SVMExit.shutdown
-        case .rsm: return SVMExit.exceptionBase + UInt64(Vector.ud)
+        case .rsm: return SVMExit.rsm
         }
     }
 
@@ -104,7 +104,14 @@ extension Vcpu {
             }
             return msrInterceptionWrite(msr, value)
         case .rsm:
-            // RSM outside SMM is #UD, reflected if L1 intercepts #UD.
+            vmcb02.control.exitInfo1 = 0
+            // KVM intercepts RSM in every VMCB it runs (init_vmcb), so L2's RSM exits to L0, and
+            // nested_svm_exit_handled reflects it when vmcb12 intercepts it (nested_svm_intercept).
+            if nested.ctl.intercepts.intercepts(exitCode: insn.exitCode) {
+                nestedSvmVmexit()
+                return .resume
+            }
+            // rsm_interception → em_rsm: RSM outside SMM is #UD, reflected if L1 intercepts #UD.
             kvmQueueException(Vector.ud)
             return .resume
         case .stgi, .clgi:
@@ -118,18 +125,7 @@ extension Vcpu {
             // GIF in vmcb02 and gif_set() keeps reading L1's in vmcb01 (get_vgif_vmcb,
             // arch/x86/kvm/svm/svm.h); real 6.12.117 and 6.1.192 keep GIF_SET at L2's CLGI.
             if !vmcb02.control.intercepts.intercepts(exitCode: insn.exitCode) && !svmSmiWindowInterceptsStgi(insn) {
-                if let fault = svmInsnCpuFault() {
-                    vmcb02.control.nextRip = 0             // an exception exit (#UD, #GP) has no NextRIP
-                    kvmQueueException(fault)
-                    return .resume
-                }
-                if nestedVgifEnabled {
-                    if insn == .stgi { vmcb02.control.intCtl |= IntCtl.vGif } else { vmcb02.control.intCtl &= ~IntCtl.vGif }
-                } else {
-                    gif = insn == .stgi
-                }
-                svmRetireInHardware(insn)
-                return .resume
+                return svmGifInsnInHardware(insn)
             }
             return svmInvokeExitHandler(insn)
         case .vmmcall where !nested.ctl.intercepts.intercepts(exitCode: insn.exitCode):
@@ -172,11 +168,11 @@ extension Vcpu {
         }
     }
 
-    /// Whether L1's instruction completes in the CPU without an exit to KVM.
+    /// Whether L1's instruction is executed by the CPU rather than intercepted to KVM.
     func svmInsnRunsInHardware(_ insn: GuestInstruction) -> Bool {
         switch insn {
         case .stgi, .clgi: return svmGifInsnRunsInHardware(insn)
-        case .vmload, .vmsave: return svmVmloadSaveRunsInHardware(insn) && GuestPhys.isMappable(rax)
+        case .vmload, .vmsave: return svmVmloadSaveRunsInHardware(insn)
         default: return false
         }
     }
@@ -190,6 +186,28 @@ extension Vcpu {
         if cr0 & CR0.pe == 0 { return Vector.ud }
         if vmcb.save.cpl != 0 { return Vector.gp }
         return nil
+    }
+
+    /// STGI/CLGI that vGIF lets the CPU execute (no exit to KVM, so no KVM_REQ_EVENT for an event GIF
+    /// was holding back: an INIT waits for the next request, an SMI has its own STGI window). The CPU
+    /// checks the mode and CPL itself (svmInsnCpuFault), in L2 as in L1. With nested vGIF
+    /// (vmcb12 V_GIF_ENABLE) L2's STGI/CLGI flip L2's own virtual GIF in vmcb02, and gif_set() keeps
+    /// reading L1's in vmcb01 (get_vgif_vmcb, arch/x86/kvm/svm/svm.h); real 6.12.117 and 6.1.192 keep
+    /// GIF_SET at L2's CLGI.
+    private mutating func svmGifInsnInHardware(_ insn: GuestInstruction) -> ExitHandling {
+        if let fault = svmInsnCpuFault() {
+            // An exception exit (#UD, #GP) saves no NextRIP.
+            if config.hostNrips { if guestMode { vmcb02.control.nextRip = 0 } else { vmcb01.control.nextRip = 0 } }
+            kvmQueueException(fault)
+            return .resume
+        }
+        if guestMode && nestedVgifEnabled {
+            if insn == .stgi { vmcb02.control.intCtl |= IntCtl.vGif } else { vmcb02.control.intCtl &= ~IntCtl.vGif }
+        } else {
+            gif = insn == .stgi
+        }
+        svmRetireInHardware(insn)
+        return .resume
     }
 
     /// svm_enable_smi_window (arch/x86/kvm/svm/svm.c): with an SMI held back by GIF=0, KVM intercepts
@@ -209,19 +227,8 @@ extension Vcpu {
             svmSkipEmulatedInstruction(insn)
             return .resume
         case .stgi, .clgi:
-            if !guestMode && svmGifInsnRunsInHardware(insn) {
-                if let fault = svmInsnCpuFault() {
-                    if config.hostNrips { vmcb01.control.nextRip = 0 }   // an exception exit has no NextRIP
-                    kvmQueueException(fault)
-                    return .resume
-                }
-                // Not intercepted in vmcb01: the CPU flips V_GIF and KVM never sees it, so nothing
-                // raises KVM_REQ_EVENT for an event GIF was holding back (an INIT waits for the next
-                // request, an SMI has its own STGI window).
-                gif = insn == .stgi
-                svmRetireInHardware(insn)
-                return .resume
-            }
+            // Not intercepted in vmcb01: the CPU flips V_GIF and KVM never sees it.
+            if !guestMode && svmGifInsnRunsInHardware(insn) { return svmGifInsnInHardware(insn) }
             // stgi_interception / clgi_interception
             guard nestedSvmCheckPermissions() else { return .resume }
             svmSkipEmulatedInstruction(insn)
@@ -230,22 +237,41 @@ extension Vcpu {
         case .vmload, .vmsave:
             if !guestMode && svmInsnRunsInHardware(insn) {
                 // Virtual VMLOAD/VMSAVE: the CPU checks the mode and CPL and runs it, whatever L1's
-                // EFER.SVME (the VMCB's is always set). A GPA no memory backs is left to KVM's path
-                // below, which the CPU's nested page fault would reach through emulation (not modeled
-                // further).
+                // EFER.SVME (the VMCB's is always set).
                 if let fault = svmInsnCpuFault() {
                     if config.hostNrips { vmcb01.control.nextRip = 0 }   // an exception exit has no NextRIP
                     kvmQueueException(fault)
                     return .resume
                 }
+                if !GuestPhys.isMappable(rax) {
+                    // The CPU's access through the nested page tables faults (#NPF, which saves no
+                    // NextRIP) on a GPA no memslot backs; kvm_mmu_page_fault has KVM's emulator run the
+                    // instruction, which has no VMLOAD/VMSAVE: handle_emulation_failure queues #UD and,
+                    // for L1 at CPL 0, exits to userspace. RIP is not advanced. The same on every kernel.
+                    if config.hostNrips { vmcb01.control.nextRip = 0 }
+                    kvmQueueException(Vector.ud)
+                    return .exitToUserspace(.internalError)
+                }
                 svmRetireInHardware(insn)
                 return .resume
             }
-            // vmload_vmsave_interception
+            // vmload_vmsave_interception (arch/x86/kvm/svm/svm.c)
             guard nestedSvmCheckPermissions() else { return .resume }
-            if !GuestPhys.pageAddressValid(rax) || !GuestPhys.isMappable(rax) {
+            // The CPU's own rAX check (SVME_ADDR_CHK), which the model applies here for L2's
+            // instruction; KVM itself maps the page rAX points into.
+            if !GuestPhys.pageAddressValid(rax) {
                 kvmQueueException(Vector.gp)
                 return .resume
+            }
+            if !GuestPhys.isMappable(rax) {
+                // kvm_vcpu_map fails. 2daf71bfd77d ("KVM: nSVM: Fail emulation of VMRUN/VMLOAD/VMSAVE
+                // if mapping vmcb12 fails", the patch of VMRUN's): kvm_handle_memory_failure, an
+                // emulation-failure exit to userspace with RIP not advanced; before it, #GP.
+                if !has(.exitOnVmcb12MapFailure) {
+                    kvmQueueException(Vector.gp)
+                    return .resume
+                }
+                return .exitToUserspace(.internalError)
             }
             svmSkipEmulatedInstruction(insn)
             return .resume

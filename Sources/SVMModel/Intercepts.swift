@@ -22,6 +22,7 @@ public struct InterceptSet: Hashable, Sendable {
     public static let nmi = InterceptSet(exceptions: 0, misc: 1 << (SVMExit.nmi - 0x60))
     public static let smi = InterceptSet(exceptions: 0, misc: 1 << (SVMExit.smi - 0x60))
     public static let initSignal = InterceptSet(exceptions: 0, misc: 1 << (SVMExit.initSignal - 0x60))
+    public static let rsm = InterceptSet(exceptions: 0, misc: 1 << (SVMExit.rsm - 0x60))
     public static let msrProt = InterceptSet(exceptions: 0, misc: 1 << (SVMExit.msr - 0x60))
     public static let shutdown = InterceptSet(exceptions: 0, misc: 1 << (SVMExit.shutdown - 0x60))
     public static let vmrun = InterceptSet(exceptions: 0, misc: 1 << (SVMExit.vmrun - 0x60))
@@ -38,7 +39,7 @@ public struct InterceptSet: Hashable, Sendable {
         ("vmrun", .vmrun), ("vmmcall", .vmmcall), ("shutdown", .shutdown), ("msr_prot", .msrProt),
         ("init", .initSignal), ("smi", .smi), ("intr", .intr), ("nmi", .nmi),
         ("vmload", .vmload), ("vmsave", .vmsave), ("stgi", .stgi), ("clgi", .clgi),
-        ("gp", .gp), ("ud", .ud),
+        ("gp", .gp), ("ud", .ud), ("rsm", .rsm),
     ]
 
     @inline(__always) public func contains(_ other: InterceptSet) -> Bool {

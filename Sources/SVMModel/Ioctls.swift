@@ -22,17 +22,31 @@ public struct KvmMsrs: Hashable, Sendable {
     public init(hsavePa: UInt64) { self.hsavePa = hsavePa }
 }
 
-/// struct kvm_vcpu_events, the SMM and triple-fault parts.
+/// struct kvm_vcpu_events.exception as a VMM with KVM_CAP_EXCEPTION_PAYLOAD (QEMU enables it) reads and
+/// puts it: a queued exception, pending (not yet delivered: L1's exception intercepts decide where it
+/// goes, kvm_arch_vcpu_ioctl_run) or injected (it was being delivered when the vCPU exited: it is
+/// re-injected into the level that runs, whatever L1 intercepts), with its error code if it has one.
+public struct KvmException: Hashable, Sendable {
+    public var vector: UInt8
+    public var injected: Bool
+    /// has_error_code and error_code.
+    public var errorCode: UInt32?
+    public init(vector: UInt8, injected: Bool = false, errorCode: UInt32? = nil) {
+        self.vector = vector; self.injected = injected; self.errorCode = errorCode
+    }
+}
+
+/// struct kvm_vcpu_events, the SMM, triple-fault, interrupt and exception parts.
 public struct KvmVcpuEvents: Hashable, Sendable {
     public var smm: Bool, smmInsideNmi: Bool, smiPending: Bool, latchedInit: Bool, tripleFault: Bool
     /// interrupt.injected
     public var interrupt: Bool
     /// interrupt.shadow (KVM_X86_SHADOW_INT_*): the current VMCB's interrupt shadow
     public var shadow: Bool
-    /// exception.pending with its vector: queued, delivered (or reflected to L1) at the next entry
-    public var exception: UInt8?
+    /// The queued exception (pending or injected), nil when none is reported
+    public var exception: KvmException?
     public init(smm: Bool, smmInsideNmi: Bool = false, smiPending: Bool = false, latchedInit: Bool = false,
-                tripleFault: Bool = false, interrupt: Bool = false, shadow: Bool = false, exception: UInt8? = nil) {
+                tripleFault: Bool = false, interrupt: Bool = false, shadow: Bool = false, exception: KvmException? = nil) {
         self.smm = smm; self.smmInsideNmi = smmInsideNmi; self.smiPending = smiPending
         self.latchedInit = latchedInit; self.tripleFault = tripleFault; self.interrupt = interrupt
         self.shadow = shadow; self.exception = exception
@@ -50,7 +64,9 @@ extension Vcpu {
         rsp = r.rsp; owners.rsp = .host
         rip = r.rip; owners.rip = .host
         kvmSetRflags(r.rflags, owner: .host)
-        pendingException = nil
+        // A pending exception (and the exception #VMEXIT it may have become) is dropped; an injected
+        // one stays.
+        if exception?.injected == false { exception = nil }
         makeRequest(.event)
         return .ok
     }
@@ -101,11 +117,12 @@ extension Vcpu {
         }
     }
 
-    /// KVM_GET_VCPU_EVENTS
+    /// KVM_GET_VCPU_EVENTS (kvm_vcpu_ioctl_x86_get_vcpu_events, arch/x86/kvm/x86.c). A soft exception
+    /// (#BP, #OF) is not reported: the ABI has no instruction length for it.
     public func getVcpuEvents() -> KvmVcpuEvents {
         KvmVcpuEvents(smm: smm, smmInsideNmi: smmInsideNmi, smiPending: smiPending, latchedInit: initPending,
                       tripleFault: requests.contains(.tripleFault), interrupt: injectedIrq,
-                      shadow: svmGetInterruptShadow(), exception: pendingException)
+                      shadow: svmGetInterruptShadow(), exception: exception.flatMap { Vector.isSoft($0.vector) ? nil : $0 })
     }
 
     /// svm_get_interrupt_shadow (arch/x86/kvm/svm/svm.c): read from the current VMCB.
@@ -117,11 +134,21 @@ extension Vcpu {
     }
 
     /// KVM_SET_VCPU_EVENTS (kvm_vcpu_ioctl_x86_set_vcpu_events, arch/x86/kvm/x86.c). nil fields are
-    /// not marked valid and keep their values.
+    /// not marked valid and keep their values. `exception`: nil keeps the queue as it is (the block as
+    /// read back); .some(nil) empties it; .some(e) queues e (a VMM with KVM_CAP_EXCEPTION_PAYLOAD keeps
+    /// pending and injected apart).
     public mutating func setVcpuEvents(smm newSmm: Bool?, smmInsideNmi: Bool? = nil, smiPending newSmi: Bool? = nil,
                                        latchedInit: Bool? = nil, tripleFault: Bool? = nil,
-                                       interrupt: Bool? = nil, shadow: Bool? = nil) -> Errno {
+                                       interrupt: Bool? = nil, shadow: Bool? = nil,
+                                       exception newException: KvmException?? = nil) -> Errno {
         if vmDead { return .eio }
+        if let e = newException, kvmVcpuEventsRejection(exception: e) != nil { return .einval }   // Refusals.swift
+        if let e = newException {
+            // The exception block is always taken; whatever #VMEXIT a pending exception had become is
+            // forgotten (exception_vmexit), and the next KVM_RUN routes a pending one again.
+            exception = e
+            makeRequest(.event)
+        }
         if let s = newSmm {
             // f7e570780efc: toggling SMM from userspace forces the vCPU out of L2 first.
             if s != smm {
@@ -149,11 +176,8 @@ extension Vcpu {
     public mutating func setVcpuEvents(_ e: KvmVcpuEvents) -> Errno {
         let r = setVcpuEvents(smm: e.smm, smmInsideNmi: e.smmInsideNmi, smiPending: e.smiPending,
                               latchedInit: e.latchedInit, tripleFault: e.tripleFault, interrupt: e.interrupt,
-                              shadow: e.shadow)
-        if r == .ok {
-            pendingException = e.exception
-            makeRequest(.event)
-        }
+                              shadow: e.shadow, exception: .some(e.exception))
+        if r == .ok { makeRequest(.event) }
         return r
     }
 

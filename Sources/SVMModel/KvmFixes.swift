@@ -17,6 +17,7 @@
 //   requireSvmeInVmcb12Efer        B04  5.12         yes              yes              mainline before both
 //   checkCopiedVmcb12Controls      B05  5.12         yes              yes              mainline before both
 //   leaveNestedOnReset             B08  6.1          yes              yes              merged in the 6.1 rc cycle
+//   leaveNestedOnVcpuFree          B08  6.1          yes              yes              same series (Cc: stable), in 6.1-rc
 //   leaveSmmOnShutdown             B10  6.15         yes              yes              FAILED 6.1-stable 2025-05, yet 6.1.192's shutdown_interception
 //                                                                                      leaves SMM first (a later backport); 6.12 review 2025-05-12
 //   leaveNestedOnSmmToggle         B11  5.17         yes              yes              mainline before both
@@ -37,7 +38,9 @@
 //   syncIntShadowToCachedVmcb12    B26  7.1          yes              yes              6.1 and 6.12 reviews 2026-05
 //   checkEferOnSetSregs            B28  7.2          no               yes              real 6.1.192 accepts a reserved EFER bit, 6.12.117 refuses
 //                                                                                      it (svmfuzz oracle, zoo-B28 program)
-//   exitOnVmcb12MapFailure         -    7.1?         no               no               real 6.12.117 injects #GP (oracle, zoo-B19 program)
+//   exitOnVmcb12MapFailure         -    7.1          no               no               kvm-x86 2daf71bfd77d (2026-03), VMRUN and VMLOAD/VMSAVE; real
+//                                                                                      6.12.117 and 6.1.192 inject #GP for both (oracle, zoo-B19 and
+//                                                                                      upstream-tests/svm-nested-vmcb12-gpa-unmappable)
 //   tripleFaultOnVmexitMapFailure  B18  (above)      no               no               real 6.12.117: nested_svm_vmexit injects #GP and stays
 //                                                                                      in L2 when vmcb12 cannot be mapped (oracle, zoo-B18)
 //   interceptGifInsnsWithoutSvme   -    7.1          no               no               kvm-x86 2026-03, no Cc: stable; confirmed absent
@@ -51,6 +54,10 @@
 //   rejectL1LmaWithoutLme          B30  7.3?         no               no               kvm-x86 2026-09; neither Debian source checks it in
 //                                                                                      svm_set_nested_state. No stable mails found for either
 //                                                                                      subject (searched 2026-12-02)
+//   rejectVnmiWithoutNmiIntercept  -    6.4          no               yes              0977cfac6e76 (nested vNMI, 6.4 merge): real 6.12.117 fails the
+//                                                                                      VMRUN with VMEXIT_INVALID, 6.1.192 enters L2 (svmfuzz oracle,
+//                                                                                      divergences/vnmi-enable-without-nmi-intercept); 6.1.y's
+//                                                                                      "FAILED" mail for a484755ab252 names it a missing dependency
 //   disallowLmsleWhenMbz           -    6.19?        no               no               posted 2025-09 without Cc: stable; both Debian sources
 //                                                                                      enable LMSLE whenever nested=1; real 6.1.192 accepts
 //                                                                                      WRMSR EFER 0x3d01 (svmfuzz oracle, 6.1 campaign)
@@ -75,6 +82,9 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
     public static let checkCopiedVmcb12Controls = KvmFixes(rawValue: 1 << 4)
     /// [B08] ed129ec9057f "KVM: x86: forcibly leave nested mode on vCPU reset" (2022-11, CVE-2022-3344).
     public static let leaveNestedOnReset = KvmFixes(rawValue: 1 << 5)
+    /// [B08] 917401f26a6a "KVM: x86: nSVM: leave nested mode on vCPU free" (2022-11): svm_vcpu_free
+    /// leaves guest mode before svm_free_nested frees vmcb02.
+    public static let leaveNestedOnVcpuFree = KvmFixes(rawValue: 1 << 30)
     /// [B10] a2620f8932fa "KVM: SVM: Forcibly leave SMM mode on SHUTDOWN interception" (2025-04).
     public static let leaveSmmOnShutdown = KvmFixes(rawValue: 1 << 6)
     /// [B11] f7e570780efc "KVM: x86: Forcibly leave nested virt when SMM state is toggled" (2022-01).
@@ -112,10 +122,11 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
     /// STGI/CLGI are intercepted (and #UD) even under vGIF, which otherwise lets the CPU run them.
     /// Found missing on the real kernels by the oracle, not from the bug zoo.
     public static let interceptGifInsnsWithoutSvme = KvmFixes(rawValue: 1 << 22)
-    /// The kvm-x86 tree (2026) reports a vmcb12 that VMRUN cannot map to userspace
-    /// (kvm_handle_memory_failure, KVM_EXIT_INTERNAL_ERROR, as the svm_nested_vmcb12_gpa selftest
-    /// expects) instead of injecting 01ddcdc55e09's #GP. Commit id not identified; real 6.12.117
-    /// injects the #GP (svmfuzz oracle, zoo-B19 regression).
+    /// 2daf71bfd77d "KVM: nSVM: Fail emulation of VMRUN/VMLOAD/VMSAVE if mapping vmcb12 fails"
+    /// (kvm-x86, 2026-03): a vmcb12 that VMRUN, VMLOAD or VMSAVE cannot map goes to userspace
+    /// (kvm_handle_memory_failure, KVM_EXIT_INTERNAL_ERROR, RIP not advanced, as the
+    /// svm_nested_vmcb12_gpa selftest expects) instead of 01ddcdc55e09's #GP. Real 6.12.117 injects
+    /// the #GP (svmfuzz oracle, zoo-B19 regression and oracle-confirm/l1-vmload-vmsave).
     public static let exitOnVmcb12MapFailure = KvmFixes(rawValue: 1 << 23)
     /// [B30] 1c4c84a643b7 "KVM: nSVM: Ignore EFER.LMA if EFER.LME=0 when preparing L2 state" (kvm-x86,
     /// 2026-09): nested_vmcb02_prepare_save drops a vmcb12 EFER.LMA that comes without LME (as the CPU's
@@ -128,6 +139,10 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
     /// next #VMEXIT would otherwise load into L1. (Not in the stored snapshot nor in either Debian
     /// source: modeled from the subject.)
     public static let rejectL1LmaWithoutLme = KvmFixes(rawValue: 1 << 25)
+    /// 0977cfac6e76 "KVM: nSVM: Implement support for nested VNMI" (2023, 6.4): nested_vmcb_check_controls
+    /// refuses a vmcb12 with V_NMI_ENABLE and no NMI intercept (VMEXIT_INVALID, as the CPU does), on
+    /// VMRUN and KVM_SET_NESTED_STATE alike, whatever the guest's CPUID. Before it the bit was ignored.
+    public static let rejectVnmiWithoutNmiIntercept = KvmFixes(rawValue: 1 << 26)
     /// "KVM: SVM: Disallow EFER.LMSLE when not supported by hardware" (Jim Mattson, v2 2025-09-30, Fixes:
     /// eec4b140c924; in kvm-x86, later moved to kvm_setup_efer_caps): svm_hardware_setup enables
     /// EFER.LMSLE for nested guests only on a CPU that does not enumerate EFER_LMSLE_MBZ. Before it KVM
@@ -163,6 +178,8 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
         ("exit-on-vmcb12-map-failure", .exitOnVmcb12MapFailure),
         ("ignore-lma-without-lme-in-l2", .ignoreLmaWithoutLmeInL2),
         ("reject-l1-lma-without-lme", .rejectL1LmaWithoutLme),
+        ("reject-vnmi-without-nmi-intercept", .rejectVnmiWithoutNmiIntercept),
+        ("leave-nested-on-vcpu-free", .leaveNestedOnVcpuFree),
         ("disallow-lmsle-when-mbz", .disallowLmsleWhenMbz),
     ]
 

@@ -21,15 +21,23 @@ extension Vcpu {
     /// only (a guest instruction clears it again for itself).
     public mutating func beginStep() {
         lastVmexitCode = nil
+        lastInjected = nil
         stepVmexits.removeAll()
         l2EntryOvertaken = nil
     }
 
     /// KVM_RUN returns to userspace (post_kvm_run_save).
     public mutating func kvmRunEnd(_ reason: ExitReason) {
-        // A kick out of the guest is an exit like any other (svm_handle_exit).
-        if reason == .intr { svmSyncCr3FromVmcb() }
+        if reason == .intr { svmKickExit() }
         wantsToRun = false
+    }
+
+    /// The CPU leaves the guest because KVM was kicked (a request from userspace, an SMI, an INIT):
+    /// an exit like any other. The tail of svm_vcpu_run syncs into the cached vmcb12 what the CPU
+    /// wrote in vmcb02 (nested_sync_control_from_vmcb02), and svm_handle_exit reads CR3 back.
+    public mutating func svmKickExit() {
+        if guestMode { nestedSyncControlFromVmcb02() }
+        svmSyncCr3FromVmcb()
     }
 
     /// Executes one guest instruction at the running level and handles its exit.
@@ -84,7 +92,10 @@ extension Vcpu {
         // svm_load_mmu_pgd: with NPT the VMCB runs the guest's own CR3, which is how vmcb01.save.cr3
         // holds L1's CR3 for nested_svm_vmexit to restore (nested_svm_vmrun saves it only without NPT).
         if config.npt && !mmuRootStale { vmcb.save.cr3 = cr3 }
-        pendingException = nil                     // delivered by this entry
+        // The queued exception is delivered by this entry (kvm_inject_exception): the level that runs
+        // sees it, which is what the step record's exception reports for a plain KVM_RUN.
+        if let e = exception { lastInjected = e.vector }
+        exception = nil
         // vcpu_enter_guest consumed these before entering.
         requests.remove([.event, .recalcIntercepts, .apicvUpdate, .mmuSync, .tlbFlushCurrent, .tlbFlushGuest])
         guard guestMode else { return }
@@ -111,12 +122,23 @@ extension Vcpu {
     /// nested_sync_control_from_vmcb02 (arch/x86/kvm/svm/nested.c), so that the cached vmcb12 that
     /// KVM_GET_NESTED_STATE reports carries the fields the CPU wrote.
     mutating func svmSyncAfterL2Run() {
-        nested.ctl.eventInj = vmcb02.control.eventInj
-        // [B26] without 778d8c1b2a6f ("KVM: nSVM: Sync NextRIP to cached vmcb12 after VMRUN of L2")
-        // and 03bee264f8eb ("KVM: nSVM: Sync interrupt shadow to cached vmcb12 after VMRUN of L2"):
-        // the cache kept vmcb12's NextRIP and interrupt shadow.
+        nestedSyncControlFromVmcb02()
+        // [B26] without 778d8c1b2a6f ("KVM: nSVM: Sync NextRIP to cached vmcb12 after VMRUN of L2"):
+        // the cache kept vmcb12's NextRIP.
         if has(.syncNextRipToCachedVmcb12) { nested.ctl.nextRip = vmcb02.control.nextRip }
+    }
+
+    /// nested_sync_control_from_vmcb02 (arch/x86/kvm/svm/nested.c): the control fields the CPU writes
+    /// while L2 runs, copied into the cached vmcb12 (what KVM_GET_NESTED_STATE and the #VMEXIT report).
+    mutating func nestedSyncControlFromVmcb02() {
+        nested.ctl.eventInj = vmcb02.control.eventInj
+        // [B26] without 03bee264f8eb ("KVM: nSVM: Sync interrupt shadow to cached vmcb12 after VMRUN
+        // of L2"): the cache kept vmcb12's interrupt shadow.
         if has(.syncIntShadowToCachedVmcb12) { nested.ctl.intState = vmcb02.control.intState }
+        // With nested vGIF, L2's own V_GIF lives in vmcb02's int_ctl.
+        if nestedVgifEnabled {
+            nested.ctl.intCtl = nested.ctl.intCtl & ~IntCtl.vGif | vmcb02.control.intCtl & IntCtl.vGif
+        }
     }
 
     /// svm_inject_irq (arch/x86/kvm/svm/svm.c): the IRQ goes into EVENTINJ of the current VMCB.
@@ -125,6 +147,24 @@ extension Vcpu {
         // GIF=0"): a BUG_ON(!gif) that userspace reaches through KVM_SET_VCPU_EVENTS.
         if !has(.noBugOnIrqWithoutGif) && !gif { warn(.injectIrqWithoutGif) }
         injectedIrq = false
+    }
+
+    /// kvm_event_needs_reinjection (arch/x86/kvm/x86.h), for the events the model re-injects ahead of
+    /// anything new: an injected exception or IRQ. Nested events (INIT, SMI #VMEXITs) wait for them too.
+    var kvmEventNeedsReinjection: Bool { exception?.injected == true || injectedIrq }
+
+    /// nested_svm_inject_exception_vmexit (arch/x86/kvm/svm/nested.c): the exception becomes a #VMEXIT
+    /// to L1 with the exception's exit code; exit_info_1 gets its error code, exit_info_2 for #PF the
+    /// faulting address (CR2: the model has no payloads); otherwise both keep what they held.
+    mutating func nestedSvmInjectExceptionVmexit(_ e: KvmException) {
+        // L1 gets the exception as a #VMEXIT, L2 never sees it (real 6.12.117: no exception in L2,
+        // vmcb12 exit code 0x40 + vector).
+        exception = nil
+        lastInjected = nil
+        vmcb02.control.exitCode = SVMExit.exceptionBase + UInt64(e.vector)
+        if let code = e.errorCode { vmcb02.control.exitInfo1 = UInt64(code) }
+        if e.vector == Vector.pf { vmcb02.control.exitInfo2 = cr2 }
+        nestedSvmVmexit()
     }
 
     /// svm_get_nested_state_pages (arch/x86/kvm/svm/nested.c): nil on success, else the exit reason.
@@ -142,26 +182,28 @@ extension Vcpu {
     /// kvm_check_and_inject_events with kvm_check_nested_events / svm_check_nested_events
     /// (arch/x86/kvm/x86.c, arch/x86/kvm/svm/nested.c). False when nested_run_pending blocks events.
     mutating func kvmCheckAndInjectEvents() -> Bool {
-        // An IRQ injection interrupted by the last exit is redone first.
-        if injectedIrq { svmInjectIrq() }
+        // An event to re-inject (kvm_event_needs_reinjection) blocks new events other than exceptions
+        // until the entry that delivers it. A queued exception (injected or pending) goes first; else an
+        // IRQ interrupted by the last exit is put into the current VMCB's EVENTINJ here.
+        let needsReinjection = kvmEventNeedsReinjection
+        if injectedIrq && exception == nil { svmInjectIrq() }
         if guestMode {
             let blockNested = nestedRunPending != 0 && has(.holdEventsWhileRunPending)
-            if let v = pendingException, nested.ctl.intercepts.intercepts(exitCode: SVMExit.exceptionBase + UInt64(v)) {
+            // A pending exception L1 intercepts became exception_vmexit (at queue time, or at KVM_RUN for
+            // one userspace set); an injected one is re-injected into L2 whatever L1 intercepts.
+            if let e = exception, !e.injected,
+               nested.ctl.intercepts.intercepts(exitCode: SVMExit.exceptionBase + UInt64(e.vector)) {
                 if blockNested { return false }
-                // nested_svm_inject_exception_vmexit
-                pendingException = nil
-                vmcb02.control.exitCode = SVMExit.exceptionBase + UInt64(v)
-                vmcb02.control.exitInfo1 = 0
-                vmcb02.control.exitInfo2 = 0
-                nestedSvmVmexit()
+                nestedSvmInjectExceptionVmexit(e)
             } else if smiPending && gif && !smm {
-                if blockNested { return false }
+                if blockNested || needsReinjection { return false }
                 if nested.ctl.intercepts.contains(.smi) { nestedSvmSimpleVmexit(SVMExit.smi) }
             }
         }
-        // An SMI waits for GIF and for the nested run to reach L2 (svm_smi_allowed).
+        // An SMI waits for GIF, for the nested run to reach L2 (svm_smi_allowed) and for a re-injected
+        // event to be delivered (can_inject).
         if smiPending && gif && !smm {
-            if guestMode && nestedRunPending != 0 && has(.holdEventsWhileRunPending) { return false }
+            if (guestMode && nestedRunPending != 0 && has(.holdEventsWhileRunPending)) || needsReinjection { return false }
             smiPending = false
             enterSmm()
         }

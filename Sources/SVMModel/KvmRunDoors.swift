@@ -8,10 +8,12 @@
 /// is clear; `interrupt` has no flag, nil there means "as read back").
 public struct KvmVcpuEventsUpdate: Hashable, Sendable {
     public var smm: Bool?, smiPending: Bool?, latchedInit: Bool?, tripleFault: Bool?, interrupt: Bool?
+    /// The exception block, as Vcpu.setVcpuEvents takes it (nil: as read back).
+    public var exception: KvmException??
     public init(smm: Bool? = nil, smiPending: Bool? = nil, latchedInit: Bool? = nil, tripleFault: Bool? = nil,
-                interrupt: Bool? = nil) {
+                interrupt: Bool? = nil, exception: KvmException?? = nil) {
         self.smm = smm; self.smiPending = smiPending; self.latchedInit = latchedInit
-        self.tripleFault = tripleFault; self.interrupt = interrupt
+        self.tripleFault = tripleFault; self.interrupt = interrupt; self.exception = exception
     }
 }
 
@@ -86,7 +88,7 @@ extension Vcpu {
         if let e = s.events {
             out.events = syncRegsPart(asked: e.tripleFault == true) {
                 $0.setVcpuEvents(smm: e.smm, smiPending: e.smiPending, latchedInit: e.latchedInit,
-                                 tripleFault: e.tripleFault, interrupt: e.interrupt)
+                                 tripleFault: e.tripleFault, interrupt: e.interrupt, exception: e.exception)
             }
         }
         return out

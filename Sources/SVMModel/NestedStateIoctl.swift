@@ -2,20 +2,38 @@
 
 /// struct kvm_nested_state with the SVM header and data, reduced.
 public struct KvmNestedState: Hashable, Sendable {
+    /// KVM_STATE_NESTED_FORMAT_VMX (0) and _SVM (1).
+    public static let formatVmx: UInt16 = 0
+    public static let formatSvm: UInt16 = 1
+    /// sizeof(struct kvm_nested_state): the header userspace must pass at least.
+    public static let headerSize: UInt32 = 0x80
+    /// KVM_STATE_NESTED_SVM_VMCB_SIZE: the data area (vmcb12 control at 0, L1's save area at 0x400).
+    public static let vmcbSize: UInt32 = 0x1000
+
     public var flags: UInt32
+    /// kvm_nested_state.format
+    public var format: UInt16
+    /// kvm_nested_state.size: the header, plus the data area when it is given.
+    public var size: UInt32
     /// kvm_svm_nested_state_hdr.vmcb_pa
     public var vmcbPa: UInt64
-    /// Whether the 4 KiB data area is present (size covers it).
-    public var hasData: Bool
     /// The vmcb12 control area at offset 0 of the data.
     public var control: VmcbControl
     /// L1's saved state (vmcb01.save) at offset 0x400 of the data.
     public var save: VmcbSave
 
     public init(flags: UInt32, vmcbPa: UInt64 = 0, hasData: Bool = false, control: VmcbControl = VmcbControl(),
-                save: VmcbSave = VmcbSave()) {
-        self.flags = flags; self.vmcbPa = vmcbPa; self.hasData = hasData
+                save: VmcbSave = VmcbSave(), format: UInt16 = KvmNestedState.formatSvm) {
+        self.flags = flags; self.vmcbPa = vmcbPa
+        self.size = KvmNestedState.headerSize + (hasData ? KvmNestedState.vmcbSize : 0)
+        self.format = format
         self.control = control; self.save = save
+    }
+
+    /// Whether the size covers the 4 KiB data area (KVM reads it only then).
+    public var hasData: Bool {
+        get { size >= KvmNestedState.headerSize + KvmNestedState.vmcbSize }
+        set { size = KvmNestedState.headerSize + (newValue ? KvmNestedState.vmcbSize : 0) }
     }
 }
 
@@ -27,11 +45,10 @@ extension Vcpu {
             s.flags |= NestedFlag.guestMode
             if nestedRunPending != 0 { s.flags |= NestedFlag.runPending }
             s.vmcbPa = nested.vmcb12Gpa
-            s.hasData = true
+            s.hasData = true                       // size covers the data area
+            // nested_copy_vmcb_cache_to_control: the exit fields are vmcb12's as VMRUN (or
+            // KVM_SET_NESTED_STATE) cached them, not zeroed.
             s.control = nested.ctl
-            s.control.exitCode = 0
-            s.control.exitInfo1 = 0
-            s.control.exitInfo2 = 0
             s.save = vmcb01.save
         }
         if gif && has(.reportGifInNestedState) { s.flags |= NestedFlag.gifSet }

@@ -72,16 +72,20 @@ extension Vcpu {
         rip = l1.rip; owners.rip = .l1
 
         makeRequest([.mmuSync, .tlbFlushCurrent])   // nested_svm_transition_tlb_flush
-        // nested_svm_load_cr3: an illegal L1 CR3 shuts L1 down (P3).
-        if Vcpu.kvmIsLegalCr3(l1.cr3) {
-            cr3 = l1.cr3
-            owners.cr3 = .l1
-        } else if has(.tripleFaultOnVmexitCr3Failure) {
+        // nested_svm_load_cr3 with PDPTR reload: an illegal L1 CR3, or for an L1 in legacy PAE paging
+        // one whose PDPTEs cannot be read, shuts L1 down (P3).
+        if !nestedSvmLoadCr3(l1.cr3, nestedNpt: false, reloadPdptrs: true, owner: .l1) && has(.tripleFaultOnVmexitCr3Failure) {
             // [B18] without 5d291ef0585e ("KVM: nSVM: Triple fault if restore host CR3 fails on
             // nested #VMEXIT"): the error was ignored and L1 ran on with L2's CR3.
             makeRequest(.tripleFault)
         }
-        pendingException = nil                     // kvm_clear_exception_queue
+        // kvm_clear_exception_queue, kvm_clear_interrupt_queue: what was picked up for L2 does not
+        // reach L1.
+        exception = nil
+        injectedIrq = false
+        // L1 single-stepping its VMRUN (TF in the RFLAGS VMRUN saved) gets its #DB now, before its
+        // next instruction.
+        if vmcb01.save.rflags & RFLAGS.tf != 0 { kvmQueueException(Vector.db) }
         // What the architecture promises here: L1 gets back exactly what its VMRUN saved (APM 15.6),
         // unless the restore failed and L1 is shut down instead.
         if let saved = l1AtVmrun, case .none = l1RestoreMismatch, !requests.contains(.tripleFault), saved != l1Registers {

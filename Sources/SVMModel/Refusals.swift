@@ -18,20 +18,38 @@ public enum SregsRefusal: String, Sendable, CaseIterable {
 /// arch/x86/kvm/svm/nested.c) that refuses a blob before anything is committed.
 public enum NestedStateRefusal: String, Sendable, CaseIterable {
     case nestedDisabled = "nested-disabled"
+    /// kvm_state.size smaller than struct kvm_nested_state (the header).
+    case headerSize = "header-size"
     case flags
     case runPendingWithoutGuestMode = "run-pending-without-guest-mode"
     case svmeClear = "svme-clear"
     /// [B03] only: without SVME the only payload accepted was GIF_SET.
     case gifClearWithoutSvme = "gif-clear-without-svme"
+    /// kvm_state.format is not KVM_STATE_NESTED_FORMAT_SVM.
+    case format
     case smm
     case vmcbPa = "vmcb-pa"
+    /// GUEST_MODE with a size that does not cover the 4 KiB data area.
     case size
     case controls
     case l2Cr0 = "l2-cr0"
     case l1Save = "l1-save"
 }
 
+/// A check of KVM_SET_VCPU_EVENTS (kvm_vcpu_ioctl_x86_set_vcpu_events, arch/x86/kvm/x86.c).
+public enum VcpuEventsRefusal: String, Sendable, CaseIterable {
+    /// A pending or injected exception whose vector is above 31 or is NMI's.
+    case exceptionVector = "exception-vector"
+}
+
 extension Vcpu {
+    /// The exception check of kvm_vcpu_ioctl_x86_set_vcpu_events (arch/x86/kvm/x86.c): nil when an
+    /// exception block queuing `exception` (nil: none) is accepted.
+    public func kvmVcpuEventsRejection(exception e: KvmException?) -> VcpuEventsRefusal? {
+        if let e, e.vector > 31 || e.vector == Vector.nmi { return .exceptionVector }
+        return nil
+    }
+
     /// kvm_is_valid_sregs (arch/x86/kvm/regs.c), including P5's kvm_valid_efer: the first rule `s`
     /// breaks, or nil when KVM_SET_SREGS accepts it.
     /// Inlined: called from the mutating ioctls, a non-inlined call would copy the whole vCPU.
@@ -64,10 +82,15 @@ extension Vcpu {
     @inline(__always)
     func kvmNestedStateRejection(_ st: KvmNestedState, sanitizedControl ctl: inout VmcbControl) -> NestedStateRefusal? {
         if !config.nested { return .nestedDisabled }
-        // kvm_arch_vcpu_ioctl allows the generic flags (EVMCS, MTF_PENDING too); svm_set_nested_state
-        // then refuses all but these three, so the two checks make one rule.
-        if st.flags & ~(NestedFlag.guestMode | NestedFlag.runPending | NestedFlag.gifSet) != 0 { return .flags }
+        // kvm_arch_vcpu_ioctl: the header must fit, the flags be generic ones, RUN_PENDING come with
+        // GUEST_MODE; then svm_set_nested_state: the SVM format, and only the flags SVM has (the
+        // generic EVMCS and MTF_PENDING are VMX's).
+        if st.size < KvmNestedState.headerSize { return .headerSize }
+        if st.flags & ~(NestedFlag.guestMode | NestedFlag.runPending | NestedFlag.gifSet | NestedFlag.evmcs
+                        | NestedFlag.mtfPending) != 0 { return .flags }
         if st.flags & NestedFlag.runPending != 0 && st.flags & NestedFlag.guestMode == 0 { return .runPendingWithoutGuestMode }
+        if st.format != KvmNestedState.formatSvm { return .format }
+        if st.flags & ~(NestedFlag.guestMode | NestedFlag.runPending | NestedFlag.gifSet) != 0 { return .flags }
         // GUEST_MODE needs EFER.SVME, set beforehand through SET_SREGS or SET_MSRS.
         if efer & EFER.svme == 0 && st.flags != 0 && st.flags != NestedFlag.gifSet { return .svmeClear }
         // [B03] without 6f4d3ebc24c6 ("KVM: SVM: Allow KVM_SET_NESTED_STATE to clear GIF when
@@ -78,9 +101,9 @@ extension Vcpu {
         if smm && st.flags & NestedFlag.guestMode != 0 { return .smm }
         if st.flags & NestedFlag.guestMode == 0 { return nil }
         if !GuestPhys.pageAddressValid(st.vmcbPa) { return .vmcbPa }
-        if !st.hasData { return .size }
+        if st.size < KvmNestedState.headerSize + KvmNestedState.vmcbSize { return .size }
         ctl = Vcpu.nestedCopyVmcbControlToCache(st.control, guestNpt: config.npt)
-        if !Vcpu.nestedVmcbCheckControls(ctl) { return .controls }
+        if !nestedVmcbCheckControls(ctl) { return .controls }
         // The current (L2) CR0 must not have NW without CD.
         if cr0 & CR0.cd == 0 && cr0 & CR0.nw != 0 { return .l2Cr0 }
         let s = st.save

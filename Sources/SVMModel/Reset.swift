@@ -37,7 +37,7 @@ extension Vcpu {
         smm = false
         smmInsideNmi = false
         smiPending = false
-        pendingException = nil
+        exception = nil
         injectedIrq = false
         cr2 = 0
         makeRequest(.event)
@@ -65,7 +65,10 @@ extension Vcpu {
     mutating func kvmApicAcceptEvents() -> Bool {
         guard initPending else { return true }
         if guestMode {
-            if nestedRunPending != 0 && has(.holdEventsWhileRunPending) { return false }    // -EBUSY: retried after the entry
+            // svm_check_nested_events: a pending nested run, or an event to re-inject (an exception or an
+            // IRQ userspace marked injected, kvm_event_needs_reinjection), blocks it: -EBUSY, retried after
+            // the entry, so the event goes into L2 first and the #VMEXIT comes after.
+            if nestedRunPending != 0 && has(.holdEventsWhileRunPending) || kvmEventNeedsReinjection { return false }
             if nested.ctl.intercepts.contains(.initSignal) {
                 nestedSvmSimpleVmexit(SVMExit.initSignal)
             }

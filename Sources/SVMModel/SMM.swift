@@ -132,11 +132,20 @@ extension Vcpu {
         rip = smram.rip; owners.rip = owner
         kvmSetRflags(smram.rflags, owner: owner)
         if setEfer(smram.efer & ~EFER.lma, hostInitiated: false, owner: owner) != .ok { return false }
-        // rsm_enter_protected_mode: CR3, CR4 without PCIDE, CR0, then CR4.
-        if !kvmSetCr3(smram.cr3, owner: owner) { return false }
-        if !kvmSetCr4(smram.cr4 & ~CR4.pcide, owner: owner) { return false }
-        if !kvmSetCr0(smram.cr0, owner: owner) { return false }
-        if !kvmSetCr4(smram.cr4, owner: owner) { return false }
+        return rsmEnterProtectedMode(cr0: smram.cr0, cr3: smram.cr3, cr4: smram.cr4, owner: owner)
+    }
+
+    /// rsm_enter_protected_mode (arch/x86/kvm/smm.c): CR3 without its PCID, CR4 without PCIDE, CR0,
+    /// then PCIDE and the PCID, each through KVM's checked writes (so PCIDE needs long mode).
+    mutating func rsmEnterProtectedMode(cr0: UInt64, cr3: UInt64, cr4: UInt64, owner: Owner) -> Bool {
+        let pcid = cr4 & CR4.pcide != 0 ? cr3 & 0xfff : 0
+        if !kvmSetCr3(cr3 & ~pcid, owner: owner) { return false }
+        if !kvmSetCr4(cr4 & ~CR4.pcide, owner: owner) { return false }
+        if !kvmSetCr0(cr0, owner: owner) { return false }
+        if cr4 & CR4.pcide != 0 {
+            if !kvmSetCr4(cr4, owner: owner) { return false }
+            if pcid != 0 && !kvmSetCr3(cr3, owner: owner) { return false }
+        }
         return true
     }
 }

@@ -89,8 +89,8 @@ public enum Variant: String, CaseIterable, Sendable {
             "3c346c0c60ab KVM: SVM: ensure that EFER.SVME is set when running nested guest or on nested vmexit")
         case .zooB05: return Self.zoo(.checkCopiedVmcb12Controls, 8,
             "a58d9166a756 KVM: SVM: load control fields from VMCB12 before checking them (CVE-2021-29657)")
-        case .zooB08: return Self.zoo(.leaveNestedOnReset, 9,
-            "ed129ec9057f KVM: x86: forcibly leave nested mode on vCPU reset (CVE-2022-3344)")
+        case .zooB08: return Self.zoo([.leaveNestedOnReset, .leaveNestedOnVcpuFree], 9,
+            "ed129ec9057f KVM: x86: forcibly leave nested mode on vCPU reset (CVE-2022-3344) + 917401f26a6a KVM: x86: nSVM: leave nested mode on vCPU free")
         case .zooB10: return Self.zoo(.leaveSmmOnShutdown, 10,
             "a2620f8932fa KVM: SVM: Forcibly leave SMM mode on SHUTDOWN interception")
         case .zooB11: return Self.zoo(.leaveNestedOnSmmToggle, 11,
@@ -121,7 +121,7 @@ public enum Variant: String, CaseIterable, Sendable {
         case .linux61: return Self.kernel(without: [.keepGifOnSvmeClear, .allowGifClearWithoutSvme,
             .leaveNestedOnRsmFailure, .tripleFaultOnVmexitMapFailure, .ignoreNpEnableWithoutNpt, .stuffNextRipAtVcpuRun,
             .interceptGifInsnsWithoutSvme, .exitOnVmcb12MapFailure, .checkCachedVmcb12OnRsm, .checkEferOnSetSregs,
-            .ignoreLmaWithoutLmeInL2, .rejectL1LmaWithoutLme, .disallowLmsleWhenMbz], 22,
+            .ignoreLmaWithoutLmeInL2, .rejectL1LmaWithoutLme, .rejectVnmiWithoutNmiIntercept, .disallowLmsleWhenMbz], 22,
             "Debian 12 linux-image-6.1.0-57-amd64 (6.1.192-3)")
         case .linux612: return Self.kernel(without: [.keepGifOnSvmeClear, .allowGifClearWithoutSvme,
             .ignoreNpEnableWithoutNpt, .stuffNextRipAtVcpuRun, .interceptGifInsnsWithoutSvme,

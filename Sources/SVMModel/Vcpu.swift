@@ -133,8 +133,9 @@ public struct Vcpu: Equatable, Sendable {
     /// vcpu->arch.nested_run_pending: 0, KVM_NESTED_RUN_PENDING (1) or _UNTRUSTED (2).
     public internal(set) var nestedRunPending: UInt8 = 0
     public internal(set) var requests = Requests()
-    /// A queued exception vector (kvm_queue_exception), delivered at the next entry.
-    public internal(set) var pendingException: UInt8? = nil
+    /// vcpu->arch.exception: the queued exception (kvm_queue_exception, or userspace's), pending or
+    /// injected, delivered at the next entry.
+    public internal(set) var exception: KvmException? = nil
     public internal(set) var smiPending = false
     /// vcpu->arch.interrupt.injected: an IRQ KVM was delivering when it last exited, re-injected
     /// at the next entry whatever GIF says.
@@ -260,9 +261,10 @@ public struct Vcpu: Equatable, Sendable {
     /// svm_switch_vmcb (arch/x86/kvm/svm/svm.c): only repoints svm->vmcb.
     @inline(__always) mutating func svmSwitchVmcb(_ slot: VmcbSlot) { current = slot }
 
-    /// kvm_queue_exception / kvm_inject_gp: the exception is delivered at the next entry.
+    /// kvm_queue_exception / kvm_inject_gp: the exception is delivered at the next entry (pending; #GP
+    /// with error code 0, as kvm_inject_gp queues it).
     @inline(__always) mutating func kvmQueueException(_ vector: UInt8) {
-        pendingException = vector
+        exception = KvmException(vector: vector, errorCode: Vector.hasErrorCode(vector) ? 0 : nil)
         lastInjected = vector
         makeRequest(.event)                        // kvm_multiple_exception
     }

@@ -4,6 +4,8 @@
 public enum IntCtl {
     public static let vGif: UInt32 = 1 << 9
     public static let vGifEnable: UInt32 = 1 << 25
+    /// V_NMI_ENABLE: NMI virtualization for the guest (vNMI).
+    public static let vNmiEnable: UInt32 = 1 << 26
 }
 
 /// EVENTINJ / EXITINTINFO layout (asm/svm.h SVM_EVTINJ_*).
@@ -60,7 +62,19 @@ public struct VmcbSave: Hashable, Sendable {
     public var cpl: UInt8 = 0
     /// CS attributes in the VMCB's packed form (only L and D/B matter to the model).
     public var csAttrib: UInt16 = 0
+    /// DR6 and DR7, at their reset values (APM vol. 2, 13.1): VMRUN refuses nonzero bits 63:32.
+    public var dr6: UInt64 = DebugReg.dr6Reset
+    public var dr7: UInt64 = DebugReg.dr7Reset
     public init() {}
+}
+
+/// Debug-register values the model needs (asm/debugreg.h: DR6_ACTIVE_LOW, DR7_FIXED_1).
+public enum DebugReg {
+    public static let dr6Reset: UInt64 = 0xffff_0ff0
+    public static let dr7Reset: UInt64 = 0x400
+
+    /// kvm_dr6_valid / kvm_dr7_valid (arch/x86/kvm/x86.h): bits 63:32 are reserved and must be zero.
+    @inline(__always) public static func isValid(_ dr: UInt64) -> Bool { dr >> 32 == 0 }
 }
 
 /// VMCB segment attribute bits (asm/svm.h SVM_SELECTOR_*).

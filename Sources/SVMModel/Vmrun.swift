@@ -35,6 +35,9 @@ extension Vcpu {
         // NP is dropped when the guest has no nested paging.
         c.miscCtl = guestNpt ? from.miscCtl & MiscCtl.enableNp : 0
         c.nestedCr3 = from.nestedCr3
+        c.exitCode = from.exitCode
+        c.exitInfo1 = from.exitInfo1
+        c.exitInfo2 = from.exitInfo2
         c.nextRip = from.nextRip
         c.eventInj = from.eventInj & ~EventInj.reserved
         c.intState = from.intState & IntState.shadow
@@ -59,7 +62,7 @@ extension Vcpu {
     }
 
     /// nested_vmcb_check_controls (arch/x86/kvm/svm/nested.c)
-    static func nestedVmcbCheckControls(_ c: VmcbControl) -> Bool {
+    func nestedVmcbCheckControls(_ c: VmcbControl) -> Bool {
         if !c.intercepts.contains(.vmrun) { return false }
         if c.asid == 0 { return false }
         if c.miscCtl & MiscCtl.enableNp != 0 && !GuestPhys.isLegal(c.nestedCr3) { return false }
@@ -67,7 +70,11 @@ extension Vcpu {
         if !GuestPhys.isLegal(msrpm) || !GuestPhys.isLegal(msrpm &+ GuestPhys.msrpmSize &- 1) { return false }
         let iopm = (c.iopmBasePa &+ GuestPhys.pageSize &- 1) & GuestPhys.pageMask
         if !GuestPhys.isLegal(iopm) || !GuestPhys.isLegal(iopm &+ GuestPhys.iopmSize &- 1) { return false }
-        if !nestedSvmCheckEventInj(c.eventInj) { return false }
+        // 0977cfac6e76: V_NMI_ENABLE needs the NMI intercept (before it the bit was ignored).
+        if has(.rejectVnmiWithoutNmiIntercept) && c.intCtl & IntCtl.vNmiEnable != 0 && !c.intercepts.contains(.nmi) {
+            return false
+        }
+        if !Vcpu.nestedSvmCheckEventInj(c.eventInj) { return false }
         return true
     }
 
@@ -79,6 +86,7 @@ extension Vcpu {
         if s.efer & EFER.svme == 0 && has(.requireSvmeInVmcb12Efer) { return false }
         if s.cr0 & CR0.cd == 0 && s.cr0 & CR0.nw != 0 { return false }
         if s.cr0 >> 32 != 0 { return false }
+        if !DebugReg.isValid(s.dr6) || !DebugReg.isValid(s.dr7) { return false }
         if s.efer & EFER.lme != 0 && s.cr0 & CR0.pg != 0 {
             if s.cr4 & CR4.pae == 0 || s.cr0 & CR0.pe == 0 || !Vcpu.kvmIsLegalCr3(s.cr3) { return false }
             // 96bd3e76a171: a long-mode CS may not have both L and D ([B20] without it: no such check).
@@ -94,7 +102,7 @@ extension Vcpu {
     /// nested_svm_check_cached_vmcb12
     @inline(__always)
     func nestedSvmCheckCachedVmcb12() -> Bool {
-        nestedVmcbCheckSave(nested.save) && Vcpu.nestedVmcbCheckControls(nested.ctl)
+        nestedVmcbCheckSave(nested.save) && nestedVmcbCheckControls(nested.ctl)
     }
 
     /// nested_svm_copy_vmcb12_to_cache (arch/x86/kvm/svm/nested.c): nil when vmcb12 cannot be mapped,
@@ -125,6 +133,10 @@ extension Vcpu {
         vmcb12.control.exitCode = SVMExit.err
         vmcb12.control.exitInfo1 = 0
         vmcb12.control.exitInfo2 = 0
+        // 69b721a86d0d ("KVM: nSVM: Clear EVENTINJ fields in vmcb12 on nested #VMEXIT"), in 6.12.117
+        // too: the event was not delivered. No operation can tell a kernel without it (a `vmcb`
+        // operation rewrites the whole page), so it is not a fix flag.
+        vmcb12.control.eventInj = 0
         memory.writeVmcb(gpa, vmcb12)
         lastVmexitCode = SVMExit.err
         svmSetGif(false)

@@ -12,7 +12,7 @@
 
 enum argkind { A_NUM, A_PAIR, A_SLOT, A_TEXT, A_ORDER, A_BOOL, A_SYNC };
 
-#define SPEC_ARGS 20
+#define SPEC_ARGS 24
 
 struct argspec {
 	const char *key;
@@ -46,17 +46,19 @@ static const struct opspec ops[] = {
 	 {{"immediate_exit", A_BOOL}, {"sync", A_SYNC}, {"rip", A_NUM}, {"rsp", A_NUM}, {"rax", A_NUM},
 	  {"rflags", A_NUM}, {"efer", A_NUM}, {"cr0", A_NUM}, {"cr2", A_NUM}, {"cr3", A_NUM}, {"cr4", A_NUM},
 	  {"smm", A_BOOL}, {"smi_pending", A_BOOL}, {"latched_init", A_BOOL}, {"triple_fault", A_BOOL},
-	  {"interrupt", A_BOOL}}},
+	  {"interrupt", A_BOOL}, {"exception", A_NUM}, {"injected", A_BOOL}, {"error_code", A_NUM}}},
 	{"set_sregs", S_SET_SREGS, {{"efer", A_NUM}, {"cr0", A_NUM}, {"cr2", A_NUM}, {"cr3", A_NUM}, {"cr4", A_NUM}}},
 	{"set_regs", S_SET_REGS, {{"rip", A_NUM}, {"rsp", A_NUM}, {"rax", A_NUM}, {"rflags", A_NUM}}},
 	{"set_msrs", S_SET_MSRS, {{"efer", A_NUM}, {"hsave_pa", A_NUM}, {"vm_cr", A_NUM}}},
 	{"set_vcpu_events", S_SET_VCPU_EVENTS,
 	 {{"smm", A_BOOL}, {"smi_pending", A_BOOL}, {"latched_init", A_BOOL}, {"triple_fault", A_BOOL},
-	  {"interrupt", A_BOOL}}},
-	{"set_nested_state", S_SET_NESTED_STATE, {{"slot", A_SLOT, 1}, {"flags", A_NUM}, {"vmcb_pa", A_NUM}}},
+	  {"interrupt", A_BOOL}, {"exception", A_NUM}, {"injected", A_BOOL}, {"error_code", A_NUM}}},
+	{"set_nested_state", S_SET_NESTED_STATE,
+	 {{"slot", A_SLOT, 1}, {"flags", A_NUM}, {"vmcb_pa", A_NUM}, {"format", A_NUM}, {"size", A_NUM}}},
 	{"snapshot", S_SNAPSHOT, {{"slot", A_SLOT, 1}}},
-	{"restore", S_RESTORE, {{"slot", A_SLOT, 1}, {"order", A_ORDER}}},
+	{"restore", S_RESTORE, {{"slot", A_SLOT, 1}, {"order", A_ORDER}, {"fresh", A_BOOL}}},
 	{"reset", S_RESET, {{0}}},
+	{"destroy", S_DESTROY, {{0}}},
 	{"nop", S_NOP, {{"what", A_TEXT}}},
 	{"unsupported", S_UNSUPPORTED, {{"what", A_TEXT}}},
 };

@@ -63,6 +63,7 @@ static int kvm_fd = -1;
 static int kmsg_fd = -1;
 static int nested_state_max;      /* KVM_CHECK_EXTENSION(KVM_CAP_NESTED_STATE) */
 static int have_triple_fault_cap; /* KVM_CAP_X86_TRIPLE_FAULT_EVENT */
+static int have_payload_cap;      /* KVM_CAP_EXCEPTION_PAYLOAD: pending and injected exceptions kept apart */
 static int kvm_fep = -1;          /* kvm.force_emulation_prefix (nonzero: on), -1 unknown */
 static char kernel_release[128];
 static char module_params[128];
@@ -222,6 +223,7 @@ struct slot {
 };
 
 struct vm {
+	const struct plan *plan;
 	int fd, vcpu;
 	struct kvm_run *run;
 	size_t run_size;
@@ -556,29 +558,37 @@ static int set_cpuid(struct vm *vm, const struct config *c)
 	return r;
 }
 
-static void vm_destroy(struct vm *vm)
+/* Closes the VM and its vCPU: KVM destroys the vCPU with the VM (kvm_destroy_vcpus ->
+ * kvm_arch_vcpu_destroy). Guest memory, the snapshot slots and the plan stay. */
+static void vm_close(struct vm *vm)
 {
-	for (int i = 0; i < 4; i++)
-		free(vm->slots[i].nested);
 	if (vm->run)
 		munmap(vm->run, vm->run_size);
-	if (vm->mem && vm->mem != MAP_FAILED)
-		munmap(vm->mem, RAM_SIZE);
 	if (vm->vcpu >= 0)
 		close(vm->vcpu);
 	if (vm->fd >= 0)
 		close(vm->fd);
+	vm->run = NULL;
+	vm->fd = vm->vcpu = -1;
+}
+
+static void vm_destroy(struct vm *vm)
+{
+	for (int i = 0; i < 4; i++)
+		free(vm->slots[i].nested);
+	vm_close(vm);
+	if (vm->mem && vm->mem != MAP_FAILED)
+		munmap(vm->mem, RAM_SIZE);
 	memset(vm, 0, sizeof *vm);
 	vm->fd = vm->vcpu = -1;
 }
 
-/* A fresh VM as QEMU would create it; returns a message on failure. */
-static const char *vm_create(struct vm *vm, const struct plan *p)
+/* A VM over vm->mem with one vCPU, as QEMU would create it (in-kernel irqchip, the capabilities QEMU
+ * enables, RAM in both address spaces, CPUID, an enabled LAPIC); with `initial`, the program's initial
+ * L1 state put. Returns a message on failure. */
+static const char *vm_open(struct vm *vm, int initial)
 {
-	memset(vm, 0, sizeof *vm);
-	vm->fd = vm->vcpu = -1;
-	vm->fep = p->cfg.fep > 0;
-	strcpy(vm->last_ioctl, "ok");
+	const struct plan *p = vm->plan;
 	vm->fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->fd < 0)
 		return "KVM_CREATE_VM failed";
@@ -590,9 +600,11 @@ static const char *vm_create(struct vm *vm, const struct plan *p)
 		if (ioctl(vm->fd, KVM_ENABLE_CAP, &cap) < 0)
 			have_triple_fault_cap = 0;
 	}
-	vm->mem = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->mem == MAP_FAILED)
-		return "mmap of 4 GiB failed";
+	if (have_payload_cap) { /* QEMU enables it: VCPU_EVENTS then keeps pending and injected apart */
+		struct kvm_enable_cap cap = {.cap = KVM_CAP_EXCEPTION_PAYLOAD, .args = {1}};
+		if (ioctl(vm->fd, KVM_ENABLE_CAP, &cap) < 0)
+			have_payload_cap = 0;
+	}
 	struct kvm_userspace_memory_region reg = {.slot = 0, .memory_size = RAM_SIZE, .userspace_addr = (uint64_t)vm->mem};
 	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &reg) < 0)
 		return "KVM_SET_USER_MEMORY_REGION failed";
@@ -621,11 +633,35 @@ static const char *vm_create(struct vm *vm, const struct plan *p)
 	if (set_cpuid(vm, &p->cfg) < 0)
 		return "KVM_SET_CPUID2 failed";
 	lapic_enable(vm);
-	setup_tables(vm);
-	place_copies(vm, p);
-	if (set_initial_state(vm) < 0)
+	if (initial && set_initial_state(vm) < 0)
 		note("the initial L1 state was refused by KVM_SET_SREGS/REGS (errno %d): the vCPU keeps KVM's reset state", errno);
 	return NULL;
+}
+
+/* A fresh VM as QEMU would create it; returns a message on failure. */
+static const char *vm_create(struct vm *vm, const struct plan *p)
+{
+	memset(vm, 0, sizeof *vm);
+	vm->fd = vm->vcpu = -1;
+	vm->plan = p;
+	vm->fep = p->cfg.fep > 0;
+	strcpy(vm->last_ioctl, "ok");
+	vm->mem = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->mem == MAP_FAILED)
+		return "mmap of 4 GiB failed";
+	setup_tables(vm);
+	place_copies(vm, p);
+	return vm_open(vm, 1);
+}
+
+/* The VMM goes on with a new VM and vCPU over the same guest memory (after `destroy`, or as the
+ * migration target of `restore fresh=1`): a vCPU thread that was never stopped, no signal pending. */
+static void vm_reset_vmm_state(struct vm *vm)
+{
+	vm->halted = vm->stuffed_regs = vm->stuffed_sregs = 0;
+	vm->in_run = 0;
+	vm->sig_pending = 0;
+	drain_usr1();
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1069,11 +1105,30 @@ static void patch_regs(const struct step *s, struct kvm_regs *rg)
 	if ((a = step_arg(s, "rflags"))) rg->rflags = a->v;
 }
 
-/* Only the given fields' valid flags are set. */
+/* Only the given fields' valid flags are set, and KVM_VCPUEVENT_VALID_PAYLOAD as QEMU sets it with
+ * KVM_CAP_EXCEPTION_PAYLOAD (the exception block is always taken: as read back, or as the step says). */
 static void patch_events(const struct step *s, struct kvm_vcpu_events *ev)
 {
 	const struct arg *a;
-	ev->flags = 0;
+	ev->flags = have_payload_cap ? KVM_VCPUEVENT_VALID_PAYLOAD : 0;
+	int has_exception = ev->exception.pending || ev->exception.injected;
+	if ((a = step_arg(s, "exception"))) { /* a new exception: pending, no error code, unless said */
+		ev->exception.nr = (uint8_t)a->v;
+		ev->exception.pending = 1;
+		ev->exception.injected = 0;
+		ev->exception.has_error_code = 0;
+		ev->exception.error_code = 0;
+		ev->exception_has_payload = 0;
+		has_exception = 1;
+	}
+	if ((a = step_arg(s, "injected")) || step_arg(s, "error_code")) {
+		if (!has_exception) /* the model's: no exception read back is vector 0 */
+			ev->exception.nr = 0, ev->exception.has_error_code = 0, ev->exception.pending = 1;
+		if (a)
+			ev->exception.injected = (uint8_t)a->v, ev->exception.pending = !a->v;
+	}
+	if ((a = step_arg(s, "error_code")))
+		ev->exception.has_error_code = 1, ev->exception.error_code = (uint32_t)a->v;
 	if ((a = step_arg(s, "smm"))) ev->smi.smm = (uint8_t)a->v, ev->flags |= KVM_VCPUEVENT_VALID_SMM;
 	if ((a = step_arg(s, "smi_pending"))) ev->smi.pending = (uint8_t)a->v, ev->flags |= KVM_VCPUEVENT_VALID_SMM;
 	if ((a = step_arg(s, "latched_init")))
@@ -1161,7 +1216,8 @@ static void op_set_msrs(struct vm *vm, const struct step *s)
 static uint32_t qemu_event_flags(void)
 {
 	return KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR | KVM_VCPUEVENT_VALID_SHADOW |
-	       KVM_VCPUEVENT_VALID_SMM | (have_triple_fault_cap ? KVM_VCPUEVENT_VALID_TRIPLE_FAULT : 0);
+	       KVM_VCPUEVENT_VALID_SMM | (have_triple_fault_cap ? KVM_VCPUEVENT_VALID_TRIPLE_FAULT : 0) |
+	       (have_payload_cap ? KVM_VCPUEVENT_VALID_PAYLOAD : 0);
 }
 
 static void op_set_vcpu_events(struct vm *vm, const struct step *s)
@@ -1262,6 +1318,10 @@ static void op_set_nested_state(struct vm *vm, const struct step *s)
 	const struct arg *a;
 	if ((a = step_arg(s, "flags"))) ns->flags = (uint16_t)a->v;
 	if ((a = step_arg(s, "vmcb_pa"))) ns->hdr.svm.vmcb_pa = a->v;
+	/* The buffer holds nested_state_max bytes whatever size says: KVM reads at most the header and
+	 * the 4 KiB data area. */
+	if ((a = step_arg(s, "format"))) ns->format = (uint16_t)a->v;
+	if ((a = step_arg(s, "size"))) ns->size = (uint32_t)a->v;
 	int r = ioctl(vm->vcpu, KVM_SET_NESTED_STATE, ns);
 	set_last_ioctl(vm, r, errno);
 	free(ns);
@@ -1282,16 +1342,31 @@ static void op_snapshot(struct vm *vm, const struct step *s)
 	sl->valid = r == 0;
 }
 
-/* The slot's SET ioctls in `order`, stopping at the first failure. */
+/* The slot's SET ioctls in `order`, stopping at the first failure; with fresh=1 into a new VM's vCPU
+ * over the same memory, given the program's initial state (the migration target), which replaces the
+ * old VM (closed afterwards). */
 static void op_restore(struct vm *vm, const struct step *s)
 {
 	struct slot *sl = &vm->slots[step_arg(s, "slot")->v];
-	const struct arg *oa = step_arg(s, "order");
+	const struct arg *oa = step_arg(s, "order"), *fa = step_arg(s, "fresh");
 	char order[64];
 	snprintf(order, sizeof order, "%s", oa ? oa->text : "sregs,nested,regs,msrs,events");
 	if (!sl->valid) {
 		set_last_ioctl(vm, -1, EINVAL);
 		return;
+	}
+	if (fa && fa->v) {
+		struct vm old = *vm;
+		const char *err = vm_open(vm, 1);
+		if (err) {
+			note("restore fresh=1: %s (errno %d)", err, errno);
+			vm_close(vm);
+			*vm = old;
+			set_last_ioctl(vm, -1, ENOMEM);
+			return;
+		}
+		vm_close(&old);
+		vm_reset_vmm_state(vm);
 	}
 	int r = 0, regs = 0, sregs = 0;
 	for (char *save, *t = strtok_r(order, ",", &save); t && r == 0; t = strtok_r(NULL, ",", &save)) {
@@ -1318,6 +1393,18 @@ static void op_restore(struct vm *vm, const struct step *s)
 		vm->halted = 0;
 		vm->stuffed_regs = vm->stuffed_sregs = 0;
 	}
+}
+
+/* The VMM closes the VM (KVM destroys the vCPU: kvm_arch_vcpu_destroy, with svm_vcpu_free), then
+ * creates a new VM and vCPU over the same memory with the program's initial state. */
+static void op_destroy(struct vm *vm)
+{
+	vm_close(vm);
+	const char *err = vm_open(vm, 1);
+	if (err)
+		note("destroy: the new VM: %s (errno %d)", err, errno);
+	vm_reset_vmm_state(vm);
+	set_last_ioctl(vm, err ? -1 : 0, errno);
 }
 
 /* QEMU's reset state (x86_cpu_reset_hold), put in kvm_arch_put_registers' order:
@@ -1401,6 +1488,7 @@ static void run_step(struct vm *vm, const struct step *s)
 		case S_SNAPSHOT: op_snapshot(vm, s); break;
 		case S_RESTORE: op_restore(vm, s); break;
 		case S_RESET: op_reset(vm); break;
+		case S_DESTROY: op_destroy(vm); break;
 		default: break;
 		}
 	}
@@ -1508,6 +1596,7 @@ static const char *host_init(void)
 	if (nested_state_max < (int)sizeof(struct kvm_nested_state))
 		nested_state_max = (int)sizeof(struct kvm_nested_state) + 0x2000;
 	have_triple_fault_cap = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_TRIPLE_FAULT_EVENT) > 0;
+	have_payload_cap = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_EXCEPTION_PAYLOAD) > 0;
 	read_host_facts();
 	signals_init();
 	return NULL;

@@ -73,7 +73,7 @@ enum Observer {
                 if !req.immediateExit && record.ioctlResult != .einval {
                     afterRun = record.exit == nil || record.exit == .intr
                 }
-            case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents, .snapshot, .restore, .reset:
+            case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents, .snapshot, .restore, .reset, .destroy:
                 afterRun = false
             default:
                 break

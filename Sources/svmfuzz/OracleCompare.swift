@@ -131,12 +131,17 @@ enum OracleCompare {
                 f["exit"] = m.exit.map(\.description) ?? "none"
                 f["exc"] = m.exception.map { String($0) } ?? "-1"
             }
-        case .run, .smi, .initSignal:
+        case .run:
+            f["exit"] = m.exit.map(\.description) ?? "none"
+            // The exception its entry delivered (one userspace queued, or one left from a stopped run).
+            f["exc"] = m.exception.map { String($0) } ?? "-1"
+        case .smi, .initSignal:
             f["exit"] = m.exit.map(\.description) ?? "none"
         case .runWith:
             // KVM_RUN's own result too: -EINVAL from a refused sync block.
             f["exit"] = m.exit.map(\.description) ?? "none"
             f["ioctl"] = m.ioctl?.description
+            f["exc"] = m.exception.map { String($0) } ?? "-1"
         case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents, .snapshot, .restore, .reset:
             f["ioctl"] = m.ioctl?.description
         default:
@@ -170,11 +175,15 @@ enum OracleCompare {
                 // Vectors from 32 up are interrupts (an injected IRQ), not exceptions.
                 f["exc"] = k.exc.map { $0 >= 32 ? "-1" : String($0) }
             }
-        case .run, .smi, .initSignal:
+        case .run:
+            f["exit"] = k.exit == "-" ? "none" : k.exit
+            f["exc"] = k.exc.map { $0 >= 32 ? "-1" : String($0) }
+        case .smi, .initSignal:
             f["exit"] = k.exit == "-" ? "none" : k.exit
         case .runWith:
             f["exit"] = k.exit == "-" ? "none" : k.exit
             f["ioctl"] = k.ioctl
+            f["exc"] = k.exc.map { $0 >= 32 ? "-1" : String($0) }
         default:
             f["ioctl"] = k.ioctl
         }

@@ -67,7 +67,7 @@ final class CodecTests: XCTestCase {
                         "0x63 vmcb 0", "0x6d vmcb 1", "0x77 race_vmcb 0", "0x7b msrpm 0", "0x83 smram 0", "0x89 enter_l2 0",
                         "0x97 smi 0", "0x9d init 0", "0xa2 signal 0", "0xa5 run 0", "0xa9 set_sregs 0", "0xba set_regs 0",
                         "0xc0 set_msrs 0", "0xca set_nested_state 0", "0xd4 set_vcpu_events 0", "0xdc snapshot 0",
-                        "0xea restore 0", "0xfa reset 0", "0xfd emulate 0", "0xfe run 1"])
+                        "0xea restore 0", "0xfa reset 0", "0xfc destroy 0", "0xfd emulate 0", "0xfe run 1"])
         for (name, _, o) in owned {
             for b in o.bytes { XCTAssertEqual(OperationDescriptions.canonicalByte(UInt8(b)), o.first, name) }
             XCTAssertNotEqual(o.first, ByteCodec.configMagic, name)
@@ -75,9 +75,10 @@ final class CodecTests: XCTestCase {
             XCTAssertNotEqual(o.first, ByteCodec.configMagicExtended, name)
         }
         // Guest instructions and the snapshot/restore/set_sregs ioctls are the common opcodes.
-        let guest: [OperationKind] = [.wrmsr, .vmrun, .vmmcall, .stgi, .clgi, .vmload, .vmsave, .tripleFault, .rsm]
-        XCTAssertGreaterThan(guest.flatMap(\.spec.opcodes).reduce(0) { $0 + $1.weight }, 96)
-        for k in [OperationKind.restore, .snapshot, .setSregs] { XCTAssertGreaterThanOrEqual(k.spec.opcodes[0].weight, 14) }
+        typealias D = OperationDescriptions
+        let guest = [D.wrmsr, D.vmrun, D.vmmcall, D.stgi, D.clgi, D.vmload, D.vmsave, D.tripleFault, D.rsm]
+        XCTAssertGreaterThan(guest.flatMap(\.opcodes).reduce(0) { $0 + $1.weight }, 96)
+        for d in [D.restore, D.snapshot, D.setSregs] { XCTAssertGreaterThanOrEqual(d.opcodes[0].weight, 14) }
     }
 
     func testValueTablesFitTheEscapeScheme() {
@@ -107,21 +108,21 @@ final class CodecTests: XCTestCase {
             XCTAssertEqual(p.operations.count, 1)
             return p.operations.first
         }
-        XCTAssertEqual(only([OperationKind.vmrun.byte()]), .guest(.vmrun(gpa: 0x10000)))
-        XCTAssertEqual(only([OperationKind.wrmsr.byte(0)]), .guest(.wrmsr(msr: MSR.efer, value: 0x1d01)))
-        XCTAssertEqual(only([OperationKind.wrmsr.byte(0), ValueEscape.u32, 0x01]),
+        XCTAssertEqual(only([OperationDescriptions.vmrun.byte()]), .guest(.vmrun(gpa: 0x10000)))
+        XCTAssertEqual(only([OperationDescriptions.wrmsr.byte(0)]), .guest(.wrmsr(msr: MSR.efer, value: 0x1d01)))
+        XCTAssertEqual(only([OperationDescriptions.wrmsr.byte(0), ValueEscape.u32, 0x01]),
                        .guest(.wrmsr(msr: MSR.efer, value: 0x01)))
-        XCTAssertEqual(only([OperationKind.vmcb.byte(1)]), .vmcb(gpa: 0x10000, DefaultVmcb12.value))
-        XCTAssertEqual(only([OperationKind.raceVmcb.byte()]), .racingVmcb(DefaultVmcb12.value))
-        XCTAssertEqual(only([OperationKind.setSregs.byte()]), .setSregs(SregsPatch()))
-        XCTAssertEqual(only([OperationKind.restore.byte()]), .restore(.a, .qemu))
-        XCTAssertEqual(only([OperationKind.restore.byte(), 48 << 2 | 1]), .restore(.b, RestoreOrder([.sregs])!))
-        XCTAssertEqual(only([OperationKind.setNestedState.byte(), 0x0e]),
+        XCTAssertEqual(only([OperationDescriptions.vmcb.byte(1)]), .vmcb(gpa: 0x10000, DefaultVmcb12.value))
+        XCTAssertEqual(only([OperationDescriptions.raceVmcb.byte()]), .racingVmcb(DefaultVmcb12.value))
+        XCTAssertEqual(only([OperationDescriptions.setSregs.byte()]), .setSregs(SregsPatch()))
+        XCTAssertEqual(only([OperationDescriptions.restore.byte()]), .restore(.a, .qemu))
+        XCTAssertEqual(only([OperationDescriptions.restore.byte(), 48 << 2 | 1]), .restore(.b, RestoreOrder([.sregs])!))
+        XCTAssertEqual(only([OperationDescriptions.setNestedState.byte(), 0x0e]),
                        .setNestedState(.c, flags: 0x101, vmcbPa: 0x10000))
     }
 
     func testValueBytesAndEscapes() {
-        let efer = OperationKind.wrmsr.byte(0)
+        let efer = OperationDescriptions.wrmsr.byte(0)
         let cases: [([UInt8], UInt64)] = [
             ([efer, 0], 0x1d01), ([efer, 1], 0xd01), ([efer, 2], 0x1501),
             ([efer, UInt8(ValueTable.efer.values.count)], 0x1d01),        // indices wrap around the table
@@ -133,13 +134,13 @@ final class CodecTests: XCTestCase {
             XCTAssertEqual(ByteCodec.decode(bytes).operations, [.guest(.wrmsr(msr: MSR.efer, value: v))], "\(bytes)")
         }
         // 32-bit fields truncate literals.
-        let other = OperationKind.wrmsr.byte(3)
+        let other = OperationDescriptions.wrmsr.byte(3)
         XCTAssertEqual(ByteCodec.decode([other, 0xff, 0x80, 0, 0, 0xc0, 0xff, 0xff, 0xff, 0xff, 0]).operations,
                        [.guest(.wrmsr(msr: MSR.efer, value: 0x1d01))])
     }
 
     func testVmcbDecodesToTheDefaultPlusEdits() {
-        let vmcb = OperationKind.vmcb.byte(1)
+        let vmcb = OperationDescriptions.vmcb.byte(1)
         // efer -> table[1] (SVME clear), then (continuation bit) asid -> table[1] (0).
         let p = ByteCodec.decode([vmcb, 1, 0x80 | VmcbField.efer.rawValue, 1, VmcbField.asid.rawValue, 1])
         var expected = DefaultVmcb12.value
@@ -152,16 +153,16 @@ final class CodecTests: XCTestCase {
         noVmrun.control.intercepts.remove(.vmrun)
         XCTAssertEqual(t.operations, [.vmcb(gpa: 0x10000, noVmrun)])
         // The plain vmcb opcode is the default vmcb12.
-        XCTAssertEqual(ByteCodec.decode([OperationKind.vmcb.byte(), 2]).operations, [.vmcb(gpa: 0x12000, DefaultVmcb12.value)])
+        XCTAssertEqual(ByteCodec.decode([OperationDescriptions.vmcb.byte(), 2]).operations, [.vmcb(gpa: 0x12000, DefaultVmcb12.value)])
         // race_vmcb: the same edit list without a GPA; the default image is written as one no-op edit.
-        let race = OperationKind.raceVmcb.byte()
+        let race = OperationDescriptions.raceVmcb.byte()
         XCTAssertEqual(ByteCodec.decode([race, VmcbField.interceptToggle.rawValue, 0]).operations, [.racingVmcb(noVmrun)])
         XCTAssertEqual(ByteCodec.encode(Program(operations: [.racingVmcb(DefaultVmcb12.value)])),
                        [race, VmcbField.efer.rawValue, 0])
     }
 
     func testEnterL2ExpandsAndIsFoldedBack() {
-        let bytes: [UInt8] = [ByteCodec.enterL2Opcode.first, 1, OperationKind.vmmcall.byte()]
+        let bytes: [UInt8] = [ByteCodec.enterL2Opcode.first, 1, OperationDescriptions.vmmcall.byte()]
         let p = ByteCodec.decode(bytes)
         XCTAssertEqual(p.operations, ByteCodec.enterL2(vmcb: 0x11000) + [.guest(.vmmcall)])
         XCTAssertEqual(p.operations[0], .guest(.wrmsr(msr: MSR.efer, value: 0x1d01)))
@@ -170,7 +171,7 @@ final class CodecTests: XCTestCase {
     }
 
     func testConfigMagic() {
-        let p = ByteCodec.decode([0xc5, 1 + 3 * 2, OperationKind.run.byte()])   // nested=0 npt=1
+        let p = ByteCodec.decode([0xc5, 1 + 3 * 2, OperationDescriptions.run.byte()])   // nested=0 npt=1
         XCTAssertEqual(p.config, ProgramConfig(nested: false, npt: true))
         XCTAssertEqual(p.operations, [.run])
         let v = ByteCodec.decode([0xc6, 0, 4])
@@ -178,8 +179,8 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(v.operations, [])
         XCTAssertEqual(ByteCodec.decode([0xc5]), Program())
         // Elsewhere 0xc5 is an ordinary opcode.
-        XCTAssertEqual(ByteCodec.decode([OperationKind.run.byte(), 0xc5]).operations.count, 2)
-        XCTAssertEqual(ByteCodec.encode(Program(operations: [.run])), [OperationKind.run.byte()])
+        XCTAssertEqual(ByteCodec.decode([OperationDescriptions.run.byte(), 0xc5]).operations.count, 2)
+        XCTAssertEqual(ByteCodec.encode(Program(operations: [.run])), [OperationDescriptions.run.byte()])
     }
 
     func testDictionaryMatchesTheEncoding() throws {
@@ -220,6 +221,10 @@ enum DictionaryEntries {
         shadow.control.intState = 1
         var vmmcallOnly = DefaultVmcb12.value
         vmmcallOnly.control.intercepts = [.vmmcall]
+        var dr6High = DefaultVmcb12.value
+        dr6High.save.dr6 |= 1 << 32
+        var dr7High = DefaultVmcb12.value
+        dr7High.save.dr7 |= 1 << 32
         return [
             ("enter_l2", ops(ByteCodec.enterL2(vmcb: 0x10000))),
             ("wrmsr_efer_svme", ops([.guest(.wrmsr(msr: MSR.efer, value: 0x1d01))])),
@@ -250,6 +255,14 @@ enum DictionaryEntries {
             ("run_sync_events_triple_fault_0", ops([.runWith(RunRequest(events: EventsPatch(tripleFault: false)))])),
             ("run_sync_events_smm", ops([.runWith(RunRequest(events: EventsPatch(smm: true)))])),
             ("emulate_wrmsr_efer_no_svme", ops([.emulate(.wrmsr(msr: MSR.efer, value: 0xd01))])),
+            ("vmcb_dr6_high", ops([.vmcb(gpa: 0x10000, dr6High)])),
+            ("vmcb_dr7_high", ops([.vmcb(gpa: 0x10000, dr7High)])),
+            ("set_vcpu_events_gp_pending", ops([.setVcpuEvents(EventsPatch(exception: 13))])),
+            ("set_vcpu_events_gp_injected", ops([.setVcpuEvents(EventsPatch(exception: 13, exceptionInjected: true, errorCode: 0))])),
+            ("set_nested_state_a_format_vmx", ops([.setNestedState(.a, flags: nil, vmcbPa: nil, format: 0)])),
+            ("set_nested_state_a_size_header", ops([.setNestedState(.a, flags: nil, vmcbPa: nil, size: 0x80)])),
+            ("restore_a_fresh", ops([.restore(.a, .qemu, intoFresh: true)])),
+            ("destroy", ops([.destroy])),
             ("reset", ops([.reset])),
             ("triple_fault", ops([.guest(.tripleFault)])),
             ("smi", ops([.smi])),
@@ -334,7 +347,11 @@ enum RandomPrograms {
                     gif: r.maybe { $0.bool() }, efer: r.maybe { value(&$0) },
                     violation: r.maybe { ExpectedViolation(Substring($0.pick(["none", "l1-runs-l2-state", "kvm-warn",
                         "kvm-warn:set_efer:positive-return", "inconsistent-state:smm-not-guest-mode"])))! },
-                    ioctl: r.maybe { $0.pick(Errno.allCases) }, tripleFault: r.maybe { $0.bool() })
+                    ioctl: r.maybe { $0.pick(Errno.allCases) }, tripleFault: r.maybe { $0.bool() },
+                    exitCode: r.maybe { value(&$0) }, exitInfo1: r.maybe { value(&$0) },
+                    exception: r.maybe { $0.bool() ? ExpectedException.none : .vector(UInt8($0.below(256))) },
+                    rip: r.maybe { value(&$0) }, rsp: r.maybe { value(&$0) }, rax: r.maybe { value(&$0) },
+                    rflags: r.maybe { value(&$0) })
     }
 
     static func operation(_ r: inout CodecRng, withExpect: Bool) -> SVMFuzzKit.Operation {
@@ -343,15 +360,16 @@ enum RandomPrograms {
         case 3: return .vmcb(gpa: value(&r), vmcb(&r))
         case 4: return .msrpm(gpa: value(&r), MsrpmImage(reads: UInt8(r.below(256)), writes: UInt8(r.below(256))))
         case 5: return .smram(patch(&r, SmramPatch.self))
-        case 6: return r.pick([.smi, .initSignal, .signal, .run, .reset])
+        case 6: return r.pick([.smi, .initSignal, .signal, .run, .reset, .destroy])
         case 7: return .setSregs(patch(&r, SregsPatch.self))
         case 8: return .setRegs(patch(&r, RegsPatch.self))
         case 9: return .setMsrs(patch(&r, MsrsPatch.self))
         case 10: return .setNestedState(r.pick(Slot.allCases), flags: r.maybe { UInt32(truncatingIfNeeded: value(&$0)) },
-                                        vmcbPa: r.maybe { value(&$0) })
+                                        vmcbPa: r.maybe { value(&$0) }, format: r.maybe { UInt16(truncatingIfNeeded: value(&$0)) },
+                                        size: r.maybe { UInt32(truncatingIfNeeded: value(&$0)) })
         case 11: return .setVcpuEvents(patch(&r, EventsPatch.self))
         case 12: return .snapshot(r.pick(Slot.allCases))
-        case 13, 14: return .restore(r.pick(Slot.allCases), r.bool() ? .qemu : r.pick(RestoreOrders.all))
+        case 13, 14: return .restore(r.pick(Slot.allCases), r.bool() ? .qemu : r.pick(RestoreOrders.all), intoFresh: r.below(4) == 0)
         case 15: return .vmcb(gpa: value(&r), DefaultVmcb12.value)
         case 16: return .guest(.wrmsr(msr: MSR.efer, value: r.pick(ValueTable.efer.values)))
         case 17:    // sometimes a whole enter-L2 sequence, which the encoder folds
@@ -391,7 +409,7 @@ enum RandomPrograms {
 
 extension CodecRng: RandomNumberGenerator {}
 
-private extension OperationKind {
-    /// The canonical byte of the kind's opcode number `i`.
-    func byte(_ i: Int = 0) -> UInt8 { spec.opcodes[i].first }
+private extension OperationDescription {
+    /// The canonical byte of the description's opcode number `i`.
+    func byte(_ i: Int = 0) -> UInt8 { opcodes[i].first }
 }

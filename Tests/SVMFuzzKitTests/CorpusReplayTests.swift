@@ -50,6 +50,29 @@ final class CorpusReplayTests: XCTestCase {
         XCTAssertGreaterThan(replayed, 0, "no regression programs found under \(root.path)")
     }
 
+    /// corpus/upstream-tests (KVM selftests and kvm-unit-tests translated into .svm) and
+    /// corpus/divergences (places where the model differed from KVM, found by reading its source):
+    /// each program states KVM's behaviour in `expect` lines and must replay clean on the variant of
+    /// its config line (merged by default), every expect holding.
+    func testKvmBehaviourProgramsHoldTheirExpectations() throws {
+        var replayed = 0
+        for dir in ["upstream-tests", "divergences"] {
+            for url in svmFiles(in: Self.corpus.appendingPathComponent(dir)) {
+                let (program, text) = try load(url)
+                let name = "\(dir)/\(url.lastPathComponent)"
+                XCTAssertTrue(program.operations.contains { if case .expect = $0 { return true } else { return false } },
+                              "\(name) states nothing (no expect line)")
+                XCTAssertNotNil(header("before", in: text), "\(name) lacks '# before:' (what the model did before)")
+                let r = Runner.run(program)
+                XCTAssertNil(r.violation, "\(name): \(String(describing: r.violation))")
+                XCTAssertTrue(r.expectFailures.isEmpty, "\(name): \(r.expectFailures)")
+                XCTAssertEqual(r.steps, program.operations.count, "\(name) stopped early")
+                replayed += 1
+            }
+        }
+        XCTAssertGreaterThanOrEqual(replayed, 9)
+    }
+
     func testSeedsBehaveAsTheirHeadersSay() throws {
         let seeds = svmFiles(in: Self.corpus.appendingPathComponent("seeds"))
         XCTAssertGreaterThanOrEqual(seeds.count, 5)

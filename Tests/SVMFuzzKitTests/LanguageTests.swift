@@ -163,7 +163,7 @@ final class LanguageTests: XCTestCase {
             ("run\n\nvmrum 0x10000", 3,
              "unknown operation 'vmrum' (expected one of: wrmsr, vmrun, vmmcall, stgi, clgi, vmload, vmsave, "
              + "triple_fault, rsm, vmcb, race_vmcb, msrpm, smram, smi, init, signal, run, set_sregs, set_regs, set_msrs, "
-             + "set_nested_state, set_vcpu_events, snapshot, restore, reset, expect, emulate, config)"),
+             + "set_nested_state, set_vcpu_events, snapshot, restore, reset, expect, emulate, destroy, config)"),
             ("set_sregs foo=1", 1, "unknown field 'foo' for set_sregs (expected efer, cr0, cr2, cr3, cr4)"),
             ("# x\nset_regs rip=zz", 2, "expected a number after 'rip=', got 'zz'"),
             ("vmrun 0x", 1, "expected a number after 'vmrun', got '0x'"),
@@ -194,7 +194,7 @@ final class LanguageTests: XCTestCase {
             ("set_msrs efer=1 efer=2", 1, "duplicate field 'efer' for set_msrs"),
             ("vmcb 0x10000 intercepts=vmrun,bogus", 1,
              "unknown intercept 'bogus' in intercepts= (expected a comma list of vmrun, vmmcall, shutdown, msr_prot, "
-             + "init, smi, intr, nmi, vmload, vmsave, stgi, clgi, gp, ud, exc:<vector>, exit:<code 0x60-0x9f>, or -)"),
+             + "init, smi, intr, nmi, vmload, vmsave, stgi, clgi, gp, ud, rsm, exc:<vector>, exit:<code 0x60-0x9f>, or -)"),
             ("msrpm 0x20000 write=tsc", 1,
              "unknown MSR 'tsc' in write= (expected a comma list of efer, star, lstar, vm_cr, hsave_pa, their indices, or -)"),
             ("set_nested_state A flags=bogus", 1,

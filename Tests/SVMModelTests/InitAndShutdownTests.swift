@@ -53,6 +53,27 @@ final class InitTests: XCTestCase {
         XCTAssertEqual(v.efer, 0)
     }
 
+    /// An IRQ userspace marked injected (KVM_SET_VCPU_EVENTS) while L2 runs, and an INIT L1 intercepts:
+    /// the event to re-inject blocks the nested INIT (svm_check_nested_events: -EBUSY), so the IRQ goes
+    /// into L2 first, with GIF set; the #VMEXIT(INIT) follows at the next round and clears the queue.
+    /// Before, the model handed the IRQ to L1 after the #VMEXIT, with GIF=0 (a false
+    /// kvm-warn:svm_inject_irq on zoo-B23).
+    func testInjectedIrqGoesIntoL2BeforeTheInitVmexit() {
+        for variant in [Variant.merged, .zooB23] {
+            var v = makeL1(variant)
+            enterL2(&v, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .initSignal]))
+            endRun(&v)
+            XCTAssertEqual(v.setVcpuEvents(smm: nil, interrupt: true), .ok)
+            v.raiseInit()
+            XCTAssertEqual(beginRun(&v), .entered(.l1), "\(variant)")
+            XCTAssertEqual(v.lastVmexitCode, SVMExit.initSignal, "\(variant)")
+            XCTAssertFalse(v.injectedIrq, "\(variant)")
+            XCTAssertFalse(v.gif, "\(variant)")
+            XCTAssertTrue(v.initPending, "\(variant): latched by GIF=0")
+            XCTAssertTrue(v.warnings.isEmpty, "\(variant): \(v.warnings.sites)")
+        }
+    }
+
     /// INIT in L1 while L1 has GIF=0 (CLGI) is latched; STGI delivers it when STGI exits to KVM
     /// (no vGIF).
     func testInitLatchedWhileGifClear() {

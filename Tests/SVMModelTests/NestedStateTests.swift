@@ -53,6 +53,25 @@ final class NestedStateTests: XCTestCase {
         XCTAssertEqual(s.save.efer, L1State.efer | EFER.svme)
     }
 
+    /// The control area carries vmcb12's exit fields as VMRUN cached them (nested_copy_vmcb_cache_to_control),
+    /// not zeros, and KVM_SET_NESTED_STATE caches them back.
+    func testGetInL2ReportsTheCachedExitFields() {
+        var vmcb12 = makeVmcb12()
+        vmcb12.control.exitCode = SVMExit.vmmcall
+        vmcb12.control.exitInfo1 = 0x11
+        vmcb12.control.exitInfo2 = 0x22
+        var v = makeL1()
+        enterL2(&v, vmcb12: vmcb12)
+        endRun(&v)
+        let s = v.getNestedState()
+        XCTAssertEqual(s.control.exitCode, SVMExit.vmmcall)
+        XCTAssertEqual(s.control.exitInfo1, 0x11)
+        XCTAssertEqual(s.control.exitInfo2, 0x22)
+        var w = v
+        XCTAssertEqual(w.setNestedState(s), .ok)
+        XCTAssertEqual(w.getNestedState().control, s.control)
+    }
+
     // MARK: SET checks, in order
 
     func testSvmeClearWithGuestModeIsEinval() {

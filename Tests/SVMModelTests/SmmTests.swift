@@ -160,6 +160,50 @@ final class SmmTests: XCTestCase {
         XCTAssertEqual(v.setNestedState(KvmNestedState(flags: 0)), .eio)
     }
 
+    /// SMI in L1, SMM code rewrites the saved control registers, then RSM (rsm_enter_protected_mode):
+    /// the step the RSM ended with.
+    private func rsmFromL1(efer: UInt64 = L1State.efer, cr3: UInt64 = L1State.cr3, cr4: UInt64) -> (Vcpu, Step) {
+        var v = makeL1()
+        XCTAssertEqual(beginRun(&v), .entered(.l1))
+        v.raiseSmi()
+        XCTAssertEqual(reenter(&v), .entered(.smm))
+        var smram = v.memory.smram
+        smram.efer = efer
+        smram.cr3 = cr3
+        smram.cr4 = cr4
+        v.writeSmram(smram)
+        let step = exec(&v, .rsm)
+        return (v, step)
+    }
+
+    /// CR4.PCIDE comes back last, after CR0 turned long mode on, with the PCID re-added to CR3.
+    func testRsmRestoresPcideAndPcid() {
+        let (v, step) = rsmFromL1(cr3: L1State.cr3 | 5, cr4: CR4.pae | CR4.pcide)
+        XCTAssertEqual(step, .entered(.l1))
+        XCTAssertEqual(v.cr3, L1State.cr3 | 5)
+        XCTAssertEqual(v.cr4, CR4.pae | CR4.pcide)
+    }
+
+    /// kvm_set_cr4 refuses PCIDE outside long mode, so an SMRAM image with PCIDE and EFER.LME clear
+    /// makes RSM fail: a shutdown (with and without PAE).
+    func testRsmWithPcideOutsideLongModeShutsDown() {
+        let (_, pae) = rsmFromL1(efer: EFER.sce | EFER.nx, cr4: CR4.pae | CR4.pcide)
+        XCTAssertEqual(pae, .exit(.shutdown))
+        let (v, step) = rsmFromL1(efer: EFER.sce | EFER.nx, cr4: CR4.pcide)
+        XCTAssertEqual(step, .exit(.shutdown))
+        XCTAssertFalse(v.smm)
+    }
+
+    /// Legacy PAE paging: the CR0 write of rsm_enter_protected_mode loads the PDPTEs (load_pdptrs),
+    /// and RSM fails when they cannot be read.
+    func testRsmIntoLegacyPaeWithUnreadablePdptesShutsDown() {
+        let (_, step) = rsmFromL1(efer: EFER.sce | EFER.nx, cr3: Layout.unmapped, cr4: CR4.pae)
+        XCTAssertEqual(step, .exit(.shutdown))
+        let (w, ok) = rsmFromL1(efer: EFER.sce | EFER.nx, cr4: CR4.pae)
+        XCTAssertEqual(ok, .entered(.l1))
+        XCTAssertEqual(w.efer, EFER.sce | EFER.nx)
+    }
+
     /// GIF=0 blocks SMI; STGI delivers it.
     func testSmiBlockedByGif() {
         var v = makeL1()

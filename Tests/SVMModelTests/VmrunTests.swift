@@ -173,6 +173,7 @@ final class VmrunTests: XCTestCase {
         XCTAssertEqual(written.control.exitCode, SVMExit.err, what, file: file, line: line)
         XCTAssertEqual(written.control.exitInfo1, 0, what, file: file, line: line)
         XCTAssertEqual(written.control.exitInfo2, 0, what, file: file, line: line)
+        XCTAssertEqual(written.control.eventInj, 0, "\(what): EVENTINJ cleared", file: file, line: line)
         XCTAssertEqual(written.save, vmcb12.save, "\(what): only the exit fields are written", file: file, line: line)
         XCTAssertFalse(v.gif, what, file: file, line: line)
         XCTAssertEqual(v.mode, .l1, what, file: file, line: line)
@@ -197,6 +198,38 @@ final class VmrunTests: XCTestCase {
         var vmcb12 = makeVmcb12()
         vmcb12.save.efer &= ~EFER.svme
         assertVmexitInvalid(vmcb12, "vmcb12 EFER.SVME clear")
+    }
+
+    /// nested_vmcb_check_controls (0977cfac6e76): V_NMI_ENABLE needs the NMI intercept, on VMRUN and
+    /// KVM_SET_NESTED_STATE alike; 6.1.192 predates the check and enters L2.
+    func testVnmiEnableWithoutNmiInterceptIsVmexitInvalid() {
+        var vnmi = makeVmcb12()
+        vnmi.control.intCtl = IntCtl.vNmiEnable
+        assertVmexitInvalid(vnmi, "V_NMI_ENABLE without the NMI intercept")
+
+        var withNmi = makeVmcb12(intercepts: [.vmrun, .vmmcall, .nmi])
+        withNmi.control.intCtl = IntCtl.vNmiEnable
+        var v = makeL1()
+        enterL2(&v, vmcb12: withNmi)
+
+        var old = makeL1(.linux61)
+        enterL2(&old, vmcb12: vnmi)
+
+        var w = makeL1()
+        enterL2(&w)
+        endRun(&w)
+        var blob = w.getNestedState()
+        blob.control.intCtl = IntCtl.vNmiEnable
+        XCTAssertEqual(w.setNestedState(blob), .einval)
+        blob.control.intercepts.insert(.nmi)
+        XCTAssertEqual(w.setNestedState(blob), .ok)
+    }
+
+    /// A VMEXIT_INVALID clears EVENTINJ in vmcb12 (69b721a86d0d): the event was not delivered.
+    func testVmexitInvalidClearsEventInj() {
+        var vmcb12 = makeVmcb12(asid: 0)
+        vmcb12.control.eventInj = EventInj.valid | EventInj.typeIntr | 0x20
+        assertVmexitInvalid(vmcb12, "ASID 0 with an EVENTINJ")
     }
 
     func testVmcb12WithOtherBadSaveStateIsVmexitInvalid() {
@@ -225,6 +258,45 @@ final class VmrunTests: XCTestCase {
         XCTAssertTrue(v.writeGuestVmcb(Layout.vmcb12, makeVmcb12()))
         XCTAssertEqual(exec(&v, .vmrun(gpa: Layout.vmcb12)), .entered(.l2))
         XCTAssertEqual(v.rip, L2State.rip)
+    }
+
+    /// The #VMEXIT reloads L1's PDPTEs when L1 runs legacy PAE paging (nested_svm_load_cr3 with
+    /// reload_pdptrs): PDPTEs that cannot be read shut L1 down (CR3 is left as it was, L2's); before
+    /// 5d291ef0585e (zoo-B18) the failure was ignored and L1 ran on L2's CR3.
+    func testVmexitToL1InLegacyPaeWithUnreadablePdptesShutsDown() {
+        for (variant, shutdown) in [(Variant.merged, true), (.zooB18, false)] {
+            var v = makeL1(variant, guestLm: false)
+            XCTAssertEqual(v.setSregs(KvmSregs(efer: EFER.sce | EFER.nx, cr0: L1State.cr0, cr2: 0,
+                                               cr3: Layout.unmapped, cr4: CR4.pae)), .ok)
+            var vmcb12 = makeVmcb12()
+            vmcb12.save.efer = EFER.svme | EFER.nx
+            enterL2(&v, vmcb12: vmcb12)
+            XCTAssertEqual(exec(&v, .vmmcall), shutdown ? .exit(.shutdown) : .entered(.l1), "\(variant)")
+            XCTAssertEqual(v.cr3, L2State.cr3, "\(variant): the failed load left CR3 alone")
+        }
+        // Readable PDPTEs: L1 resumes on its CR3.
+        var v = makeL1(guestLm: false)
+        var vmcb12 = makeVmcb12()
+        vmcb12.save.efer = EFER.svme | EFER.nx
+        enterL2(&v, vmcb12: vmcb12)
+        XCTAssertEqual(exec(&v, .vmmcall), .entered(.l1))
+        XCTAssertEqual(v.cr3, L1State.cr3)
+    }
+
+    /// L1 single-stepping its VMRUN (RFLAGS.TF) gets a #DB right after the #VMEXIT that ends L2.
+    func testVmexitQueuesDbForAnL1WithTf() {
+        var v = makeL1()
+        XCTAssertEqual(v.setRegs(KvmRegs(rip: L1State.rip, rsp: L1State.rsp, rax: 0, rflags: RFLAGS.fixed | RFLAGS.tf)), .ok)
+        enterL2(&v)
+        XCTAssertEqual(v.runGuestInstruction(.vmmcall), .resume)
+        XCTAssertEqual(v.mode, .l1)
+        XCTAssertEqual(v.exception, KvmException(vector: Vector.db))
+        XCTAssertEqual(v.getVcpuEvents().exception, KvmException(vector: Vector.db))
+
+        var w = makeL1()
+        enterL2(&w)
+        XCTAssertEqual(w.runGuestInstruction(.vmmcall), .resume)
+        XCTAssertNil(w.exception)
     }
 
     /// Without NPT, nested_svm_vmrun itself saves L1's CR3 into vmcb01, and the #VMEXIT restores it.

@@ -6,8 +6,9 @@
 //   vmrun, vmload, vmsave v<vmcbGpa>; vmmcall, stgi, clgi, triple_fault, rsm: none
 //   vmcb v<vmcbGpa>                         DefaultVmcb12.value
 //   vmcb_edits v<vmcbGpa> (F v)*            DefaultVmcb12.value with edits: field byte F picks
-//                                           VmcbField((F & 0x7f) % count), then its value; the list goes on
-//                                           while F & 0x80 (interceptToggle's value is one raw byte)
+//                                           VmcbField.decode(F) (0x7e DR6, 0x7f DR7, else (F & 0x7f) % 26),
+//                                           then its value; the list goes on while F & 0x80
+//                                           (interceptToggle's value is one raw byte)
 //   race_vmcb (F v)*                        the same edit list without a GPA (at least one edit is read;
 //                                           the encoder writes the default image as efer := its default)
 //   msrpm v<msrpmGpa> W R                   W, R: the write and read intercept bits (MsrpmImage)
@@ -15,9 +16,12 @@
 //   enter_l2 v<vmcbGpa>                     expands to ByteCodec.enterL2(vmcb:)
 //   smi, init, run, reset: none
 //   set_sregs / set_regs / set_msrs / set_vcpu_events M v...   M: which patch fields follow
-//   set_nested_state B v<nestedFlags>? v<vmcbGpa>?  B: slot bits 0-1, flags present bit 2, vmcb_pa bit 3
+//   set_nested_state B v<nestedFlags>? v<vmcbGpa>? v<nestedFormat>? v<nestedSize>?
+//                                           B: slot bits 0-1, then which overrides follow: flags bit 2,
+//                                           vmcb_pa bit 3, format bit 4, size bit 5
 //   snapshot B                              slot B & 3
-//   restore B [literal]                     slot B & 3, order B >> 2 (RestoreOrders.swift)
+//   restore B [literal]                     slot B & 3, order and target B >> 2 (RestoreOrders.swift)
+//   destroy                                 none
 
 import SVMModel
 
@@ -156,7 +160,7 @@ public struct OperationDecoder {
     mutating func vmcbEdits() -> Vmcb {
         var v = DefaultVmcb12.value
         while let f = byte() {
-            let field = VmcbField(rawValue: (f & 0x7f) % VmcbField.count) ?? .efer
+            let field = VmcbField.decode(f)
             field.set(&v, field == .interceptToggle ? UInt64(byte() ?? 0) : value(field.table))
             if f & 0x80 == 0 { break }
         }
@@ -194,6 +198,8 @@ public struct OperationDecoder {
         let order = index >= RestoreOrders.literalIndex
             ? RestoreOrders.literal { byte() }
             : RestoreOrders.table[Int(index) % RestoreOrders.table.count]
-        return .restore(Slot(rawValue: b & 3) ?? .a, order)
+        let fresh = index >= RestoreOrders.freshLiteralIndex
+            || (index >= RestoreOrders.freshIndex && index < RestoreOrders.literalIndex)
+        return .restore(Slot(rawValue: b & 3) ?? .a, order, intoFresh: fresh)
     }
 }

@@ -34,8 +34,8 @@ struct OperationEncoder {
     }
 
     mutating func op(_ o: Opcode) { bytes.append(o.first) }
-    /// The canonical byte of `kind`'s opcode number `index`.
-    mutating func op(_ kind: OperationKind, _ index: Int = 0) { op(kind.spec.opcodes[index]) }
+    /// The canonical byte of the description's opcode number `index`.
+    mutating func op(_ d: OperationDescription, _ index: Int = 0) { op(d.opcodes[index]) }
 
     mutating func patch<P: PatchFields>(_ p: P) {
         let fields = P.fields
@@ -63,28 +63,28 @@ struct OperationEncoder {
         }
     }
 
-    mutating func operation(_ o: Operation) { o.kind.spec.encode(o, &self) }
+    mutating func operation(_ o: Operation) { o.spec.encode(o, &self) }
 
     mutating func vmcb(_ gpa: UInt64, _ v: Vmcb) {
         let edits = OperationEncoder.edits(v)
-        op(.vmcb, edits.isEmpty ? 0 : 1)
+        op(OperationDescriptions.vmcb, edits.isEmpty ? 0 : 1)
         value(gpa, .vmcbGpa)
         editList(v, edits)
     }
 
     mutating func racingVmcb(_ v: Vmcb) {
-        op(.raceVmcb)
+        op(OperationDescriptions.raceVmcb)
         let edits = OperationEncoder.edits(v)
         // The decoder reads at least one edit: the default image is "efer := the default's efer".
         editList(v, edits.isEmpty ? [.efer] : edits)
     }
 
-    mutating func restore(_ slot: Slot, _ order: RestoreOrder) {
-        op(.restore)
+    mutating func restore(_ slot: Slot, _ order: RestoreOrder, intoFresh: Bool) {
+        op(OperationDescriptions.restore)
         if let i = RestoreOrders.table.firstIndex(of: order) {
-            bytes.append(UInt8(i) << 2 | slot.rawValue)
+            bytes.append((UInt8(i) + (intoFresh ? RestoreOrders.freshIndex : 0)) << 2 | slot.rawValue)
         } else {
-            bytes.append(RestoreOrders.literalIndex << 2 | slot.rawValue)
+            bytes.append((intoFresh ? RestoreOrders.freshLiteralIndex : RestoreOrders.literalIndex) << 2 | slot.rawValue)
             bytes += RestoreOrders.literalBytes(order)
         }
     }
@@ -97,18 +97,18 @@ struct OperationEncoder {
 
     mutating func editList(_ v: Vmcb, _ edits: [VmcbField]) {
         for (n, f) in edits.enumerated() {
-            bytes.append(f.rawValue | (n + 1 < edits.count ? 0x80 : 0))
+            bytes.append(f.code | (n + 1 < edits.count ? 0x80 : 0))
             value(f.get(v), f.table)
         }
     }
 
     mutating func wrmsr(_ msr: UInt32, _ v: UInt64) {
         switch msr {
-        case MSR.efer: op(.wrmsr, 0); value(v, .efer)
-        case MSR.vmHsavePa: op(.wrmsr, 1); value(v, .hsaveGpa)
-        case MSR.vmCr: op(.wrmsr, 2); value(v, .vmCr)
+        case MSR.efer: op(OperationDescriptions.wrmsr, 0); value(v, .efer)
+        case MSR.vmHsavePa: op(OperationDescriptions.wrmsr, 1); value(v, .hsaveGpa)
+        case MSR.vmCr: op(OperationDescriptions.wrmsr, 2); value(v, .vmCr)
         default:
-            op(.wrmsr, 3)
+            op(OperationDescriptions.wrmsr, 3)
             value(UInt64(msr), .msrIndex)
             value(v, OperationDecoder.table(forMsr: msr))
         }

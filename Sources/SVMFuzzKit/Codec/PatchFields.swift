@@ -7,6 +7,9 @@ struct PatchField {
     /// The field's name in the .svm language.
     let name: String
     let table: ValueTable
+    /// A boolean field written as a bare word instead of name=0/1: words[0] for 0, words[1] for 1
+    /// (`pending` / `injected`).
+    var words: [String]? = nil
     var isBool: Bool { table == .bool }
 }
 
@@ -96,9 +99,13 @@ extension MsrsPatch: PatchFields {
 
 extension EventsPatch: PatchFields {
     static var empty: EventsPatch { EventsPatch() }
+    // The exception fields came last (mask bits 5-7), so every stored input keeps its meaning.
     private static let specs = [PatchField(name: "smm", table: .bool), PatchField(name: "smi_pending", table: .bool),
                                 PatchField(name: "latched_init", table: .bool), PatchField(name: "triple_fault", table: .bool),
-                                PatchField(name: "interrupt", table: .bool)]
+                                PatchField(name: "interrupt", table: .bool),
+                                PatchField(name: "exception", table: .exceptionVector),
+                                PatchField(name: "injected", table: .bool, words: ["pending", "injected"]),
+                                PatchField(name: "error_code", table: .errorCode)]
     static var fields: [PatchField] { specs }
     subscript(field i: Int) -> UInt64? {
         get {
@@ -107,7 +114,10 @@ extension EventsPatch: PatchFields {
             case 1: return bit(smiPending)
             case 2: return bit(latchedInit)
             case 3: return bit(tripleFault)
-            default: return bit(interrupt)
+            case 4: return bit(interrupt)
+            case 5: return exception.map(UInt64.init)
+            case 6: return bit(exceptionInjected)
+            default: return errorCode.map(UInt64.init)
             }
         }
         set {
@@ -117,7 +127,10 @@ extension EventsPatch: PatchFields {
             case 1: smiPending = b
             case 2: latchedInit = b
             case 3: tripleFault = b
-            default: interrupt = b
+            case 4: interrupt = b
+            case 5: exception = newValue.map { UInt8(truncatingIfNeeded: $0) }
+            case 6: exceptionInjected = b
+            default: errorCode = newValue.map { UInt32(truncatingIfNeeded: $0) }
             }
         }
     }

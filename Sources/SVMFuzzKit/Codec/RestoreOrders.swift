@@ -1,10 +1,15 @@
 // Restore orders in the byte encoding. A restore's payload byte is slot (bits 0-1) | index << 2:
-// index < 48 picks table[index % table.count] (index 0 is QEMU's order); index >= 48 escapes to a literal
-// permutation: a count byte (count = b % 5 + 1), then one choice byte per step, each picking the
-// (b % remaining)-th of the steps not yet used, in RestoreStep order.
+// index < 32 picks table[index % table.count] (index 0 is QEMU's order); 32 <= index < 48 picks
+// table[index - 32] into a fresh vCPU (`into=fresh`); index >= 48 escapes to a literal permutation (into
+// a fresh vCPU from index 56 on): a count byte (count = b % 5 + 1), then one choice byte per step, each
+// picking the (b % remaining)-th of the steps not yet used, in RestoreStep order. (Indices 32-47 and 56-63
+// wrapped to the same orders before into=fresh existed; no stored input used them.)
 
 enum RestoreOrders {
     static let literalIndex: UInt8 = 48
+    /// The first index of the table orders into a fresh vCPU, and of the literal ones.
+    static let freshIndex: UInt8 = 32
+    static let freshLiteralIndex: UInt8 = 56
 
     static let table: [RestoreOrder] = [
         [.sregs, .nested, .regs, .msrs, .events],      // qemu

@@ -30,15 +30,18 @@ enum ValueTable: UInt8, CaseIterable {
     case msrIndex, vmCr, nestedFlags, bool
     case csAttrib
     case eventInj
+    case dr6, dr7
+    case exceptionVector, errorCode
+    case nestedFormat, nestedSize
 
     @inline(__always) var values: [UInt64] { ValueTables.all[Int(rawValue)] }
 
     /// The field's width in bits; decoded literals are truncated to it.
     var bits: Int {
         switch self {
-        case .asid, .intCtl, .interceptExceptions, .msrIndex, .nestedFlags, .eventInj: return 32
-        case .cpl: return 8
-        case .csAttrib: return 16
+        case .asid, .intCtl, .interceptExceptions, .msrIndex, .nestedFlags, .eventInj, .errorCode, .nestedSize: return 32
+        case .cpl, .exceptionVector: return 8
+        case .csAttrib, .nestedFormat: return 16
         case .bool: return 1
         default: return 64
         }
@@ -96,7 +99,8 @@ enum ValueTables {
         case .rflags: return [0x2, 0x202, 0x0, 0x102, 0x2_0002, 0x46, 0x3002]
         case .asid: return [1, 0, 2, 0xffff_ffff]
         case .intCtl: return [0x0, UInt64(IntCtl.vGifEnable | IntCtl.vGif), UInt64(IntCtl.vGifEnable),
-                              UInt64(IntCtl.vGif), 0x0100_0000]
+                              UInt64(IntCtl.vGif), 0x0100_0000,
+                              UInt64(IntCtl.vNmiEnable)]    // without the NMI intercept: VMEXIT_INVALID
         case .miscCtl: return [MiscCtl.enableNp, 0x0]
         case .interceptMisc:
             let d = DefaultVmcb12.value.control.intercepts.misc
@@ -131,6 +135,22 @@ enum ValueTables {
             0x8000_0502,        // valid with an undefined type (5): VMRUN must fail
             0x8000_0302,        // valid exception with vector 2 (not an exception): VMRUN must fail
         ]
+        // DR6/DR7 at reset, zero, and with bit 32 or every bit set (VMRUN's checks refuse bits 63:32).
+        case .dr6: return [DebugReg.dr6Reset, 0x0, (1 << 32) | DebugReg.dr6Reset, ~0]
+        case .dr7: return [DebugReg.dr7Reset, 0x0, (1 << 32) | DebugReg.dr7Reset, ~0]
+        case .exceptionVector: return [
+            13, 6, 14, 1,       // #GP, #UD, #PF, #DB
+            3,                  // #BP: soft, KVM_GET_VCPU_EVENTS does not report it
+            8, 0, 17, 18, 31,
+            2, 32, 255,         // NMI's vector and vectors above 31: KVM_SET_VCPU_EVENTS refuses them
+        ]
+        case .errorCode: return [0x0, 0x1, 0x10, 0xffff, 0xffff_ffff]
+        // KVM_STATE_NESTED_FORMAT_SVM, _VMX, and formats no kernel has.
+        case .nestedFormat: return [UInt64(KvmNestedState.formatSvm), UInt64(KvmNestedState.formatVmx), 2, 0xffff]
+        // Header plus data, header only, a short header, none, one byte short of the data, more than needed.
+        case .nestedSize:
+            let h = UInt64(KvmNestedState.headerSize), d = UInt64(KvmNestedState.vmcbSize)
+            return [h + d, h, h - 1, 0, h + d - 1, h + 2 * d, 0xffff_ffff]
         }
     }
 }

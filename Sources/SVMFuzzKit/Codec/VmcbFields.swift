@@ -1,5 +1,7 @@
 // The vmcb12 fields a `vmcb` operation can set, by the field id of the byte encoding's edit list
-// (ids in this order; the most consequential first, since an edit byte picks id (b & 0x7f) % count).
+// (ids in this order; the most consequential first, since an edit byte picks id (b & 0x7f) % legacyCount).
+// Fields added after the encoding was fixed take ids from the top of the id space (`code`), so that
+// every stored input keeps its meaning (VmcbField.decode).
 
 import SVMModel
 
@@ -13,8 +15,29 @@ enum VmcbField: UInt8, CaseIterable {
     case interceptExceptions, exitCode, exitInfo1, exitInfo2, nextRip
     case csAttrib
     case eventInj, intState
+    case dr6, dr7
 
     static let count = UInt8(allCases.count)
+    /// The fields the edit byte's id wrapped over before dr6/dr7 were added.
+    static let legacyCount: UInt8 = 26
+
+    /// The field id in the edit byte (bits 0-6).
+    var code: UInt8 {
+        switch self {
+        case .dr6: return 0x7e
+        case .dr7: return 0x7f
+        default: return rawValue
+        }
+    }
+
+    /// The field an edit byte names: ids 0x7e and 0x7f are DR6 and DR7, every other id wraps over the
+    /// original fields as it always did.
+    @inline(__always) static func decode(_ b: UInt8) -> VmcbField {
+        let id = b & 0x7f
+        if id == 0x7e { return .dr6 }
+        if id == 0x7f { return .dr7 }
+        return VmcbField(rawValue: id % legacyCount) ?? .efer
+    }
 
     var table: ValueTable {
         switch self {
@@ -37,6 +60,8 @@ enum VmcbField: UInt8, CaseIterable {
         case .csAttrib: return .csAttrib
         case .eventInj: return .eventInj
         case .intState: return .bool
+        case .dr6: return .dr6
+        case .dr7: return .dr7
         }
     }
 
@@ -67,6 +92,8 @@ enum VmcbField: UInt8, CaseIterable {
         case .csAttrib: return UInt64(v.save.csAttrib)
         case .eventInj: return UInt64(v.control.eventInj)
         case .intState: return UInt64(v.control.intState)
+        case .dr6: return v.save.dr6
+        case .dr7: return v.save.dr7
         }
     }
 
@@ -102,6 +129,8 @@ enum VmcbField: UInt8, CaseIterable {
         case .csAttrib: v.save.csAttrib = UInt16(truncatingIfNeeded: x)
         case .eventInj: v.control.eventInj = UInt32(truncatingIfNeeded: x)
         case .intState: v.control.intState = UInt32(truncatingIfNeeded: x)
+        case .dr6: v.save.dr6 = x
+        case .dr7: v.save.dr7 = x
         }
     }
 }

@@ -9,7 +9,7 @@ extension OperationDescriptions {
     static let emulateOpcode = Opcode.at(0xfd, 1)
 
     static let emulate = OperationDescription(
-        kind: .emulate, name: "emulate", fields: wrmsr.fields, opcodes: [emulateOpcode],
+        name: "emulate", fields: wrmsr.fields, opcodes: [emulateOpcode],
         example: .emulate(.wrmsr(msr: MSR.efer, value: 0xd01)),
         parse: { r in
             // The rest of the line is the instruction, read by its own parser.

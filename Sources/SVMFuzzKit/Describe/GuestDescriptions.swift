@@ -8,7 +8,7 @@ extension OperationDescriptions {
     }
 
     static let wrmsr = OperationDescription(
-        kind: .wrmsr, name: "wrmsr",
+        name: "wrmsr",
         fields: [PatchField(name: "msr", table: .msrIndex), PatchField(name: "value", table: .general)],
         opcodes: [.at(0x00, 18), .at(0x12, 8), .at(0x1a, 6), .at(0x20, 6)],
         example: .guest(.wrmsr(msr: MSR.efer, value: ValueTable.efer.values[0])),
@@ -32,7 +32,7 @@ extension OperationDescriptions {
         })
 
     static let vmcb = OperationDescription(
-        kind: .vmcb, name: "vmcb", fields: [gpa] + vmcbFields, opcodes: [.at(0x63, 10), .at(0x6d, 10)],
+        name: "vmcb", fields: [gpa] + vmcbFields, opcodes: [.at(0x63, 10), .at(0x6d, 10)],
         example: .vmcb(gpa: 0x10000, DefaultVmcb12.value),
         parse: SVMText.parseVmcb,
         print: { o in
@@ -60,7 +60,7 @@ extension OperationDescriptions {
         })
 
     static let raceVmcb = OperationDescription(
-        kind: .raceVmcb, name: "race_vmcb", fields: vmcbFields, opcodes: [.at(0x77, 4)],
+        name: "race_vmcb", fields: vmcbFields, opcodes: [.at(0x77, 4)],
         example: .racingVmcb(DefaultVmcb12.value),
         parse: { r in .racingVmcb(try SVMText.parseVmcbFields(&r, for: "race_vmcb")) },
         print: { o in
@@ -79,8 +79,10 @@ extension OperationDescriptions {
         },
         lowerToPlan: { _ in "unsupported what=race_vmcb" })
 
+    static let msrpmOpcode = Opcode.at(0x7b, 8)
+
     static let msrpm = OperationDescription(
-        kind: .msrpm, name: "msrpm", fields: [PatchField(name: "gpa", table: .msrpmGpa)], opcodes: [.at(0x7b, 8)],
+        name: "msrpm", fields: [PatchField(name: "gpa", table: .msrpmGpa)], opcodes: [msrpmOpcode],
         example: .msrpm(gpa: 0x20000, MsrpmImage(reads: 0, writes: 1)),
         parse: SVMText.parseMsrpm,
         print: { o in
@@ -89,7 +91,7 @@ extension OperationDescriptions {
         },
         encode: { o, e in
             guard case .msrpm(let gpa, let image) = o else { return }
-            e.op(.msrpm)
+            e.op(msrpmOpcode)
             e.value(gpa, .msrpmGpa)
             e.bytes += [image.writes, image.reads]
         },

@@ -1,8 +1,8 @@
 // One description per operation kind (in the spirit of syzkaller's descriptions): its .svm name, its
 // operands and fields with their value tables, the opcodes of the byte encoding it owns, and how it is
 // parsed, printed, encoded, decoded, tweaked by the mutator and shrunk by the minimizer. The language,
-// the codec, the mutator and the minimizer look the description up instead of switching on Operation;
-// only the executor switches on Operation itself.
+// the codec, the mutator and the minimizer look the description up (`Operation.spec`) instead of
+// switching on Operation; only the executor switches on Operation itself.
 
 import SVMModel
 
@@ -10,7 +10,6 @@ struct OperationDescription {
     /// Gets which of `opcodes` the byte was in.
     typealias Decode = (Int, inout OperationDecoder) -> Operation
 
-    let kind: OperationKind
     /// The name in the .svm language.
     let name: String
     /// Operands and key=value fields, in .svm order, with the value table each is encoded and mutated with.
@@ -35,13 +34,7 @@ struct OperationDescription {
     let lowerToPlan: (Operation) -> String
 }
 
+/// The descriptions (Descriptions.swift lists them all, `all`).
 enum OperationDescriptions {
-    /// Indexed by OperationKind.rawValue.
-    static let all: [OperationDescription] = {
-        let t = OperationKind.allCases.map(describe)
-        precondition(t.indices.allSatisfy { t[$0].kind.rawValue == $0 }, "descriptions out of kind order")
-        return t
-    }()
-
     static let byName: [String: OperationDescription] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
 }

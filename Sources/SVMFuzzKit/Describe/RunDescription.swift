@@ -15,7 +15,7 @@ extension OperationDescriptions {
     static let runDoorsOpcode = Opcode.at(0xfe, 2)
 
     static let run = OperationDescription(
-        kind: .run, name: "run", fields: [], opcodes: [plainRunOpcode, runDoorsOpcode],
+        name: "run", fields: [], opcodes: [plainRunOpcode, runDoorsOpcode],
         example: .runWith(RunRequest(immediateExit: true, sregs: SregsPatch(efer: 0xd01))),
         parse: { r in try RunDoorsText.parse(&r) },
         print: { o in RunDoorsText.line(o.runRequest) },

@@ -5,10 +5,9 @@ import SVMModel
 
 extension OperationDescription {
     /// No operands (`stgi`); the mutator turns it into one of `siblings`.
-    static func bare(_ kind: OperationKind, _ name: String, _ op: Operation, opcode: Opcode,
-                     siblings: [Operation]) -> OperationDescription {
+    static func bare(_ name: String, _ op: Operation, opcode: Opcode, siblings: [Operation]) -> OperationDescription {
         OperationDescription(
-            kind: kind, name: name, fields: [], opcodes: [opcode], example: op,
+            name: name, fields: [], opcodes: [opcode], example: op,
             parse: { r in try r.end(); return op },
             print: { _ in name },
             encode: { _, e in e.op(opcode) },
@@ -20,12 +19,12 @@ extension OperationDescription {
 
     /// One positional number operand from `table` (`vmrun <gpa>`); the mutator moves it, or (one time in
     /// four) turns the operation into one of `siblings` with the same operand.
-    static func operand(_ kind: OperationKind, _ name: String, _ field: PatchField, opcode: Opcode,
+    static func operand(_ name: String, _ field: PatchField, opcode: Opcode,
                         make: @escaping (UInt64) -> Operation, get: @escaping (Operation) -> UInt64,
                         siblings: [(UInt64) -> Operation]) -> OperationDescription {
         let t = field.table
         return OperationDescription(
-            kind: kind, name: name, fields: [field], opcodes: [opcode], example: make(t.values[0]),
+            name: name, fields: [field], opcodes: [opcode], example: make(t.values[0]),
             parse: { r in
                 let x = try r.operand("a GPA", after: name, field: "the GPA")
                 try r.end()
@@ -45,13 +44,13 @@ extension OperationDescription {
 
     /// Optional key=value fields (PatchFields); the minimizer leaves one set field out at a time when
     /// `shrinks`; its plan step sets the fields that are set, unless `lowerToPlan` says otherwise.
-    static func patch<P: PatchFields>(_ kind: OperationKind, _ name: String, _: P.Type, opcode: Opcode,
+    static func patch<P: PatchFields>(_ name: String, _: P.Type, opcode: Opcode,
                                       make: @escaping (P) -> Operation, get: @escaping (Operation) -> P?,
                                       shrinks: Bool = true, lowerToPlan: ((P) -> String)? = nil) -> OperationDescription {
         var example = P.empty
         example[field: 0] = P.fields[0].table.values[0]
         return OperationDescription(
-            kind: kind, name: name, fields: P.fields, opcodes: [opcode], example: make(example),
+            name: name, fields: P.fields, opcodes: [opcode], example: make(example),
             parse: { r in make(try SVMText.parsePatch(&r, P.self)) },
             print: { o in SVMText.patchLine(name, get(o) ?? .empty) },
             encode: { o, e in e.op(opcode); e.patch(get(o) ?? .empty) },

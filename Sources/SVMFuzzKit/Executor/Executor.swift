@@ -85,10 +85,19 @@ public struct Executor: Sendable {
         now.record.current = vcpu.current
         now.record.warnings = vcpu.warnings.subtracting(warningsBefore)
         now.record.vmexitCode = vcpu.lastVmexitCode
-        now.record.injected = op.isGuestInstruction && now.record.skip == nil ? vcpu.lastInjected : nil
+        now.record.injected = showsInjected(op) && now.record.skip == nil ? vcpu.lastInjected : nil
         now.record.violation = stepViolation?.code
         if firstViolation == nil { firstViolation = stepViolation }
         return now.record
+    }
+
+    /// Whether the step record reports the exception the guest saw: a guest instruction's, or the one a
+    /// KVM_RUN delivered at its entry.
+    private func showsInjected(_ op: Operation) -> Bool {
+        switch op {
+        case .guest, .emulate, .run, .runWith: return true
+        default: return false
+        }
     }
 
     /// Runs the registry at checkpoint `kind`; the step keeps its first violation (or a root cause
@@ -139,6 +148,9 @@ public struct Executor: Sendable {
             kvmRun(req)
         case .expect:
             now.record.ran = .expect
+        case .destroy:
+            leaveRun()
+            destroyAndRecreate()
         case .setSregs, .setRegs, .setMsrs, .setNestedState, .setVcpuEvents, .snapshot, .restore, .reset:
             // Userspace needs the vCPU out of KVM_RUN first; the ioctl is issued even when leaving
             // the run already showed a violation.
@@ -184,16 +196,20 @@ public struct Executor: Sendable {
             if let h = p.hsavePa, r == .ok { r = vcpu.setMsr(MSR.vmHsavePa, h) }
             if let c = p.vmCr, r == .ok { r = vcpu.setMsr(MSR.vmCr, c) }
             issued(.setMsrs, r)
-        case .setNestedState(let slot, let flags, let vmcbPa):
+        case .setNestedState(let slot, let flags, let vmcbPa, let format, let size):
             var blob = snapshot(slot)?.nested ?? KvmNestedState(flags: 0)
             if let f = flags { blob.flags = f }
             if let pa = vmcbPa { blob.vmcbPa = pa }
+            if let f = format { blob.format = f }
+            if let s = size { blob.size = s }
             let why = vcpu.kvmNestedStateRejection(blob)
             issued(.setNestedState, vcpu.setNestedState(blob), refusal: why.map(Refusal.nestedState))
         case .setVcpuEvents(let p):
+            let exception = p.exceptionUpdate(vcpu)
+            let why = exception.flatMap { vcpu.kvmVcpuEventsRejection(exception: $0) }
             let r = vcpu.setVcpuEvents(smm: p.smm, smiPending: p.smiPending, latchedInit: p.latchedInit,
-                                       tripleFault: p.tripleFault, interrupt: p.interrupt)
-            issued(.setVcpuEvents, r, asked: p.tripleFault == true)
+                                       tripleFault: p.tripleFault, interrupt: p.interrupt, exception: exception)
+            issued(.setVcpuEvents, r, refusal: why.map(Refusal.vcpuEvents), asked: p.tripleFault == true)
         case .snapshot(let slot):
             issued(.getState, vcpu.vmDead ? .eio : .ok)
             if !vcpu.vmDead {
@@ -205,12 +221,15 @@ public struct Executor: Sendable {
                     snapshotReachable &= ~(1 << slot.rawValue)
                 }
             }
-        case .restore(let slot, let order):
+        case .restore(let slot, let order, let fresh):
             guard let snap = snapshot(slot) else {
                 now.record.ioctlResult = .einval          // nothing to put: the VMM has no such snapshot
                 guestReachable = false
                 return
             }
+            // A migration target: a vCPU created in a new VM over the same guest memory (the one
+            // unrestorable-state migrates into), which replaces this one.
+            if fresh { replaceVcpu(with: pristine) }
             restore(snap, order: order)
             guestReachable = now.record.ioctlResult == .ok && order.isMigrationOrder && snapshotReachable & (1 << slot.rawValue) != 0
         case .reset:
@@ -224,7 +243,9 @@ public struct Executor: Sendable {
     private func putAllRegisters(_ op: Operation) -> Bool {
         switch op {
         case .reset: return now.record.ioctlResult == .ok
-        case .restore(_, let order): return now.record.ioctlResult == .ok && order.contains(.regs) && order.contains(.sregs)
+        // A restore into a fresh vCPU leaves nothing of the old one, the triple fault it had included.
+        case .restore(_, let order, let fresh):
+            return fresh || (now.record.ioctlResult == .ok && order.contains(.regs) && order.contains(.sregs))
         default: return false
         }
     }
@@ -272,6 +293,27 @@ public struct Executor: Sendable {
         s.nestedMigrated = true
         return s
     }()
+
+    /// `destroy`: the VMM closes the VM, so KVM destroys the vCPU (its WARNs are judged by kvm-warn at the
+    /// end of the step); then the VMM creates a new VM and vCPU over the same guest memory and puts the
+    /// program's initial state, which is guest-reachable again (a fresh start).
+    private mutating func destroyAndRecreate() {
+        vcpu.kvmArchVcpuDestroy()
+        replaceVcpu(with: pristine)
+        guestReachable = true
+    }
+
+    /// The VMM goes on with a new vCPU (`initial`, with this one's guest memory and host log): a new
+    /// KVM_RUN thread that was never stopped, with no signal pending and nothing stuffed yet.
+    private mutating func replaceVcpu(with initial: Vcpu) {
+        vcpu = vcpu.recreated(as: initial)
+        inRun = false
+        halted = false
+        signalPending = false
+        stuffedRegs = false
+        stuffedSregs = false
+        discardedTripleFault = false
+    }
 
     private mutating func systemReset() {
         let r = put(Executor.qemuResetState, order: .qemu)
@@ -397,6 +439,7 @@ public struct Executor: Sendable {
     /// An SMI or INIT kicks a running vCPU out of the guest; KVM services it before re-entering.
     private mutating func kick() {
         guard inRun else { return }
+        vcpu.svmKickExit()
         _ = enterGuest()
     }
 

@@ -25,14 +25,20 @@ public struct RunReport: Sendable {
 }
 
 /// What `expect` reads that outlives a step: the last exit and the last ioctl result, folded from the
-/// step records.
+/// step records; the exception the last operation (not an expect) showed the guest; the GPA of the last
+/// VMRUN L1 executed (whose vmcb12 holds the exit L1 reads).
 struct LastResults {
     var exit: ExitReason = .none
     var ioctl: Errno = .ok
+    var exception: UInt8? = nil
+    var vmrun: UInt64? = nil
 
-    mutating func fold(_ r: StepRecord) {
+    mutating func fold(_ op: Operation, _ r: StepRecord) {
         if let e = r.exit { exit = e }
         if let i = r.ioctlResult { ioctl = i }
+        if case .expect = op { return }
+        exception = r.injected
+        if case .guest(.vmrun(let gpa)) = op, r.ran == .l1 { vmrun = gpa }
     }
 }
 
@@ -59,7 +65,7 @@ public enum Runner {
             let line = i < program.lines.count ? program.lines[i] : 0
             if case .expect(let e) = op { failures += check(e, ex, last, line: line, step: i + 1) }
             let r = ex.execute(op, line: line)
-            last.fold(r)
+            last.fold(op, r)
             lastRecord = r
             observe?(i, op, ex, r)
             if stopAtFirstViolation && ex.firstViolation != nil { break }
@@ -86,6 +92,20 @@ public enum Runner {
         }
         if let w = e.violation, !w.matches(ex.firstViolation?.code) {
             fail("violation", w.description, ex.firstViolation.map { $0.id.description } ?? "none")
+        }
+        if e.exitCode != nil || e.exitInfo1 != nil {
+            // As L1 reads them: the vmcb12 page its last VMRUN named (none before any, or unbacked).
+            let vmcb12 = last.vmrun.flatMap { v.readGuestVmcb($0) }
+            for (key, want, got) in [("exit_code", e.exitCode, vmcb12?.control.exitCode),
+                                     ("exit_info1", e.exitInfo1, vmcb12?.control.exitInfo1)] {
+                if let want, want != got { fail(key, hex(want), got.map(hex) ?? "none (no vmcb12 read)") }
+            }
+        }
+        if let w = e.exception, w != ExpectedException(last.exception) {
+            fail("exception", w.description, ExpectedException(last.exception).description)
+        }
+        for (key, want, got) in [("rip", e.rip, v.rip), ("rsp", e.rsp, v.rsp), ("rax", e.rax, v.rax), ("rflags", e.rflags, v.rflags)] {
+            if let want, want != got { fail(key, hex(want), hex(got)) }
         }
         return out
     }

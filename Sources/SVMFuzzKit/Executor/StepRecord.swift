@@ -90,11 +90,13 @@ public enum IoctlKind: UInt8, Sendable, CustomStringConvertible {
 public enum Refusal: Hashable, Sendable, CustomStringConvertible {
     case sregs(SregsRefusal)
     case nestedState(NestedStateRefusal)
+    case vcpuEvents(VcpuEventsRefusal)
 
     public var description: String {
         switch self {
         case .sregs(let r): return r.rawValue
         case .nestedState(let r): return r.rawValue
+        case .vcpuEvents(let r): return r.rawValue
         }
     }
 }

@@ -66,7 +66,11 @@ public struct VcpuSnapshot: Hashable, Sendable {
         ]
         for (name, x, y) in flags where x != y { return "\(name): \(x ? 1 : 0) -> \(y ? 1 : 0)" }
         if a.events.exception != b.events.exception {
-            return "events.exception: \(a.events.exception.map { String($0) } ?? "none") -> \(b.events.exception.map { String($0) } ?? "none")"
+            func text(_ e: KvmException?) -> String {
+                guard let e else { return "none" }
+                return "\(e.vector) \(e.injected ? "injected" : "pending")" + (e.errorCode.map { " error_code 0x\(String($0, radix: 16))" } ?? "")
+            }
+            return "events.exception: \(text(a.events.exception)) -> \(text(b.events.exception))"
         }
         if a.nested.control != b.nested.control { return "nested.control differs" }
         if a.nested.save != b.nested.save { return "nested.save (L1 state) differs" }

@@ -21,17 +21,18 @@ enum SpuriousTripleFault: Invariant {
         case .setSregs, .setRegs, .setMsrs, .setNestedState:
             guard !ex.now.before.tripleFault, pending, let call = r.ioctls.last else { return nil }
             return CheckFailure(.spuriousTripleFault, "\(call.kind) raised a triple fault")
-        case .restore(let slot, let order):
+        case .restore(let slot, let order, let fresh):
             guard let snap = ex.snapshot(slot) else { return nil }
             if let raiser = r.ioctls.firstRaiser {
                 return CheckFailure(.spuriousTripleFault, "\(raiser.kind) raised a triple fault during restore (order=\(order))")
             }
             if r.ioctls.hasFailure { return nil }          // a refused restore is reported, not a violation
-            // A triple fault already pending survives a restore that does not put VCPU_EVENTS.
-            let inherited = ex.now.before.tripleFault && !order.contains(.events)
+            // A triple fault already pending survives a restore that does not put VCPU_EVENTS (into the
+            // same vCPU: a fresh one has none).
+            let inherited = ex.now.before.tripleFault && !order.contains(.events) && !fresh
             guard pending && !snap.events.tripleFault && !inherited else { return nil }
             return CheckFailure(.spuriousTripleFault,
-                           "restore (order=\(order)) left a triple fault pending that the snapshot did not have")
+                           "restore (order=\(order)\(fresh ? ", into a fresh vCPU" : "")) left a triple fault pending that the snapshot did not have")
         case .runWith(let req):
             // sync_regs is the same stuffing through the same paths, inside KVM_RUN: wants_to_run is
             // set (unless immediate_exit), but userspace is still the one putting state.

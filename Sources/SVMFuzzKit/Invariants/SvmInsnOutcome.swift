@@ -26,8 +26,8 @@
 //   VMLOAD/VMSAVE (long mode) without an exit, and the CPU sees EFER.SVME set: no #UD. Allowed only
 //   on configurations without that fix (KvmFixes.interceptGifInsnsWithoutSvme).
 // - VMRUN/VMLOAD/VMSAVE of a legal, aligned GPA that no memory backs: #GP or an exit to userspace
-//   (kvm_vcpu_map fails; 01ddcdc55e09 injects #GP, the kvm-x86 tree exits with
-//   KVM_EXIT_INTERNAL_ERROR for VMRUN).
+//   (kvm_vcpu_map fails: 01ddcdc55e09 injects #GP, 2daf71bfd77d exits with KVM_EXIT_INTERNAL_ERROR;
+//   under virtual VMLOAD/VMSAVE the nested page fault sends KVM's emulator there, #UD and the exit).
 // - VMRUN: #GP with VM_HSAVE_PA 0 (fb79f566e4c9, hsave-pa-rules), #UD in SMM, and KVM_RUN failing
 //   when the nested state was never allocated (a WARN, kvm-warn's).
 // Known, and outside what the model does: real 6.1.192 re-executes an unintercepted VMMCALL of L2

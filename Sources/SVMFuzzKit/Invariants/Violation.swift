@@ -170,6 +170,9 @@ public enum ViolationReason: Hashable, Sendable, CustomStringConvertible {
         case .setNestedState:
             guard let r = NestedStateRefusal(rawValue: rule) else { return nil }
             self = .refused(kind, .nestedState(r))
+        case .setVcpuEvents:
+            guard let r = VcpuEventsRefusal(rawValue: rule) else { return nil }
+            self = .refused(kind, .vcpuEvents(r))
         default:
             return nil
         }

@@ -2,11 +2,13 @@
 //
 // APM vol. 2, 15.5.1 "Basic Operation" lists the vmcb12 states for which VMRUN fails with
 // #VMEXIT(INVALID) (exit code -1), leaving GIF clear and executing no guest instruction: EFER.SVME
-// clear; CR0.CD clear with CR0.NW set; CR0[63:32] nonzero; reserved CR4 / EFER bits set;
+// clear; CR0.CD clear with CR0.NW set; CR0[63:32], DR6[63:32] or DR7[63:32] nonzero; reserved CR4 / EFER bits set;
 // EFER.LME and CR0.PG with CR4.PAE or CR0.PE clear, or with an illegal CR3; EFER.LME, CR0.PG,
 // CR4.PAE, CS.L and CS.D all set; the VMRUN intercept clear; ASID 0; an MSR or I/O permission map
 // beyond the physical address width; with nested paging, an illegal nCR3; an EVENTINJ marked valid
-// with an undefined type or, for type exception, a vector that is no exception (15.20). Nothing else fails it
+// with an undefined type or, for type exception, a vector that is no exception (15.20); V_NMI_ENABLE
+// without the NMI intercept (NMI virtualization, as AMD stated it with KVM's check in 0977cfac6e76,
+// which KVM applies whatever the guest's CPUID). Nothing else fails it
 // (KVM follows the APM list and drops non-architectural checks). So a VMRUN in L1 that got past
 // the instruction's own faults (no exception, no exit to userspace) ends in #VMEXIT(INVALID)
 // exactly when its vmcb12 is on that list. Excluded from the "valid ⇒ no INVALID" direction: the
@@ -22,7 +24,7 @@ import SVMModel
 
 enum VmrunOutcome: Invariant {
     static let family = InvariantFamily.vmrunOutcome
-    static let justification = "APM vol. 2, 15.5.1 and 15.20: VMRUN ends in #VMEXIT(INVALID) exactly for the listed vmcb12 states; 15.5: VMRUN is never a no-op"
+    static let justification = "APM vol. 2, 15.5.1 and 15.20, and AMD's vNMI rule (0977cfac6e76): VMRUN ends in #VMEXIT(INVALID) exactly for the listed vmcb12 states; 15.5: VMRUN is never a no-op"
     static let checkpoint = CheckpointKind.instruction
 
     static func check(_ ex: inout Executor) -> CheckFailure? {
@@ -38,6 +40,8 @@ enum VmrunOutcome: Invariant {
         if s.efer & EFER.svme == 0 { return "EFER.SVME clear" }
         if s.cr0 & CR0.cd == 0 && s.cr0 & CR0.nw != 0 { return "CR0.NW without CR0.CD" }
         if s.cr0 >> 32 != 0 { return "CR0[63:32] set" }
+        if s.dr6 >> 32 != 0 { return "DR6[63:32] set" }
+        if s.dr7 >> 32 != 0 { return "DR7[63:32] set" }
         if s.cr4 & ~CR4.supported != 0 { return "reserved CR4 bits" }
         if let why = IoctlAcceptsInvalid.invalidEfer(s.efer, config) { return why }
         if s.efer & EFER.lme != 0 && s.cr0 & CR0.pg != 0 {
@@ -53,6 +57,7 @@ enum VmrunOutcome: Invariant {
         // NP_ENABLE counts only when nested paging is exposed to L1.
         if config.npt && c.miscCtl & MiscCtl.enableNp != 0 && !GuestPhys.isLegal(c.nestedCr3) { return "illegal nCR3" }
         if let why = eventInjRefusal(c.eventInj) { return why }
+        if c.intCtl & IntCtl.vNmiEnable != 0 && !c.intercepts.contains(.nmi) { return "V_NMI_ENABLE without the NMI intercept" }
         return nil
     }
 

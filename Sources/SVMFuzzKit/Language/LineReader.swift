@@ -74,12 +74,13 @@ struct LineReader {
         }
     }
 
-    /// The remaining tokens as key=value fields, each key among `keys` and given at most once.
-    mutating func fields(_ keys: [String], for op: String) throws -> [(key: String, value: Substring)] {
+    /// The remaining tokens as key=value fields, each key among `keys` and given at most once; `words`
+    /// names the bare words the operation also takes, for the error message.
+    mutating func fields(_ keys: [String], for op: String, words: String? = nil) throws -> [(key: String, value: Substring)] {
         var out: [(key: String, value: Substring)] = []
         while let t = next() {
             guard let eq = t.firstIndex(of: "="), eq != t.startIndex else {
-                throw error("expected key=value for \(op) (keys: \(keys.joined(separator: ", "))), got '\(t)'")
+                throw error("expected key=value\(words.map { " or " + $0 } ?? "") for \(op) (keys: \(keys.joined(separator: ", "))), got '\(t)'")
             }
             let key = String(t[..<eq])
             guard keys.contains(key) else {

@@ -26,12 +26,15 @@ enum SVMNames {
         ("rip", .rip), ("rsp", .rsp), ("rax", .rax), ("rflags", .rflags), ("cpl", .cpl),
         ("misc_ctl", .miscCtl), ("exit_code", .exitCode), ("exit_info1", .exitInfo1), ("exit_info2", .exitInfo2),
         ("next_rip", .nextRip), ("cs_attrib", .csAttrib), ("event_inj", .eventInj), ("int_state", .intState),
+        ("dr6", .dr6), ("dr7", .dr7),
     ]
+    /// Keys printed only when they differ from the default vmcb12 (DefaultVmcb12).
     static let vmcbOptionalKeys: Set<String> = ["misc_ctl", "exit_code", "exit_info1", "exit_info2", "next_rip",
-                                                "cs_attrib", "event_inj", "int_state"]
+                                                "cs_attrib", "event_inj", "int_state", "dr6", "dr7"]
     /// Keys printed in decimal.
     static let decimalKeys: Set<String> = ["asid", "cpl"]
 
-    static let expectKeys = ["exit", "mode", "gif", "efer", "violation", "ioctl", "triple_fault"]
+    static let expectKeys = ["exit", "mode", "gif", "efer", "violation", "ioctl", "triple_fault", "exit_code", "exit_info1",
+                             "exception", "rip", "rsp", "rax", "rflags"]
     static let modes: [Mode] = [.l1, .l2, .smm]
 }

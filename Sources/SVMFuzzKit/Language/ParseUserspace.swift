@@ -7,10 +7,21 @@ extension SVMText {
         let slot = try r.slot(after: "set_nested_state")
         var flags: UInt32?
         var pa: UInt64?
-        for (key, value) in try r.fields(["flags", "vmcb_pa"], for: "set_nested_state") {
-            if key == "vmcb_pa" {
+        var format: UInt16?
+        var size: UInt32?
+        for (key, value) in try r.fields(["flags", "vmcb_pa", "format", "size"], for: "set_nested_state") {
+            switch key {
+            case "vmcb_pa":
                 pa = try r.number(value, after: "vmcb_pa=", field: "vmcb_pa")
                 continue
+            case "format":
+                format = UInt16(try r.number(value, bits: 16, after: "format=", field: "format"))
+                continue
+            case "size":
+                size = UInt32(try r.number(value, bits: 32, after: "size=", field: "size"))
+                continue
+            default:
+                break
             }
             var f: UInt32 = 0
             for item in value.split(separator: ",", omittingEmptySubsequences: false) {
@@ -25,13 +36,22 @@ extension SVMText {
             }
             flags = f
         }
-        return .setNestedState(slot, flags: flags, vmcbPa: pa)
+        return .setNestedState(slot, flags: flags, vmcbPa: pa, format: format, size: size)
     }
 
     static func parseRestore(_ r: inout LineReader) throws -> Operation {
         let slot = try r.slot(after: "restore")
         var order = RestoreOrder.qemu
-        for (_, value) in try r.fields(["order"], for: "restore") where value != "qemu" {
+        var fresh = false
+        for (key, value) in try r.fields(["order", "into"], for: "restore") {
+            if key == "into" {
+                guard value == "fresh" || value == "current" else {
+                    throw r.error("expected fresh or current after 'into=', got '\(value)'")
+                }
+                fresh = value == "fresh"
+                continue
+            }
+            guard value != "qemu" else { continue }
             var steps: [RestoreStep] = []
             for item in value.split(separator: ",", omittingEmptySubsequences: false) {
                 guard let s = RestoreStep.allCases.first(where: { $0.description == item }) else {
@@ -44,7 +64,7 @@ extension SVMText {
             guard let o = RestoreOrder(steps) else { throw r.error("expected 1 to 5 distinct steps in order=") }
             order = o
         }
-        return .restore(slot, order)
+        return .restore(slot, order, intoFresh: fresh)
     }
 
     static func parseExpect(_ r: inout LineReader) throws -> Expectation {
@@ -70,7 +90,22 @@ extension SVMText {
                 }
                 e.violation = v
             case "ioctl": e.ioctl = try oneOf(Errno.allCases, value, key, r)
-            default: e.tripleFault = try r.flag(value, key: key)
+            case "triple_fault": e.tripleFault = try r.flag(value, key: key)
+            case "exit_code": e.exitCode = try r.number(value, after: "exit_code=", field: "exit_code")
+            case "exit_info1": e.exitInfo1 = try r.number(value, after: "exit_info1=", field: "exit_info1")
+            case "exception":
+                if value == "none" {
+                    e.exception = ExpectedException.none
+                } else {
+                    guard case .value(let v) = SVMNumber.parse(value), v < 256 else {
+                        throw r.error("expected none or a vector (0-255) after 'exception=', got '\(value)'")
+                    }
+                    e.exception = .vector(UInt8(v))
+                }
+            case "rip": e.rip = try r.number(value, after: "rip=", field: "rip")
+            case "rsp": e.rsp = try r.number(value, after: "rsp=", field: "rsp")
+            case "rax": e.rax = try r.number(value, after: "rax=", field: "rax")
+            default: e.rflags = try r.number(value, after: "rflags=", field: "rflags")
             }
         }
         return e

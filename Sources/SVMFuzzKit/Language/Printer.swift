@@ -39,12 +39,14 @@ extension SVMText {
     }
 
     /// One operation's line, without a newline.
-    public static func line(_ op: Operation) -> String { op.kind.spec.print(op) }
+    public static func line(_ op: Operation) -> String { op.spec.print(op) }
 
     static func patchLine<P: PatchFields>(_ name: String, _ p: P) -> String {
         var parts = [name]
         for (i, f) in P.fields.enumerated() {
-            if let v = p[field: i] { parts.append("\(f.name)=\(f.isBool ? String(v) : SVMNumber.hex(v))") }
+            guard let v = p[field: i] else { continue }
+            if let words = f.words { parts.append(words[Int(v & 1)]); continue }
+            parts.append("\(f.name)=\(f.isBool ? String(v) : SVMNumber.hex(v))")
         }
         return parts.joined(separator: " ")
     }
@@ -62,7 +64,7 @@ extension SVMText {
                 let x = field.get(v)
                 if key == "misc_ctl" {
                     if v.control.miscCtl & ~MiscCtl.enableNp != 0 { parts.append("misc_ctl=\(SVMNumber.hex(x))") }
-                } else if !SVMNames.vmcbOptionalKeys.contains(key) || x != 0 {
+                } else if !SVMNames.vmcbOptionalKeys.contains(key) || x != field.get(DefaultVmcb12.value) {
                     parts.append("\(key)=\(SVMNames.decimalKeys.contains(key) ? String(x) : SVMNumber.hex(x))")
                 }
             }
@@ -111,6 +113,12 @@ extension SVMText {
         if let v = e.violation { parts.append("violation=\(v)") }
         if let i = e.ioctl { parts.append("ioctl=\(i)") }
         if let t = e.tripleFault { parts.append("triple_fault=\(t ? 1 : 0)") }
+        if let v = e.exitCode { parts.append("exit_code=\(SVMNumber.hex(v))") }
+        if let v = e.exitInfo1 { parts.append("exit_info1=\(SVMNumber.hex(v))") }
+        if let v = e.exception { parts.append("exception=\(v)") }
+        for (key, v) in [("rip", e.rip), ("rsp", e.rsp), ("rax", e.rax), ("rflags", e.rflags)] {
+            if let v { parts.append("\(key)=\(SVMNumber.hex(v))") }
+        }
         return parts.joined(separator: " ")
     }
 }

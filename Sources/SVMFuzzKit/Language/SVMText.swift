@@ -73,10 +73,28 @@ public enum SVMText {
         var p = P.empty
         let specs = P.fields
         let op = r.name
-        for (key, value) in try r.fields(specs.map(\.name), for: op) {
+        // Fields written as a bare word (`pending`, `injected`); the rest are key=value.
+        let worded = specs.indices.filter { specs[$0].words != nil }
+        if !worded.isEmpty {
+            var rest: [Substring] = [r.tokens[0]]
+            while let t = r.next() {
+                guard let i = worded.first(where: { specs[$0].words!.contains(String(t)) }) else {
+                    rest.append(t)
+                    continue
+                }
+                guard p[field: i] == nil else {
+                    throw r.error("duplicate '\(specs[i].words!.joined(separator: "/"))' for \(op)")
+                }
+                p[field: i] = UInt64(specs[i].words!.firstIndex(of: String(t))!)
+            }
+            r = LineReader(file: r.file, line: r.line, tokens: rest)
+        }
+        let keys = specs.filter { $0.words == nil }.map(\.name)
+        let words = worded.isEmpty ? nil : worded.map { specs[$0].words!.joined(separator: "/") }.joined(separator: ", ")
+        for (key, value) in try r.fields(keys, for: op, words: words) {
             guard let i = specs.firstIndex(where: { $0.name == key }) else { continue }
             p[field: i] = specs[i].isBool ? (try r.flag(value, key: key) ? 1 : 0)
-                : try r.number(value, after: "\(key)=", field: key)
+                : try r.number(value, bits: specs[i].table.bits, after: "\(key)=", field: key)
         }
         return p
     }

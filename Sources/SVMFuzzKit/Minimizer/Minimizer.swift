@@ -58,7 +58,7 @@ public enum Minimizer {
     }
 
     /// Smaller forms of an operation: fewer fields set, default vmcb12 fields, QEMU's restore order.
-    static func simplifications(of op: Operation) -> [Operation] { op.kind.spec.simplify(op) }
+    static func simplifications(of op: Operation) -> [Operation] { op.spec.simplify(op) }
 
     /// The image with one field group (control, save) reset to the valid default.
     static func towardsDefault(_ image: Vmcb) -> [Vmcb] {

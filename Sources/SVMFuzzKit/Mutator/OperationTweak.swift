@@ -37,7 +37,7 @@ enum OperationTweak {
         return rest.isEmpty ? x : rest[rng.below(rest.count)]
     }
 
-    static func tweak(_ op: Operation, _ rng: inout MutatorRng) -> Operation { op.kind.spec.tweak(op, &rng) }
+    static func tweak(_ op: Operation, _ rng: inout MutatorRng) -> Operation { op.spec.tweak(op, &rng) }
 
     static func msrpm(_ gpa: UInt64, _ image: MsrpmImage, _ rng: inout MutatorRng) -> Operation {
         var image = image
@@ -47,19 +47,25 @@ enum OperationTweak {
         return .msrpm(gpa: gpa, image)
     }
 
-    static func setNestedState(_ s: Slot, _ flags: UInt32?, _ pa: UInt64?, _ rng: inout MutatorRng) -> Operation {
-        switch rng.below(3) {
-        case 0: return .setNestedState(slot(s, &rng), flags: flags, vmcbPa: pa)
-        case 1: return .setNestedState(s, flags: optional(flags.map(UInt64.init), .nestedFlags, &rng).map(UInt32.init), vmcbPa: pa)
-        default: return .setNestedState(s, flags: flags, vmcbPa: optional(pa, .vmcbGpa, &rng))
+    static func setNestedState(_ s: Slot, _ flags: UInt32?, _ pa: UInt64?, _ format: UInt16?, _ size: UInt32?,
+                               _ rng: inout MutatorRng) -> Operation {
+        var (s, flags, pa, format, size) = (s, flags, pa, format, size)
+        switch rng.below(8) {
+        case 0, 1: s = slot(s, &rng)
+        case 2, 3: flags = optional(flags.map(UInt64.init), .nestedFlags, &rng).map(UInt32.init)
+        case 4, 5: pa = optional(pa, .vmcbGpa, &rng)
+        case 6: format = optional(format.map(UInt64.init), .nestedFormat, &rng).map { UInt16(truncatingIfNeeded: $0) }
+        default: size = optional(size.map(UInt64.init), .nestedSize, &rng).map { UInt32(truncatingIfNeeded: $0) }
         }
+        return .setNestedState(s, flags: flags, vmcbPa: pa, format: format, size: size)
     }
 
-    static func restore(_ s: Slot, _ order: RestoreOrder, _ rng: inout MutatorRng) -> Operation {
-        switch rng.below(3) {
-        case 0: return .restore(slot(s, &rng), order)
-        case 1: return .restore(s, RestoreOrders.all[rng.below(RestoreOrders.all.count)])
-        default: return .restore(s, RestoreOrders.table[rng.below(RestoreOrders.table.count)])
+    static func restore(_ s: Slot, _ order: RestoreOrder, _ fresh: Bool, _ rng: inout MutatorRng) -> Operation {
+        switch rng.below(4) {
+        case 0: return .restore(slot(s, &rng), order, intoFresh: fresh)
+        case 1: return .restore(s, RestoreOrders.all[rng.below(RestoreOrders.all.count)], intoFresh: fresh)
+        case 2: return .restore(s, RestoreOrders.table[rng.below(RestoreOrders.table.count)], intoFresh: fresh)
+        default: return .restore(s, order, intoFresh: !fresh)
         }
     }
 

@@ -38,7 +38,7 @@ public enum KvmPlan {
     }
 
     /// One operation's plan step (without the `step N LINE` prefix), from its description.
-    static func step(_ op: Operation) -> String { op.kind.spec.lowerToPlan(op) }
+    static func step(_ op: Operation) -> String { op.spec.lowerToPlan(op) }
 
     static func overlapsRunner(_ gpa: UInt64) -> Bool {
         let page = gpa & GuestPhys.pageMask

@@ -1,7 +1,8 @@
 // A model vmcb12 as the bytes of a real VMCB page (struct vmcb, arch/x86/include/asm/svm.h; APM
 // vol. 2 appendix B), completed with what the model leaves abstract: segment registers, descriptor
-// tables, DR6/DR7 and G_PAT, set to values every consistency check accepts, so that a field the
-// model has is the only thing that can make real VMRUN differ.
+// tables and G_PAT, set to values every consistency check accepts, so that a field the model has is
+// the only thing that can make real VMRUN differ. DR6/DR7 are the model's (their reset values unless
+// the program sets them).
 
 import SVMModel
 
@@ -37,9 +38,7 @@ enum VmcbImage {
         static let cr2: UInt64 = 0x640, gPat: UInt64 = 0x668
     }
 
-    /// DR6/DR7 and PAT values at reset: legal for every check.
-    static let dr6Reset: UInt64 = 0xffff_0ff0
-    static let dr7Reset: UInt64 = 0x400
+    /// The PAT value at reset: legal for every check.
     static let patDefault: UInt64 = 0x0007_0406_0007_0406
 
     /// The plan's `mem` writes for one page: zero it, then each field (non-zero fields only).
@@ -84,8 +83,8 @@ enum VmcbImage {
         put(64, Save.cr4, s.cr4)
         put(64, Save.cr3, s.cr3)
         put(64, Save.cr0, s.cr0)
-        put(64, Save.dr7, dr7Reset)
-        put(64, Save.dr6, dr6Reset)
+        put(64, Save.dr7, s.dr7)
+        put(64, Save.dr6, s.dr6)
         put(64, Save.rflags, s.rflags)
         put(64, Save.rip, s.rip)
         put(64, Save.rsp, s.rsp)
