@@ -111,6 +111,16 @@ final class ApmOracleTests: XCTestCase {
         let stable = try run(vmload, .linux612) { $0.hostNrips = false; $0.hostVls = false }
         XCTAssertNil(stable.violation)
         XCTAssertEqual(stable.lastRecord?.injected, Vector.gp)
+        // L1 single-steps a VMRUN that fails with VMEXIT_INVALID (L1's MSR permission map cannot be
+        // read): the #DB after the #VMEXIT is TF's trap, not VMRUN's exception (found by a campaign).
+        let tf = try run(enterL2 + """
+            run sync_regs rflags=0x102
+            vmcb 0x10000 intercepts=vmrun,vmmcall,msr_prot asid=1 msrpm=0xfffff000
+            vmrun 0x10000
+            """)
+        XCTAssertNil(tf.violation)
+        XCTAssertEqual(tf.lastRecord?.injected, Vector.db)
+        XCTAssertEqual(tf.lastRecord?.vmexitCode, SVMExit.err)
         for vls in [true, false] {
             let r = try run(vmload) { $0.hostVls = vls }
             XCTAssertNil(r.violation, "vls=\(vls)")

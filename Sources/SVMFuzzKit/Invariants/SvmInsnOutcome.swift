@@ -7,7 +7,8 @@
 // the guest's CPUID, so STGI and CLGI too) or outside protected mode; #GP(0) at CPL > 0; for VMRUN,
 // VMLOAD and VMSAVE, #GP(0) when rAX is not 4 KiB aligned or lies beyond MAXPHYADDR; a VMMCALL that is
 // not intercepted raises #UD. Where several hold, #UD comes first. With none, the instruction runs:
-// STGI sets GIF and CLGI clears it (15.17); what VMRUN then does is vmrun-outcome's.
+// STGI sets GIF and CLGI clears it (15.17); what VMRUN then does is vmrun-outcome's. A #DB after it
+// is RFLAGS.TF's single-step trap (after a #VMEXIT to L1 too), not one of its exceptions.
 //
 // Judged: every such instruction of L1 or SMM code, except VMMCALL (intercepted by KVM, its
 // hypercall ABI); in L2, those vmcb12 does not intercept (VMRUN always is). Whether an intercept or
@@ -78,7 +79,8 @@ enum SvmInsnOutcome: Invariant {
             observed = .exit
         } else {
             switch ex.now.record.injected {
-            case .none: observed = .runs
+            // A #DB is RFLAGS.TF's trap after the instruction completed (after a #VMEXIT to L1, too).
+            case .none, .some(Vector.db): observed = .runs
             case .some(Vector.ud): observed = .ud
             case .some(Vector.gp): observed = .gp
             case .some: observed = .other
