@@ -3,14 +3,30 @@
 // `ud2; .ascii "kvm"` reaches KVM through the emulator instead of its own intercept handler: the
 // prefix's #UD exits to KVM, handle_ud skips the prefix and x86_emulate_instruction emulates what
 // follows, with the emulator's own intercept check for L2 (svm_check_intercept) and its own
-// writeback. Modeled for WRMSR, the door into svm_set_efer: em_wrmsr → kvm_emulate_msr_write →
-// kvm_set_msr_with_filter → set_efer. What differs from msr_interception: no msr-hook rule (it lives
-// in msr_interception), #GP at CPL > 0 before L1's intercept, RIP left at the WRMSR on a fault, and
-// the writeback of RIP and RFLAGS (captured before the write) into whatever VMCB is current after it.
+// writeback.
+// - WRMSR, the door into svm_set_efer: em_wrmsr → kvm_emulate_msr_write → kvm_set_msr_with_filter →
+//   set_efer. What differs from msr_interception: no msr-hook rule (it lives in msr_interception), #GP
+//   at CPL > 0 before L1's intercept, RIP left at the WRMSR on a fault, and the writeback of RIP and
+//   RFLAGS (captured before the write) into whatever VMCB is current after it.
+// - VMRUN, VMLOAD, VMSAVE, STGI, CLGI (group7_rm3 of the emulator's opcode table): entries with
+//   permission checks and an intercept but no execute callback. Real mode #UD, CPL > 0 #GP, then
+//   check_svme_pa (rAX bits 63:48 → #GP, before the EFER.SVME test) or check_svme (EFER.SVME clear →
+//   #UD; no paging test, unlike nested_svm_check_permissions), then in L2 the POST_EXCEPT intercept
+//   check with the instruction's own exit code. Past all that the emulator cannot emulate them:
+//   handle_emulation_failure queues #UD, and for L1 (CPL 0 here) exits to userspace with an
+//   emulation failure. So an emulated VMRUN never enters L2, and L2's unintercepted VMLOAD is #UD.
+// - VMMCALL: em_hypercall (no CPL check). In L2 the POST_EXCEPT intercept check; otherwise
+//   fix_hypercall rewrites the instruction in place and leaves RIP at it, so the guest runs the
+//   native VMMCALL next (KVM_X86_QUIRK_FIX_HYPERCALL_INSN, on by default).
+// - RSM: em_rsm. In L2 the PRE_EXCEPT intercept check (SVM_EXIT_RSM) comes first; then #UD outside
+//   SMM, and in SMM leave_smm as for the intercepted RSM (rsm_interception uses the emulator too).
 
 extension Vcpu {
     /// A guest instruction behind the forced-emulation prefix, at the running level. `emulated` is
-    /// false when the prefix's #UD was delivered instead (the instruction itself never executed).
+    /// false when the prefix's #UD was delivered instead (the instruction itself never executed), and
+    /// for the SVM instructions and RSM, whose emulated path skips what the intercepted one does (the
+    /// instruction checks are written for the latter: an emulated VMRUN never enters L2, and the
+    /// emulator's CPL and EFER.SVME checks come before L1's intercept).
     public mutating func runForcedEmulation(_ insn: GuestInstruction) -> (handling: ExitHandling, emulated: Bool) {
         beginGuestInstruction(insn)
         if guestMode {
@@ -30,12 +46,75 @@ extension Vcpu {
         }
         // handle_ud (arch/x86/kvm/x86.c): without the parameter the UD2 does not decode (EMULTYPE_TRAP_UD)
         // and the guest gets its #UD.
-        guard config.forceEmulationPrefix, case .wrmsr(let msr, let value) = insn else {
+        guard config.forceEmulationPrefix, insn != .tripleFault else {
             kvmQueueException(Vector.ud)
             return (.resume, false)
         }
         rip &+= 5                                      // the prefix is skipped before decoding
-        return (x86EmulateWrmsr(msr, value), true)
+        switch insn {
+        case .wrmsr(let msr, let value): return (x86EmulateWrmsr(msr, value), true)
+        case .rsm: return (x86EmulateRsm(), false)
+        case .vmmcall: return (x86EmulateVmmcall(), false)
+        default: return (x86EmulateSvmInsn(insn), false)
+        }
+    }
+
+    /// The emulator's protected-mode requirement (the `Prot` flag): real mode and virtual-8086 mode
+    /// are below X86EMUL_MODE_PROT16 (x86_emulate_insn, arch/x86/kvm/emulate.c).
+    private var emulatorModeIsProtected: Bool { cr0 & CR0.pe != 0 && rflags & RFLAGS.vm == 0 }
+
+    /// svm_check_intercept (arch/x86/kvm/svm/svm.c) at the stage the instruction's entry of
+    /// x86_intercept_map names, for L2: the exit code (and NextRIP after the instruction, with host
+    /// NRIPS) go into vmcb02 whether or not L1 intercepts; nested_svm_exit_handled decides. EXITINFO
+    /// stays what the prefix's #UD exit wrote (no error code: zero). True when the #VMEXIT to L1 was
+    /// synthesized.
+    private mutating func emulatorCheckInterceptL2(_ insn: GuestInstruction) -> Bool {
+        vmcb02.control.exitCode = insn.exitCode
+        vmcb02.control.exitInfo1 = 0
+        vmcb02.control.exitInfo2 = 0
+        if config.hostNrips { vmcb02.control.nextRip = rip &+ insn.length }
+        guard nested.ctl.intercepts.intercepts(exitCode: insn.exitCode) else { return false }
+        nestedSvmVmexit()
+        return true                                    // EMULATION_INTERCEPTED: no writeback
+    }
+
+    /// x86_emulate_insn for VMRUN, VMLOAD, VMSAVE, STGI and CLGI (group7_rm3, arch/x86/kvm/emulate.c):
+    /// checks and the intercept only, then handle_emulation_failure (arch/x86/kvm/x86.c).
+    private mutating func x86EmulateSvmInsn(_ insn: GuestInstruction) -> ExitHandling {
+        // Prot, then Priv: faults leave RIP at the instruction (after the prefix).
+        guard emulatorModeIsProtected else { kvmQueueException(Vector.ud); return .resume }
+        guard vmcb.save.cpl == 0 else { kvmQueueException(Vector.gp); return .resume }
+        switch insn {
+        case .vmrun, .vmload, .vmsave:
+            // check_svme_pa: rAX beyond 48 bits is #GP, tested before EFER.SVME.
+            if rax & 0xffff_0000_0000_0000 != 0 { kvmQueueException(Vector.gp); return .resume }
+        default:
+            break
+        }
+        // check_svme: the EFER the vCPU runs with (L2's in guest mode).
+        guard efer & EFER.svme != 0 else { kvmQueueException(Vector.ud); return .resume }
+        if guestMode && emulatorCheckInterceptL2(insn) { return .resume }
+        // No execute callback and no two-byte case for 0F 01: cannot_emulate → EMULATION_FAILED.
+        kvmQueueException(Vector.ud)
+        return guestMode ? .resume : .exitToUserspace(.internalError)
+    }
+
+    /// em_hypercall (arch/x86/kvm/emulate.c): with the hypercall-patching quirk, emulator_fix_hypercall
+    /// (arch/x86/kvm/x86.c) writes the vendor's VMMCALL over the instruction and RIP stays at it, so the
+    /// guest runs the native VMMCALL next (its exit handled as ever).
+    private mutating func x86EmulateVmmcall() -> ExitHandling {
+        guard emulatorModeIsProtected else { kvmQueueException(Vector.ud); return .resume }
+        if guestMode && emulatorCheckInterceptL2(.vmmcall) { return .resume }
+        return executeGuestInstruction(.vmmcall)
+    }
+
+    /// em_rsm (arch/x86/kvm/emulate.c), after the PRE_EXCEPT intercept check for L2.
+    private mutating func x86EmulateRsm() -> ExitHandling {
+        if guestMode && emulatorCheckInterceptL2(.rsm) { return .resume }
+        guard smm else { kvmQueueException(Vector.ud); return .resume }
+        // emulator_leave_smm (arch/x86/kvm/smm.c); a failed RSM triple-faults.
+        if !emulatorLeaveSmm() { makeRequest(.tripleFault) }
+        return .resume
     }
 
     /// x86_emulate_insn for WRMSR (arch/x86/kvm/emulate.c) and the writeback of

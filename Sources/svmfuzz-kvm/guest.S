@@ -48,6 +48,20 @@ i64_loop:
 	je	i64_triple_fault
 	cmpl	$OP_WRMSR_FEP, %ebx
 	je	i64_wrmsr_fep
+	cmpl	$OP_VMRUN_FEP, %ebx
+	je	i64_vmrun_fep
+	cmpl	$OP_VMLOAD_FEP, %ebx
+	je	i64_vmload_fep
+	cmpl	$OP_VMSAVE_FEP, %ebx
+	je	i64_vmsave_fep
+	cmpl	$OP_VMMCALL_FEP, %ebx
+	je	i64_vmmcall_fep
+	cmpl	$OP_STGI_FEP, %ebx
+	je	i64_stgi_fep
+	cmpl	$OP_CLGI_FEP, %ebx
+	je	i64_clgi_fep
+	cmpl	$OP_RSM_FEP, %ebx
+	je	i64_rsm_fep
 	jmp	i64_loop
 i64_wrmsr:
 	wrmsr
@@ -56,6 +70,43 @@ i64_wrmsr_fep:
 	ud2			/* KVM's forced-emulation prefix: ud2; .ascii "kvm" */
 	.ascii	"kvm"
 	wrmsr
+	jmp	i64_loop
+/* The same prefix before the SVM instructions and RSM: KVM's emulator checks them and, past its
+ * intercept check, has no handler (an emulation failure); VMMCALL is rewritten in place and re-run. */
+i64_vmrun_fep:
+	ud2
+	.ascii	"kvm"
+	vmrun
+	jmp	i64_loop
+i64_vmload_fep:
+	ud2
+	.ascii	"kvm"
+	vmload
+	jmp	i64_loop
+i64_vmsave_fep:
+	ud2
+	.ascii	"kvm"
+	vmsave
+	jmp	i64_loop
+i64_vmmcall_fep:
+	ud2
+	.ascii	"kvm"
+	vmmcall
+	jmp	i64_loop
+i64_stgi_fep:
+	ud2
+	.ascii	"kvm"
+	stgi
+	jmp	i64_loop
+i64_clgi_fep:
+	ud2
+	.ascii	"kvm"
+	clgi
+	jmp	i64_loop
+i64_rsm_fep:
+	ud2
+	.ascii	"kvm"
+	rsm
 	jmp	i64_loop
 i64_vmrun:
 	vmrun			/* after a #VMEXIT (or a failed VMRUN) L1 continues here */

@@ -55,5 +55,12 @@
 #define OP_RSM          8
 #define OP_TRIPLE_FAULT 9
 #define OP_WRMSR_FEP    10  /* WRMSR behind KVM's forced-emulation prefix (64-bit interpreter only) */
+#define OP_VMRUN_FEP    11  /* ... and the other instructions behind it (64-bit interpreter only) */
+#define OP_VMLOAD_FEP   12
+#define OP_VMSAVE_FEP   13
+#define OP_VMMCALL_FEP  14
+#define OP_STGI_FEP     15
+#define OP_CLGI_FEP     16
+#define OP_RSM_FEP      17
 
 #endif

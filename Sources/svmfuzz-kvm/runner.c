@@ -867,12 +867,19 @@ static const int guest_op_code[] = {
 	[S_TRIPLE_FAULT] = OP_TRIPLE_FAULT,
 };
 
+/* The same steps with `emulate=1`: behind KVM's forced-emulation prefix (0: none). */
+static const int fep_op_code[] = {
+	[S_WRMSR] = OP_WRMSR_FEP, [S_VMRUN] = OP_VMRUN_FEP, [S_VMLOAD] = OP_VMLOAD_FEP,
+	[S_VMSAVE] = OP_VMSAVE_FEP, [S_VMMCALL] = OP_VMMCALL_FEP, [S_STGI] = OP_STGI_FEP,
+	[S_CLGI] = OP_CLGI_FEP, [S_RSM] = OP_RSM_FEP, [S_TRIPLE_FAULT] = 0,
+};
+
 /* Whether an interpreter can play op where the vCPU is: the SMM interpreter plays rsm and wrmsr;
  * outside SMM the 64-bit interpreters need a 64-bit code segment and the 16-bit one (real mode
  * after reset/INIT) a 16-bit one; there is none for 32-bit code. */
 static int can_play(const struct state *st, int op)
 {
-	if (op == OP_WRMSR_FEP) /* only the 64-bit interpreter has it */
+	if (op >= OP_WRMSR_FEP) /* only the 64-bit interpreter has the prefixed ones */
 		return !st->events.smi.smm && (st->sregs.efer & EFER_LMA) && st->sregs.cs.l;
 	if (st->events.smi.smm)
 		return op == OP_RSM || op == OP_WRMSR || op == OP_NOP;
@@ -929,7 +936,11 @@ static void guest_op(struct vm *vm, const struct step *s, struct record *rec)
 			rec->ran = "unsupported";
 			return;
 		}
-		op = OP_WRMSR_FEP;
+		op = fep_op_code[s->op];
+		if (!op) {
+			rec->ran = "unsupported";
+			return;
+		}
 	}
 	uint64_t rax = 0, rcx = 0, rdx = 0;
 	if (s->op == S_WRMSR) {
@@ -946,7 +957,7 @@ static void guest_op(struct vm *vm, const struct step *s, struct record *rec)
 		rec->ran = "unsupported";
 		return;
 	}
-	if (s->op == S_VMRUN && level_of(&st) == LV_L1)
+	if (op == OP_VMRUN && level_of(&st) == LV_L1)
 		resume_l2_at_loop(vm, rax);
 	w64(vm, MB_RAX, rax);
 	w64(vm, MB_RCX, rcx);
@@ -976,7 +987,7 @@ static void guest_op(struct vm *vm, const struct step *s, struct record *rec)
 			complete_io(vm);
 			if (r32(vm, MB_OP) == OP_NOP) {
 				rec->ran = level_name(lv);
-				if (s->op == S_VMRUN && lv == LV_L1) {
+				if (op == OP_VMRUN && lv == LV_L1) {
 					vm->have_vmrun = 1;
 					vm->last_vmrun_gpa = rax;
 				}
@@ -990,7 +1001,7 @@ static void guest_op(struct vm *vm, const struct step *s, struct record *rec)
 		/* shutdown, internal error, failed entry, hang, another exit, or an ioctl error */
 		if (r32(vm, MB_OP) == OP_NOP) {
 			rec->ran = level_name(lv);
-			if (s->op == S_VMRUN && lv == LV_L1) {
+			if (op == OP_VMRUN && lv == LV_L1) {
 				vm->have_vmrun = 1;
 				vm->last_vmrun_gpa = rax;
 			}

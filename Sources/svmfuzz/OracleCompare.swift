@@ -129,7 +129,9 @@ enum OracleCompare {
             f["ran"] = m.ran == "none" ? nil : m.ran
             if !m.skipped {
                 f["exit"] = m.exit.map(\.description) ?? "none"
-                f["exc"] = m.exception.map { String($0) } ?? "-1"
+                // An emulation failure queues #UD and exits to userspace: the guest never receives it in
+                // this step, and the runner reports only delivered exceptions.
+                f["exc"] = (m.exit == .internalError ? nil : m.exception).map { String($0) } ?? "-1"
             }
         case .run:
             f["exit"] = m.exit.map(\.description) ?? "none"

@@ -16,10 +16,13 @@ final class EmulateDoorTests: XCTestCase {
         XCTAssertEqual(Array(bytes[0..<4]), [ByteCodec.configMagicExtended, 0, 0x80, 2], "fep in a second extension byte")
         XCTAssertEqual(bytes[4], OperationDescriptions.emulateOpcode.first)
         XCTAssertEqual(ByteCodec.decode(bytes), p)
-        // Every selector byte decodes to an emulated WRMSR that re-encodes to itself.
+        // Every selector byte decodes to an emulated instruction that re-encodes to itself: 4...10 the
+        // SVM instructions and RSM, every other one WRMSR (as before they existed).
         for s in 0..<256 {
             let q = ByteCodec.decode([OperationDescriptions.emulateOpcode.first, UInt8(s), 1, 1, 1])
-            guard case .emulate(.wrmsr) = q.operations.first else { return XCTFail("\(s): \(q.operations)") }
+            guard case .emulate(let g) = q.operations.first else { return XCTFail("\(s): \(q.operations)") }
+            let want = (4...10).contains(s) ? OperationDescriptions.emulated[s - 4].spec.name : "wrmsr"
+            XCTAssertEqual(SVMFuzzKit.Operation.guest(g).spec.name, want, "selector \(s)")
             XCTAssertEqual(ByteCodec.decode(ByteCodec.encode(q)), q)
         }
         // The extension byte keeps its meaning below 0x80 (nrips and the variant).
@@ -29,9 +32,33 @@ final class EmulateDoorTests: XCTestCase {
         XCTAssertEqual(Minimizer.simplifications(of: p.operations[0]), [.guest(.wrmsr(msr: MSR.efer, value: 0xd01))])
     }
 
+    /// The other instructions KVM's emulator has: text, bytes and plan round-trip.
+    func testSvmInstructionsTextBytesAndPlan() throws {
+        let text = "config fep=1\nemulate vmrun 0x10000\nemulate vmload 0x1000000000000\nemulate vmsave 0x12345\n"
+            + "emulate vmmcall\nemulate stgi\nemulate clgi\nemulate rsm\n"
+        let p = try parse(text)
+        XCTAssertEqual(p.operations, [.emulate(.vmrun(gpa: 0x10000)), .emulate(.vmload(gpa: 1 << 48)), .emulate(.vmsave(gpa: 0x12345)),
+                                      .emulate(.vmmcall), .emulate(.stgi), .emulate(.clgi), .emulate(.rsm)])
+        XCTAssertEqual(SVMText.print(p), text)
+        XCTAssertEqual(ByteCodec.decode(ByteCodec.encode(p)), p)
+        XCTAssertEqual(KvmPlan.step(p.operations[0]), "vmrun gpa=0x10000 emulate=1")
+        XCTAssertEqual(KvmPlan.step(p.operations[6]), "rsm emulate=1")
+        XCTAssertEqual(Minimizer.simplifications(of: p.operations[4]), [.guest(.stgi)])
+        // The mutator reaches them from the plain instructions, and moves between them behind the prefix.
+        var rng = MutatorRng(fuzzerSeed: 7)
+        let fromStgi = Set((0..<400).map { _ in OperationTweak.tweak(.guest(.stgi), &rng) })
+        XCTAssertTrue(fromStgi.contains(.emulate(.clgi)))
+        let fromVmrun = Set((0..<400).map { _ in OperationTweak.tweak(.guest(.vmrun(gpa: 0x10000)), &rng) })
+        XCTAssertTrue(fromVmrun.contains(.emulate(.vmload(gpa: 0x10000))))
+        let moved = Set((0..<400).map { _ in OperationTweak.tweak(.emulate(.vmrun(gpa: 0x10000)), &rng) })
+        XCTAssertTrue(moved.contains(.guest(.vmrun(gpa: 0x10000))))
+        XCTAssertTrue(moved.contains { if case .emulate(.vmrun(let x)) = $0 { return x != 0x10000 } else { return false } })
+    }
+
     func testTextErrors() {
-        for (text, message) in [("emulate", "expected an instruction after 'emulate' (wrmsr)"),
-                                ("emulate vmrun 0x10000", "expected wrmsr after 'emulate' (the emulator door is modeled for WRMSR), got 'vmrun'"),
+        for (text, message) in [("emulate", "expected an instruction after 'emulate' (wrmsr, vmrun, vmload, vmsave, vmmcall, stgi, clgi, rsm)"),
+                                ("emulate triple_fault", "expected one of wrmsr, vmrun, vmload, vmsave, vmmcall, stgi, clgi, rsm after 'emulate' (KVM's emulator door), got 'triple_fault'"),
+                                ("emulate vmrun", "expected a GPA after 'vmrun'"),
                                 ("emulate wrmsr efer", "expected a value after 'wrmsr efer'"),
                                 ("config fep=2", "expected 0 or 1 after 'fep=', got '2'")] {
             XCTAssertThrowsError(try parse(text)) { e in

@@ -128,4 +128,92 @@ final class EmulatorTests: XCTestCase {
         XCTAssertEqual(w.lastInjected, Vector.gp)
         XCTAssertEqual(w.rip, rip + 5)
     }
+
+    // MARK: - The SVM instructions, VMMCALL and RSM (group7_rm3 and em_rsm)
+
+    /// check_svme and check_svme_pa in L1: STGI without EFER.SVME is #UD; VMLOAD with rAX beyond 48 bits
+    /// is #GP although EFER.SVME is clear (rAX is tested first). Faults leave RIP at the instruction.
+    func testL1PermissionChecks() {
+        var v = makeL1()
+        XCTAssertEqual(beginRun(&v), .entered(.l1))
+        let rip = v.rip
+        XCTAssertEqual(execEmulated(&v, .stgi).0, .entered(.l1))
+        XCTAssertEqual(v.lastInjected, Vector.ud)
+        XCTAssertEqual(v.rip, rip + 5)
+        XCTAssertEqual(execEmulated(&v, .vmload(gpa: 1 << 48)).0, .entered(.l1))
+        XCTAssertEqual(v.lastInjected, Vector.gp)
+        XCTAssertEqual(execEmulated(&v, .vmload(gpa: Layout.vmcb12)).0, .entered(.l1))
+        XCTAssertEqual(v.lastInjected, Vector.ud, "a legal rAX: check_svme's #UD")
+    }
+
+    /// Past its checks the emulator has no VMRUN: #UD and an emulation-failure exit; L2 is never entered.
+    func testL1EmulatedVmrunIsAnEmulationFailure() {
+        var v = makeL1()
+        prepareVmrun(&v, vmcb12: makeVmcb12())
+        let (step, _) = execEmulated(&v, .vmrun(gpa: Layout.vmcb12))
+        XCTAssertEqual(step, .exit(.internalError))
+        XCTAssertEqual(v.mode, .l1)
+        XCTAssertFalse(v.guestMode)
+        XCTAssertEqual(v.rip, l1RipAfterVmrun - 3 + 5, "RIP at the VMRUN behind the prefix")
+    }
+
+    /// L1's emulated VMMCALL is rewritten in place and re-run: the native hypercall (-KVM_ENOSYS).
+    func testL1EmulatedVmmcallRunsTheHypercall() {
+        var v = makeL1()
+        XCTAssertEqual(beginRun(&v), .entered(.l1))
+        let rip = v.rip
+        XCTAssertEqual(execEmulated(&v, .vmmcall).0, .entered(.l1))
+        XCTAssertEqual(v.rax, UInt64(bitPattern: -1000))
+        XCTAssertEqual(v.rip, rip + 5 + 3)
+        XCTAssertEqual(execEmulated(&v, .rsm).0, .entered(.l1))
+        XCTAssertEqual(v.lastInjected, Vector.ud, "RSM outside SMM")
+    }
+
+    /// svm_check_intercept reflects L2's CLGI and RSM with their own exit codes and NextRIP after the
+    /// instruction; L2's RIP in vmcb12 is past the prefix.
+    func testL2InterceptedInstructionsReflect() {
+        for (insn, extra) in [(GuestInstruction.clgi, InterceptSet.clgi), (.rsm, .rsm), (.vmmcall, []), (.vmrun(gpa: Layout.vmcb12), [])] {
+            var v = makeL1()
+            enterL2(&v, vmcb12: makeVmcb12(intercepts: InterceptSet(exceptions: 0, misc: (InterceptSet.vmrun.misc | InterceptSet.vmmcall.misc | extra.misc))))
+            XCTAssertEqual(execEmulated(&v, insn).0, .entered(.l1), "\(insn)")
+            let vmcb12 = v.vmcb12InMemory
+            XCTAssertEqual(vmcb12.control.exitCode, insn.exitCode, "\(insn)")
+            XCTAssertEqual(vmcb12.control.exitInfo1, 0, "\(insn)")
+            XCTAssertEqual(vmcb12.save.rip, L2State.rip + 5, "\(insn)")
+            XCTAssertEqual(vmcb12.control.nextRip, L2State.rip + 5 + insn.length, "\(insn)")
+        }
+    }
+
+    /// What L1 does not intercept has no emulator handler in L2: #UD in L2, no exit to userspace (the
+    /// intercepted path would run STGI through vGIF and VMLOAD on L1's memory).
+    func testL2UninterceptedInstructionsAreUd() {
+        for insn in [GuestInstruction.stgi, .clgi, .vmload(gpa: Layout.vmcb12), .vmsave(gpa: Layout.vmcb12), .rsm] {
+            var v = makeL1()
+            enterL2(&v)
+            let gif = v.gif
+            XCTAssertEqual(execEmulated(&v, insn).0, .entered(.l2), "\(insn)")
+            XCTAssertEqual(v.lastInjected, Vector.ud, "\(insn)")
+            XCTAssertNil(v.lastVmexitCode, "\(insn)")
+            XCTAssertEqual(v.gif, gif, "\(insn)")
+            XCTAssertEqual(v.rip, L2State.rip + 5, "\(insn)")
+        }
+    }
+
+    /// The emulator's own checks come before L1's intercept: CPL 3 is #GP, rAX beyond 48 bits is #GP,
+    /// where the intercepted path reflects the instruction to L1.
+    func testL2ChecksBeforeTheIntercept() {
+        var v = makeL1()
+        enterL2(&v, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .stgi], cpl: 3))
+        XCTAssertEqual(execEmulated(&v, .stgi).0, .entered(.l2))
+        XCTAssertEqual(v.lastInjected, Vector.gp)
+        XCTAssertNil(v.lastVmexitCode)
+        var w = makeL1()
+        enterL2(&w, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .vmload]))
+        XCTAssertEqual(execEmulated(&w, .vmload(gpa: 1 << 48)).0, .entered(.l2))
+        XCTAssertEqual(w.lastInjected, Vector.gp)
+        var n = makeL1()
+        enterL2(&n, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .vmload]))
+        XCTAssertEqual(exec(&n, .vmload(gpa: 1 << 48)), .entered(.l1), "the intercepted path reflects")
+        XCTAssertEqual(n.lastVmexitCode, SVMExit.vmload)
+    }
 }

@@ -15,11 +15,14 @@ extension OperationDescriptions {
         expect, emulate, destroy,
     ]
 
-    static let guestBare: [Operation] = [.guest(.vmmcall), .guest(.stgi), .guest(.clgi), .guest(.tripleFault), .guest(.rsm)]
+    // The siblings include the same instructions behind KVM's forced-emulation prefix (EmulateDescription.swift).
+    static let guestBare: [Operation] = [.guest(.vmmcall), .guest(.stgi), .guest(.clgi), .guest(.tripleFault), .guest(.rsm),
+                                         .emulate(.vmmcall), .emulate(.stgi), .emulate(.clgi), .emulate(.rsm)]
     static let platformBare: [Operation] = [.smi, .initSignal, .signal, .run, .reset, .destroy]
     static let gpa = PatchField(name: "gpa", table: .vmcbGpa)
     static let gpaSiblings: [(UInt64) -> Operation] = [{ .guest(.vmrun(gpa: $0)) }, { .guest(.vmload(gpa: $0)) },
-                                                      { .guest(.vmsave(gpa: $0)) }]
+                                                      { .guest(.vmsave(gpa: $0)) }, { .emulate(.vmrun(gpa: $0)) },
+                                                      { .emulate(.vmload(gpa: $0)) }, { .emulate(.vmsave(gpa: $0)) }]
 
     static let vmrun = OperationDescription.operand("vmrun", gpa, opcode: .at(0x26, 18), make: { .guest(.vmrun(gpa: $0)) }, get: {
         if case .guest(.vmrun(let x)) = $0 { return x } else { return 0 }

@@ -1,49 +1,82 @@
 // The description of `emulate <instruction>`: a guest instruction behind KVM's forced-emulation prefix
-// (Emulator.swift in the core). Only `emulate wrmsr <msr> <value>` is modeled; its operands, text,
-// table values and tweaks are wrmsr's. Bytes: the emulate opcode (0xfd, from the end of reset's
-// range), a selector S (S % 4: which of wrmsr's four forms), then that form's wrmsr payload.
+// (Emulator.swift in the core), for the instructions KVM's emulator has an entry for: wrmsr, vmrun,
+// vmload, vmsave, vmmcall, stgi, clgi and rsm. Operands, text and table values are the instruction's
+// own. Bytes: the emulate opcode (0xfd, from the end of reset's range), a selector S, then the
+// instruction's payload. S = 4...10 selects vmrun, vmload, vmsave (each followed by a GPA from the vmcb
+// GPA table), vmmcall, stgi, clgi, rsm (no payload); every other S is wrmsr in its form S % 4 (the
+// encoder writes 0...3) followed by that form's wrmsr payload, as before the others existed.
 
 import SVMModel
 
 extension OperationDescriptions {
     static let emulateOpcode = Opcode.at(0xfd, 1)
 
+    /// The instructions after wrmsr, in selector order from `emulateFirstSelector`, each as its
+    /// description and a maker from the GPA operand (ignored by the instructions without one).
+    static let emulated: [(spec: OperationDescription, make: (UInt64) -> GuestInstruction)] = [
+        (vmrun, { .vmrun(gpa: $0) }), (vmload, { .vmload(gpa: $0) }), (vmsave, { .vmsave(gpa: $0) }),
+        (vmmcall, { _ in .vmmcall }), (stgi, { _ in .stgi }), (clgi, { _ in .clgi }), (rsm, { _ in .rsm }),
+    ]
+    static let emulateFirstSelector: UInt8 = 4
+
     static let emulate = OperationDescription(
-        name: "emulate", fields: wrmsr.fields, opcodes: [emulateOpcode],
+        name: "emulate", fields: wrmsr.fields + [gpa], opcodes: [emulateOpcode],
         example: .emulate(.wrmsr(msr: MSR.efer, value: 0xd01)),
         parse: { r in
             // The rest of the line is the instruction, read by its own parser.
-            guard let name = r.next() else { throw r.error("expected an instruction after 'emulate' (wrmsr)") }
-            guard name == "wrmsr" else {
-                throw r.error("expected wrmsr after 'emulate' (the emulator door is modeled for WRMSR), got '\(name)'")
+            let specs = [wrmsr] + emulated.map(\.spec)
+            let names = specs.map(\.name)
+            guard let name = r.next() else {
+                throw r.error("expected an instruction after 'emulate' (\(names.joined(separator: ", ")))")
+            }
+            guard let spec = specs.first(where: { $0.name == name }) else {
+                throw r.error("expected one of \(names.joined(separator: ", ")) after 'emulate' (KVM's emulator door), got '\(name)'")
             }
             var sub = LineReader(file: r.file, line: r.line, tokens: Array(r.tokens.dropFirst()))
-            guard case .guest(let g) = try SVMText.parseWrmsr(&sub) else { throw r.error("expected wrmsr after 'emulate'") }
+            guard case .guest(let g) = try spec.parse(&sub) else { throw r.error("expected \(name) after 'emulate'") }
             return .emulate(g)
         },
         print: { o in
             guard case .emulate(let g) = o else { return "" }
-            return "emulate " + wrmsr.print(.guest(g))
+            return "emulate " + Operation.guest(g).spec.print(.guest(g))
         },
         encode: { o, e in
-            guard case .emulate(.wrmsr(let msr, let v)) = o else { return }
-            var w = OperationEncoder()
-            w.wrmsr(msr, v)
+            guard case .emulate(let g) = o else { return }
             e.op(emulateOpcode)
-            e.bytes.append(UInt8(wrmsr.opcodes.firstIndex { $0.first == w.bytes[0] } ?? 0))
-            e.bytes += w.bytes.dropFirst()
+            if case .wrmsr(let msr, let v) = g {
+                var w = OperationEncoder()
+                w.wrmsr(msr, v)
+                e.bytes.append(UInt8(wrmsr.opcodes.firstIndex { $0.first == w.bytes[0] } ?? 0))
+                e.bytes += w.bytes.dropFirst()
+                return
+            }
+            let name = Operation.guest(g).spec.name
+            let i = emulated.firstIndex { $0.spec.name == name } ?? emulated.count - 1
+            e.bytes.append(emulateFirstSelector + UInt8(i))
+            switch g {
+            case .vmrun(let x), .vmload(let x), .vmsave(let x): e.value(x, gpa.table)
+            default: break
+            }
         },
         decode: { _, d in
-            let form = Int(d.byte() ?? 0) % wrmsr.opcodes.count
+            let s = d.byte() ?? 0
+            if s >= emulateFirstSelector && Int(s - emulateFirstSelector) < emulated.count {
+                let i = Int(s - emulateFirstSelector)
+                let x = i < 3 ? d.value(gpa.table) : 0      // vmrun, vmload, vmsave take a GPA
+                return .emulate(emulated[i].make(x))
+            }
+            let form = Int(s) % wrmsr.opcodes.count
             guard case .guest(let g) = d.wrmsr(form) else { return .emulate(.wrmsr(msr: MSR.efer, value: 0)) }
             return .emulate(g)
         },
         tweak: { o, rng in
             guard case .emulate(let g) = o else { return o }
-            // Back to the plain instruction, or one of wrmsr's own moves.
+            // Back to the plain instruction, or one of the instruction's own moves (kept behind the
+            // prefix when it stays a guest instruction KVM's emulator has).
             if rng.chance(4) { return .guest(g) }
-            guard case .guest(let t) = wrmsr.tweak(.guest(g), &rng) else { return o }
-            return .emulate(t)
+            let t = Operation.guest(g).spec.tweak(.guest(g), &rng)
+            guard case .guest(let n) = t, n != .tripleFault else { return t }
+            return .emulate(n)
         },
         simplify: { o in
             guard case .emulate(let g) = o else { return [] }
@@ -51,6 +84,6 @@ extension OperationDescriptions {
         },
         lowerToPlan: { o in
             guard case .emulate(let g) = o else { return "" }
-            return wrmsr.lowerToPlan(.guest(g)) + " emulate=1"
+            return Operation.guest(g).spec.lowerToPlan(.guest(g)) + " emulate=1"
         })
 }
