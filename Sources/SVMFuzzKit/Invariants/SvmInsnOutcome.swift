@@ -11,7 +11,9 @@
 // is RFLAGS.TF's single-step trap (after a #VMEXIT to L1 too), not one of its exceptions.
 //
 // Judged: every such instruction of L1 or SMM code, except VMMCALL (intercepted by KVM, its
-// hypercall ABI); in L2, those vmcb12 does not intercept (VMRUN always is). Whether an intercept or
+// hypercall ABI); in L2, those vmcb12 does not intercept (VMRUN always is). Not behind the
+// forced-emulation prefix: past its checks KVM's emulator has no handler for them (an emulation
+// failure by design), so the executor does not count them as executed. Whether an intercept or
 // an exception comes first for an intercepted SVM instruction is left to intercept-not-reflected: the
 // model routes at KVM's exit handler, and KVM's #GP-erratum path (gp_interception,
 // emulate_svm_instr) turns the CPU's #GP on VMRUN/VMLOAD/VMSAVE in L2 into a #VMEXIT to L1.
