@@ -1,5 +1,5 @@
-// A change to a variant's fix set: `+name` adds a fix, `-name` removes one, `all` stands for every fix
-// (e.g. `-all,+leave-nested-on-reset`). Names are the kebab-case ones of KvmFixes.named. Written as
+// A change to a variant's fix set: `+name` adds a fix, `-name` removes one, `all` stands for every upstream
+// fix (e.g. `-all,+leave-nested-on-reset`; the unnamed core behaviours stay). Names are the kebab-case ones of KvmFixes.named. Written as
 // `config fixes=+a,-b` in .svm programs and as `--fixes +a,-b` on the command line; applied after the
 // variant's own set, left to right.
 
@@ -44,7 +44,7 @@ public struct FixDelta: Hashable, Sendable {
                 throw ParseFailure(message: "bad fix change '\(item)' (expected \(expected))")
             }
             let name = item.dropFirst()
-            guard let fix = name == "all" ? KvmFixes.all : KvmFixes(name: name) else {
+            guard let fix = name == "all" ? KvmFixes.upstream : KvmFixes(name: name) else {
                 throw ParseFailure(message: "unknown fix '\(name)' (expected \(expected))")
             }
             if sign == "+" { d.add(fix) } else { d.remove(fix) }

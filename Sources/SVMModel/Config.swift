@@ -1,7 +1,7 @@
 // Module parameters, guest CPUID and the KVM behaviour (fixes, SVME policy) the model is created with.
 
 public struct VcpuConfig: Hashable, Sendable {
-    /// The upstream fixes this KVM has (KvmFixes.swift).
+    /// The upstream fixes this KVM has, and its core behaviours (KvmFixes.swift).
     public var fixes: KvmFixes
     /// What clearing EFER.SVME in guest mode does (SvmeClearPolicy.swift).
     public var svmeClear: SvmeClearPolicy
@@ -17,8 +17,6 @@ public struct VcpuConfig: Hashable, Sendable {
     public var guestLm: Bool
     /// Guest CPUID X86_FEATURE_NRIPS; KVM offers it only on a host with NRIPS (`nripsEnabled`).
     public var guestNrips: Bool
-    /// Test-only breakage (Sabotage.swift); empty in every real run.
-    public var sabotage: Sabotage
     /// The host kernel runs with CR4.MCE set (every Linux host with machine checks, the QEMU/TCG
     /// oracle's included): svm_set_cr4 copies it into the VMCB's CR4.
     public var hostCr4Mce: Bool = true
@@ -39,10 +37,9 @@ public struct VcpuConfig: Hashable, Sendable {
     /// The default is today's upstream KVM: every fix, and the merged EFER.SVME policy.
     public init(fixes: KvmFixes = .all, svmeClear: SvmeClearPolicy = .tripleFaultIfWantsToRun,
                 nested: Bool = true, npt: Bool = true, vgif: Bool = true,
-                guestSvm: Bool = true, guestLm: Bool = true, guestNrips: Bool = true, sabotage: Sabotage = []) {
+                guestSvm: Bool = true, guestLm: Bool = true, guestNrips: Bool = true) {
         self.fixes = fixes
         self.svmeClear = svmeClear
-        self.sabotage = sabotage
         self.nested = nested
         self.npt = npt
         self.vgif = vgif
@@ -51,10 +48,8 @@ public struct VcpuConfig: Hashable, Sendable {
         self.guestNrips = guestNrips
     }
 
-    /// Whether this KVM has the upstream fix.
+    /// Whether this KVM has the upstream fix (or the core behaviour).
     @inline(__always) public func has(_ fix: KvmFixes) -> Bool { fixes.contains(fix) }
-    /// Whether a test broke this modeled behaviour on purpose.
-    @inline(__always) public func has(_ breakage: Sabotage) -> Bool { sabotage.contains(breakage) }
 
     /// svm->nrips_enabled: the guest's NRIPS, offered only when the host has it (kvm_cpu_cap_has).
     @inline(__always) public var nripsEnabled: Bool { guestNrips && hostNrips }
@@ -71,8 +66,6 @@ public struct VcpuConfig: Hashable, Sendable {
 }
 
 extension Vcpu {
-    /// Whether the modeled KVM has the upstream fix (the config's fix set).
+    /// Whether the modeled KVM has the upstream fix or core behaviour (the config's fix set).
     @inline(__always) func has(_ fix: KvmFixes) -> Bool { config.has(fix) }
-    /// Whether a test sabotaged this behaviour (never in a real run).
-    @inline(__always) func has(_ breakage: Sabotage) -> Bool { config.has(breakage) }
 }

@@ -49,10 +49,12 @@ extension Vcpu {
         // A CPU with SVME_ADDR_CHK checks rAX of VMRUN/VMLOAD/VMSAVE before the intercept (the CPU
         // sees EFER.SVME=1 whatever L1 wrote): L1 gets #GP for an unaligned or illegal address before
         // KVM can raise #UD for its cleared EFER.SVME (real 6.12.117 under QEMU/TCG, svmfuzz oracle
-        // campaign). Not modeled in L2, where it would come before L1's intercepts too.
+        // campaign). Not modeled in L2, where it would come before L1's intercepts too. Outside
+        // protected mode the CPU's #UD comes first (the instruction is not recognized there; QEMU's
+        // decoder checks it before the address too), which KVM's own checks below then raise.
         switch insn {
         case .vmrun(let gpa), .vmload(let gpa), .vmsave(let gpa):
-            if config.hostSvmeAddrChk && !GuestPhys.pageAddressValid(gpa) {
+            if config.hostSvmeAddrChk && cr0 & CR0.pe != 0 && !GuestPhys.pageAddressValid(gpa) {
                 kvmQueueException(Vector.gp)
                 return .resume
             }
@@ -134,7 +136,8 @@ extension Vcpu {
             return .resume
         default:
             vmcb02.control.exitInfo1 = 0
-            if nested.ctl.intercepts.intercepts(exitCode: insn.exitCode) {
+            if nested.ctl.intercepts.intercepts(exitCode: insn.exitCode)
+                || insn == .tripleFault && !has(.shutdownExitOnlyIfIntercepted) {
                 nestedSvmVmexit()
                 return .resume
             }
@@ -174,15 +177,28 @@ extension Vcpu {
         }
     }
 
+    /// The checks the CPU itself makes before it runs an SVM instruction (STGI/CLGI under vGIF,
+    /// VMLOAD/VMSAVE under VLS) or exits for it (APM vol. 3: #UD outside protected mode, #GP(0) at
+    /// CPL > 0); nil when they pass. EFER.SVME is
+    /// not among them: the CPU reads the VMCB's EFER, whose SVME KVM always sets (svm_set_efer). KVM
+    /// intercepts #UD and #GP and delivers them to the guest (or reflects them to L1).
+    func svmInsnCpuFault() -> UInt8? {
+        if cr0 & CR0.pe == 0 { return Vector.ud }
+        if vmcb.save.cpl != 0 { return Vector.gp }
+        return nil
+    }
+
     /// STGI/CLGI that vGIF lets the CPU execute (no exit to KVM, so no KVM_REQ_EVENT for an event GIF
     /// was holding back: an INIT waits for the next request, an SMI has its own STGI window). The CPU
-    /// checks CPL itself (#GP at CPL > 0, APM vol. 3 STGI/CLGI), in L2 as in L1. With nested vGIF
+    /// checks the mode and CPL itself (svmInsnCpuFault), in L2 as in L1. With nested vGIF
     /// (vmcb12 V_GIF_ENABLE) L2's STGI/CLGI flip L2's own virtual GIF in vmcb02, and gif_set() keeps
     /// reading L1's in vmcb01 (get_vgif_vmcb, arch/x86/kvm/svm/svm.h); real 6.12.117 and 6.1.192 keep
     /// GIF_SET at L2's CLGI.
     private mutating func svmGifInsnInHardware(_ insn: GuestInstruction) -> ExitHandling {
-        if vmcb.save.cpl != 0 {
-            kvmQueueException(Vector.gp)
+        if let fault = svmInsnCpuFault() {
+            // An exception exit (#UD, #GP) saves no NextRIP.
+            if config.hostNrips { if guestMode { vmcb02.control.nextRip = 0 } else { vmcb01.control.nextRip = 0 } }
+            kvmQueueException(fault)
             return .resume
         }
         if guestMode && nestedVgifEnabled {
@@ -220,10 +236,11 @@ extension Vcpu {
             return .resume
         case .vmload, .vmsave:
             if !guestMode && svmInsnRunsInHardware(insn) {
-                // Virtual VMLOAD/VMSAVE: the CPU checks CPL and runs it, whatever L1's EFER.SVME (the
-                // VMCB's is always set).
-                if vmcb.save.cpl != 0 {
-                    kvmQueueException(Vector.gp)
+                // Virtual VMLOAD/VMSAVE: the CPU checks the mode and CPL and runs it, whatever L1's
+                // EFER.SVME (the VMCB's is always set).
+                if let fault = svmInsnCpuFault() {
+                    if config.hostNrips { vmcb01.control.nextRip = 0 }   // an exception exit has no NextRIP
+                    kvmQueueException(fault)
                     return .resume
                 }
                 if !GuestPhys.isMappable(rax) {

@@ -1,6 +1,8 @@
 // The upstream nSVM fixes the model knows, one flag each: what the fix makes KVM do. A fix that is
 // absent brings back the historical bug (reference/bug-zoo.md, entry in brackets). The EFER.SVME
-// series is not here: it is one policy with several outcomes (SvmeClearPolicy.swift).
+// series is not here: it is one policy with several outcomes (SvmeClearPolicy.swift). After them, the
+// core behaviours: what every modeled KVM does, flags only so that a test can take one away and show
+// that an invariant notices the deliberately broken core (end of this file).
 //
 // Membership in the long-term stable kernels of Debian 12 (linux-6.1 = 6.1.192, linux-6.12 = 6.12.117).
 // Evidence: the fix's upstream release, then the stable@ mails in the public list archives ("[PATCH 6.x
@@ -64,8 +66,8 @@
 // windows); the stable answers do not depend on it.
 
 public struct KvmFixes: OptionSet, Hashable, Sendable {
-    public let rawValue: UInt32
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
 
     /// [B01] c513f484c558 "KVM: nSVM: leave guest mode when clearing EFER.SVME" (2020-05).
     public static let leaveNestedOnSvmeClear = KvmFixes(rawValue: 1 << 0)
@@ -181,8 +183,11 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
         ("disallow-lmsle-when-mbz", .disallowLmsleWhenMbz),
     ]
 
-    /// Every fix the model knows: today's upstream KVM.
-    public static let all = KvmFixes(named.map(\.fix))
+    /// Every upstream fix the model knows (what `all` means in `fixes=`).
+    public static let upstream = KvmFixes(named.map(\.fix))
+
+    /// Every behaviour: today's upstream KVM (the upstream fixes and the core behaviours).
+    public static let all = upstream.union(core)
 
     /// The fix called `name` (kebab-case, as in `named`).
     public init?(name: some StringProtocol) {
@@ -192,4 +197,40 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
 
     /// The kebab-case names of the fixes in this set, in bit order.
     public var names: [String] { Self.named.filter { contains($0.fix) }.map(\.name) }
+}
+
+// Core behaviours: what every modeled KVM does, not a fix any kernel lacks. They are in `all` and so in
+// every variant, but unnamed: no .svm program or command line can remove them (`named`, `upstream`),
+// and they are internal to SVMModel, so only tests reach them (`@testable import SVMModel`). A test
+// removes one to get a deliberately broken core, expressed like a zoo variant (a fix set), and shows
+// that an invariant notices (Tests/SVMFuzzKitTests/InvariantTests.swift). Core code asks `has(.x)`
+// as for any fix: no other configuration is read on the hot paths. Bits from 48 up, leaving the lower
+// ones to upstream fixes.
+extension KvmFixes {
+    /// nested_svm_vmexit restores L1's RSP from vmcb01 (without: l1-runs-l2-state).
+    static let restoreL1RspOnVmexit = KvmFixes(rawValue: 1 << 48)
+    /// svm_get_nested_state reports GIF_SET (without: unrestorable-state).
+    static let reportGifInNestedState = KvmFixes(rawValue: 1 << 49)
+    /// svm_set_nested_state without GUEST_MODE takes GIF from the flags also when it takes the vCPU out
+    /// of L2 (without: restore-mismatch).
+    static let setGifWhenNestedStateLeavesL2 = KvmFixes(rawValue: 1 << 50)
+
+    /// nested_svm_exit_handled_msr reflects an L2 MSR access only when L1's MSR permission map asks for
+    /// it (without: every MSR exit of an L2 whose vmcb12 sets MSR_PROT goes to L1; exit-routing).
+    static let readL1MsrPermissionMap = KvmFixes(rawValue: 1 << 51)
+    /// L2's triple fault becomes #VMEXIT(SHUTDOWN) only when vmcb12 intercepts SHUTDOWN
+    /// (nested_svm_triple_fault, and the SHUTDOWN exit of L2; without: always; exit-routing).
+    static let shutdownExitOnlyIfIntercepted = KvmFixes(rawValue: 1 << 52)
+    /// nested_svm_check_permissions raises #UD when EFER.SVME is clear (without: only the paging and
+    /// CPL checks; svm-insn-outcome).
+    static let udForSvmInsnsWithoutSvme = KvmFixes(rawValue: 1 << 53)
+    /// While nested_run_pending is set, KVM holds back INIT, SMI and the exceptions L1 intercepts
+    /// (kvm_apic_accept_events, svm_check_nested_events, svm_smi_allowed; without: it takes them before
+    /// the CPU entered L2; l2-entry-overtaken).
+    static let holdEventsWhileRunPending = KvmFixes(rawValue: 1 << 54)
+
+    /// Every core behaviour.
+    static let core: KvmFixes = [.restoreL1RspOnVmexit, .reportGifInNestedState, .setGifWhenNestedStateLeavesL2,
+                                 .readL1MsrPermissionMap, .shutdownExitOnlyIfIntercepted, .udForSvmInsnsWithoutSvme,
+                                 .holdEventsWhileRunPending]
 }

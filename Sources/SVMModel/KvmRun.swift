@@ -22,6 +22,8 @@ extension Vcpu {
     public mutating func beginStep() {
         lastVmexitCode = nil
         lastInjected = nil
+        stepVmexits.removeAll()
+        l2EntryOvertaken = nil
     }
 
     /// KVM_RUN returns to userspace (post_kvm_run_save).
@@ -112,6 +114,7 @@ extension Vcpu {
             vmcb02.control.eventInj = 0
         }
         nestedRunPending = 0
+        pendingL2Entry = nil                       // the CPU entered L2
         svmSyncAfterL2Run()
     }
 
@@ -185,7 +188,7 @@ extension Vcpu {
         let needsReinjection = kvmEventNeedsReinjection
         if injectedIrq && exception == nil { svmInjectIrq() }
         if guestMode {
-            let blockNested = nestedRunPending != 0
+            let blockNested = nestedRunPending != 0 && has(.holdEventsWhileRunPending)
             // A pending exception L1 intercepts became exception_vmexit (at queue time, or at KVM_RUN for
             // one userspace set); an injected one is re-injected into L2 whatever L1 intercepts.
             if let e = exception, !e.injected,
@@ -200,7 +203,7 @@ extension Vcpu {
         // An SMI waits for GIF, for the nested run to reach L2 (svm_smi_allowed) and for a re-injected
         // event to be delivered (can_inject).
         if smiPending && gif && !smm {
-            if (guestMode && nestedRunPending != 0) || needsReinjection { return false }
+            if (guestMode && nestedRunPending != 0 && has(.holdEventsWhileRunPending)) || needsReinjection { return false }
             smiPending = false
             enterSmm()
         }

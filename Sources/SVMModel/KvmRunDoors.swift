@@ -58,6 +58,7 @@ extension Vcpu {
     public mutating func kvmX86VcpuPreRun() {
         // Userspace had control since VMRUN/RSM emulation: the pending run is no longer trusted.
         if nestedRunPending == 1 { nestedRunPending = 2 }
+        pendingL2Entry?.userspaceHadControl = true
     }
 
     /// kvm_arch_vcpu_ioctl_run returned before vcpu_run (arch/x86/kvm/x86.c): -EINTR for immediate_exit,

@@ -6,6 +6,7 @@ extension Vcpu {
     mutating func svmLeaveNested() {
         if guestMode {
             nestedRunPending = 0
+            pendingL2Entry = nil                   // the emulated entry is abandoned
             nested.vmcb12Gpa = GuestPhys.invalidGpa
             l1AtVmrun = nil                        // no #VMEXIT: nothing is restored
             guestMode = false                      // leave_guest_mode

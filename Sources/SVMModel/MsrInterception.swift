@@ -7,6 +7,7 @@ extension Vcpu {
     func nestedSvmExitHandledMsr(msr: UInt32, write: Bool) -> Bool {
         // Without MSR_PROT, L0 handles every MSR exit of L2.
         guard nested.ctl.intercepts.contains(.msrProt) else { return false }
+        if !has(.readL1MsrPermissionMap) { return true }
         guard let bitNr = svmMsrpmBitNr(msr) else { return true }
         guard let byte = memory.readMsrpmByte(base: nested.ctl.msrpmBasePa, offset: bitNr / 8) else { return true }
         let mask: UInt8 = (write ? 2 : 1) << UInt8(bitNr & 7)

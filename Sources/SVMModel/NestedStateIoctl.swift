@@ -51,7 +51,7 @@ extension Vcpu {
             s.control = nested.ctl
             s.save = vmcb01.save
         }
-        if gif && !has(Sabotage.getNestedStateDropsGif) { s.flags |= NestedFlag.gifSet }
+        if gif && has(.reportGifInNestedState) { s.flags |= NestedFlag.gifSet }
         return s
     }
 
@@ -73,7 +73,7 @@ extension Vcpu {
         if st.flags & NestedFlag.guestMode == 0 {
             let wasInL2 = guestMode
             svmLeaveNested()
-            if !(wasInL2 && has(Sabotage.setNestedStateFromL2KeepsGif)) {
+            if !wasInL2 || has(.setGifWhenNestedStateLeavesL2) {
                 svmSetGif(st.flags & NestedFlag.gifSet != 0)
             }
             return .ok
@@ -101,6 +101,7 @@ extension Vcpu {
         }
         nested.forceMsrBitmapRecalc = true
         makeRequest([.apicvUpdate, .getNestedStatePages])
+        if nestedRunPending != 0 { pendingL2Entry = EmulatedL2Entry(source: .setNestedState, userspaceHadControl: true) }
         return .ok
     }
 

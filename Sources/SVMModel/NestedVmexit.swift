@@ -11,6 +11,14 @@ extension Vcpu {
 
     /// nested_svm_vmexit (arch/x86/kvm/svm/nested.c): write vmcb12, switch to vmcb01, restore L1, GIF=0.
     mutating func nestedSvmVmexit() {
+        // Observables: the #VMEXIT with the controls that routed it, and whether an emulated entry
+        // into L2 was still waiting for the CPU.
+        stepVmexits.append(NestedVmexitFact(exitCode: vmcb02.control.exitCode, intercepts: nested.ctl.intercepts,
+                                            msrpmBasePa: nested.ctl.msrpmBasePa))
+        if let e = pendingL2Entry {
+            l2EntryOvertaken = OvertakenL2Entry(entry: e, vmexitCode: vmcb02.control.exitCode)
+            pendingL2Entry = nil
+        }
         // nested_svm_vmexit_update_vmcb12: a vmcb12 that cannot be mapped shuts L1 down (P3).
         if var vmcb12 = memory.mapVmcb(nested.vmcb12Gpa) {
             vmcb12.save.efer = efer
@@ -60,7 +68,7 @@ extension Vcpu {
         svmSetCr0(l1.cr0 | CR0.pe, owner: .l1)
         svmSetCr4(l1.cr4, owner: .l1)
         rax = l1.rax; owners.rax = .l1
-        if !has(Sabotage.vmexitKeepsL2Rsp) { rsp = l1.rsp; owners.rsp = .l1 }
+        if has(.restoreL1RspOnVmexit) { rsp = l1.rsp; owners.rsp = .l1 }
         rip = l1.rip; owners.rip = .l1
 
         makeRequest([.mmuSync, .tlbFlushCurrent])   // nested_svm_transition_tlb_flush

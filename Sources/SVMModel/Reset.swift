@@ -24,6 +24,11 @@ extension Vcpu {
     /// kvm_vcpu_reset (arch/x86/kvm/x86.c) with svm_vcpu_reset.
     public mutating func kvmVcpuReset(initEvent: Bool) {
         if !initEvent && (cr0 != 0 || cr3 != 0 || cr4 != 0) { warn(.resetNonzeroCrs) }
+        // Observable: an INIT (or shutdown) reset while an emulated entry into L2 was pending.
+        if let e = pendingL2Entry {
+            l2EntryOvertaken = OvertakenL2Entry(entry: e, vmexitCode: nil)
+            pendingL2Entry = nil
+        }
         // SVM does not always exit on INIT or SHUTDOWN, so they can arrive while L2 is active.
         // [B08] without ed129ec9057f ("KVM: x86: forcibly leave nested mode on vCPU reset").
         if guestMode && has(.leaveNestedOnReset) { kvmLeaveNested() }
@@ -63,7 +68,7 @@ extension Vcpu {
             // svm_check_nested_events: a pending nested run, or an event to re-inject (an exception or an
             // IRQ userspace marked injected, kvm_event_needs_reinjection), blocks it: -EBUSY, retried after
             // the entry, so the event goes into L2 first and the #VMEXIT comes after.
-            if nestedRunPending != 0 || kvmEventNeedsReinjection { return false }
+            if nestedRunPending != 0 && has(.holdEventsWhileRunPending) || kvmEventNeedsReinjection { return false }
             if nested.ctl.intercepts.contains(.initSignal) {
                 nestedSvmSimpleVmexit(SVMExit.initSignal)
             }

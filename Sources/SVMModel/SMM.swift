@@ -118,6 +118,7 @@ extension Vcpu {
         if has(.checkCachedVmcb12OnRsm) && !nestedSvmCheckCachedVmcb12() { return false }
         if !enterSvmGuestMode(smram.svmGuestVmcbGpa, fromVmrun: false) { return false }
         nestedRunPending = 1
+        pendingL2Entry = EmulatedL2Entry(source: .rsm, userspaceHadControl: false)
         l1AtVmrun = l1AtVmrunAcrossSmm
         l1AtVmrunAcrossSmm = nil
         return true

@@ -5,7 +5,7 @@ extension Vcpu {
     /// nested_svm_triple_fault (arch/x86/kvm/svm/nested.c)
     mutating func nestedSvmTripleFault() {
         // Without the SHUTDOWN intercept the request stays pending and shuts L1 down.
-        guard nested.ctl.intercepts.contains(.shutdown) else { return }
+        guard nested.ctl.intercepts.contains(.shutdown) || !has(.shutdownExitOnlyIfIntercepted) else { return }
         clearRequest(.tripleFault)
         nestedSvmSimpleVmexit(SVMExit.shutdown)
     }

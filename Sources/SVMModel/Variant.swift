@@ -152,8 +152,8 @@ public enum Variant: String, CaseIterable, Sendable {
 extension VcpuConfig {
     /// The configuration of a variant: its fixes and SVME policy, with the given parameters and CPUID.
     public init(variant: Variant, nested: Bool = true, npt: Bool = true, vgif: Bool = true,
-                guestSvm: Bool = true, guestLm: Bool = true, guestNrips: Bool = true, sabotage: Sabotage = []) {
+                guestSvm: Bool = true, guestLm: Bool = true, guestNrips: Bool = true) {
         self.init(fixes: variant.fixes, svmeClear: variant.svmeClear, nested: nested, npt: npt, vgif: vgif,
-                  guestSvm: guestSvm, guestLm: guestLm, guestNrips: guestNrips, sabotage: sabotage)
+                  guestSvm: guestSvm, guestLm: guestLm, guestNrips: guestNrips)
     }
 }

@@ -34,6 +34,69 @@ public struct DeliveredEvent: Hashable, Sendable {
     public init(eventInj: UInt32, returnRip: UInt64) { self.eventInj = eventInj; self.returnRip = returnRip }
 }
 
+/// A nested #VMEXIT KVM made, as the exit-routing check reads it: the exit code written to vmcb12 and
+/// the vmcb12 controls in force when it was made (svm->nested.ctl: intercepts, MSR permission map).
+public struct NestedVmexitFact: Hashable, Sendable {
+    public var exitCode: UInt64
+    public var intercepts: InterceptSet
+    public var msrpmBasePa: UInt64
+    public init(exitCode: UInt64, intercepts: InterceptSet, msrpmBasePa: UInt64) {
+        self.exitCode = exitCode; self.intercepts = intercepts; self.msrpmBasePa = msrpmBasePa
+    }
+}
+
+/// The nested #VMEXITs of the current operation in order: the first `capacity` of them, and how many
+/// there were. Fixed-size, so that recording one never allocates.
+public struct NestedVmexits: Equatable, Sendable {
+    public static let capacity = 2
+    private var storage: InlineArray<2, NestedVmexitFact> =
+        .init(repeating: NestedVmexitFact(exitCode: 0, intercepts: InterceptSet(), msrpmBasePa: 0))
+    public private(set) var count = 0
+    public init() {}
+
+    @inline(__always) mutating func append(_ f: NestedVmexitFact) {
+        if count < NestedVmexits.capacity { storage[count] = f }
+        count += 1
+    }
+    @inline(__always) mutating func removeAll() { count = 0 }
+    /// The `i`-th #VMEXIT, for i below min(count, capacity).
+    public subscript(i: Int) -> NestedVmexitFact { storage[i] }
+    /// How many are kept.
+    public var kept: Int { min(count, NestedVmexits.capacity) }
+
+    public static func == (a: NestedVmexits, b: NestedVmexits) -> Bool {
+        guard a.count == b.count else { return false }
+        for i in 0..<a.kept where a[i] != b[i] { return false }
+        return true
+    }
+}
+
+/// An entry into L2 that KVM has emulated (VMRUN, an RSM back into L2, KVM_SET_NESTED_STATE with
+/// RUN_PENDING) and the CPU has not performed yet: what vcpu->arch.nested_run_pending stands for.
+public struct EmulatedL2Entry: Hashable, Sendable {
+    public enum Source: UInt8, Sendable, CustomStringConvertible {
+        case vmrun, rsm, setNestedState
+        public var description: String {
+            switch self {
+            case .vmrun: return "VMRUN"
+            case .rsm: return "RSM into L2"
+            case .setNestedState: return "KVM_SET_NESTED_STATE with RUN_PENDING"
+            }
+        }
+    }
+    public var source: Source
+    /// Userspace had the vCPU since (a KVM_RUN began after it, or it came from KVM_SET_NESTED_STATE):
+    /// KVM_NESTED_RUN_PENDING_UNTRUSTED.
+    public var userspaceHadControl: Bool
+}
+
+/// Something KVM did to L1 while an emulated entry into L2 was still pending.
+public struct OvertakenL2Entry: Hashable, Sendable {
+    public var entry: EmulatedL2Entry
+    /// The exit code of the nested #VMEXIT KVM made; nil when it reset the vCPU for an INIT instead.
+    public var vmexitCode: UInt64?
+}
+
 /// struct svm_nested_state (arch/x86/kvm/svm/svm.h)
 public struct SvmNested: Hashable, Sendable {
     public var initialized = false
@@ -130,6 +193,15 @@ public struct Vcpu: Equatable, Sendable {
     /// Observable for the vmexit-restores-l1 invariant: the first #VMEXIT that handed L1 other
     /// registers than its VMRUN saved.
     public internal(set) var l1RestoreMismatch: L1RestoreRecord? = nil
+    /// Observable for the exit-routing invariant: the nested #VMEXITs of the current operation.
+    public internal(set) var stepVmexits = NestedVmexits()
+    /// Observable for the entry-completes invariant: the emulated entry into L2 the CPU has not made
+    /// yet. Set where KVM finishes emulating one, cleared by the hardware entry into L2 (svm_vcpu_run)
+    /// or when the vCPU leaves guest mode.
+    public internal(set) var pendingL2Entry: EmulatedL2Entry? = nil
+    /// Observable for the entry-completes invariant: what KVM did to L1 during the current operation
+    /// while an emulated entry was pending (a nested #VMEXIT, or an INIT reset).
+    public internal(set) var l2EntryOvertaken: OvertakenL2Entry? = nil
 
     /// L1's registers now (meaningful outside guest mode).
     var l1Registers: L1Registers {
@@ -142,6 +214,9 @@ public struct Vcpu: Equatable, Sendable {
 
     /// The level whose code runs next.
     @inline(__always) public var mode: Mode { smm ? .smm : (guestMode ? .l2 : .l1) }
+
+    /// The running level's CPL, as the current VMCB holds it.
+    @inline(__always) public var cpl: UInt8 { current == .vmcb01 ? vmcb01.save.cpl : vmcb02.save.cpl }
 
     @inline(__always) public var rflags: UInt64 {
         current == .vmcb01 ? vmcb01.save.rflags : vmcb02.save.rflags

@@ -13,7 +13,7 @@ public enum ExitHandling: Equatable, Sendable {
 extension Vcpu {
     /// nested_svm_check_permissions (arch/x86/kvm/svm/nested.c): #UD without SVME or paging, #GP at CPL>0.
     mutating func nestedSvmCheckPermissions() -> Bool {
-        if efer & EFER.svme == 0 || !isPaging {
+        if efer & EFER.svme == 0 && has(.udForSvmInsnsWithoutSvme) || !isPaging {
             kvmQueueException(Vector.ud)
             return false
         }
@@ -202,7 +202,9 @@ extension Vcpu {
             vmcb02.control.exitInfo1 = 0
             vmcb02.control.exitInfo2 = 0
             nestedSvmVmexit()
+            return .resume
         }
+        pendingL2Entry = EmulatedL2Entry(source: .vmrun, userspaceHadControl: false)
         return .resume
     }
 

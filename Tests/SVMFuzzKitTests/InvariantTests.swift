@@ -1,11 +1,14 @@
 import XCTest
 import SVMFuzzKit
-import SVMModel
+@testable import SVMModel
 
-/// Each invariant fires on a variant (or a sabotaged core) and stays quiet on the matching correct run.
+/// Each invariant fires on a variant (or a deliberately broken core: a variant without one of the core
+/// behaviours of KvmFixes.swift) and stays quiet on the matching correct run.
 final class InvariantTests: XCTestCase {
-    private func run(_ p: Program, _ variant: Variant, sabotage: Sabotage = []) -> RunReport {
-        Runner.run(p, config: VcpuConfig(variant: variant, sabotage: sabotage))
+    private func run(_ p: Program, _ variant: Variant, without broken: KvmFixes = []) -> RunReport {
+        var c = VcpuConfig(variant: variant)
+        c.fixes.subtract(broken)
+        return Runner.run(p, config: c)
     }
 
     func testL1RunsL2StateFiresOnPrefixOnly() {
@@ -94,9 +97,9 @@ final class InvariantTests: XCTestCase {
         }
     }
 
-    func testRestoreMismatchFiresOnSabotagedSetNestedState() {
+    func testRestoreMismatchFiresOnBrokenSetNestedState() {
         XCTAssertNil(run(gifRestore(.qemu), .merged).violation)
-        let r = run(gifRestore(.qemu), .merged, sabotage: .setNestedStateFromL2KeepsGif)
+        let r = run(gifRestore(.qemu), .merged, without: .setGifWhenNestedStateLeavesL2)
         XCTAssertEqual(r.violation?.id, .restoreMismatch)
         XCTAssertEqual(r.violation?.step, 8)
     }
@@ -112,21 +115,21 @@ final class InvariantTests: XCTestCase {
         let order = RestoreOrder([.regs, .sregs, .nested, .msrs, .events])!
         XCTAssertFalse(order.isMigrationOrder)
         XCTAssertTrue(RestoreOrder.qemu.isMigrationOrder)
-        XCTAssertNil(run(gifRestore(order), .merged, sabotage: .setNestedStateFromL2KeepsGif).violation)
+        XCTAssertNil(run(gifRestore(order), .merged, without: .setGifWhenNestedStateLeavesL2).violation)
     }
 
-    func testUnrestorableStateFiresOnSabotagedGetNestedState() {
+    func testUnrestorableStateFiresOnBrokenGetNestedState() {
         // L1 (GIF=1) returns to userspace: a migration that loses GIF is caught.
         let p = Program(operations: [.guest(.wrmsr(msr: MSR.efer, value: Build.svmeEfer)), .run])
         XCTAssertNil(run(p, .merged).violation)
-        XCTAssertEqual(run(p, .merged, sabotage: .getNestedStateDropsGif).violation?.id, .unrestorableState)
+        XCTAssertEqual(run(p, .merged, without: .reportGifInNestedState).violation?.id, .unrestorableState)
     }
 
-    func testL1RunsL2StateFiresOnSabotagedVmexit() {
+    func testL1RunsL2StateFiresOnBrokenVmexit() {
         // L2 executes VMMCALL, which L1 intercepts: a #VMEXIT that forgets RSP hands L1 L2's stack.
         let p = Program(operations: Build.enterL2() + [.guest(.vmmcall)])
         XCTAssertNil(run(p, .merged).violation)
-        XCTAssertEqual(run(p, .merged, sabotage: .vmexitKeepsL2Rsp).violation?.id, .l1RunsL2State)
+        XCTAssertEqual(run(p, .merged, without: .restoreL1RspOnVmexit).violation?.id, .l1RunsL2State)
     }
 
     func testUntrustedRunPendingTripleFaultDoesNotWarn() {

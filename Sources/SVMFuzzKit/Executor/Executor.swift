@@ -347,6 +347,7 @@ public struct Executor: Sendable {
         if case .vmrun(let gpa) = insn, now.instruction.before.mode == .l1 { now.instruction.vmcb12 = vcpu.readGuestVmcb(gpa) }
         let (handling, executed) = forcedEmulation ? vcpu.runForcedEmulation(insn) : (vcpu.runGuestInstruction(insn), true)
         now.instruction.resumed = handling == .resume
+        now.instruction.executed = executed
         now.record.injected = vcpu.lastInjected
         now.record.vmexitCode = vcpu.lastVmexitCode
         // Judged before KVM re-enters the guest (GifChanged, HsavePaRules, InterceptNotReflected, VmrunOutcome).

@@ -5,8 +5,10 @@
 // guest causes a #VMEXIT to the host (here L1, whose intercepts KVM honours for L2); KVM's nested
 // #VMEXIT either completes (leave_guest_mode, vmcb01) or, when it cannot write vmcb12 or restore
 // L1's CR3, still completes and shuts L1 down. Either way the vCPU leaves guest mode. The
-// instructions checked are those whose intercept bit alone decides (not WRMSR, which goes through
-// L1's MSR permission map, nor RSM, whose #UD is delivered at the next entry).
+// instructions checked are those whose intercept bit alone decides, and WRMSR through L1's MSR
+// permission map (15.11, with MSR_PROT set; the bit test is exit-routing's) at CPL 0 (at CPL > 0
+// its #GP comes before the intercept); not RSM, whose #UD is delivered at the next entry.
+// exit-routing is the converse: no #VMEXIT that L1 did not ask for.
 
 import SVMModel
 
@@ -17,6 +19,12 @@ enum InterceptNotReflected: Invariant {
 
     static func check(_ ex: inout Executor) -> CheckFailure? {
         let f = ex.now.instruction.before
+        if case .wrmsr(let msr, _) = ex.now.instruction.insn {
+            guard f.mode == .l2, f.cpl == 0, f.intercepts.contains(.msrProt), ex.vcpu.guestMode,
+                  ExitRouting.l1InterceptsMsrWrite(msr, mapAt: ex.vcpu.nested.ctl.msrpmBasePa, &ex) else { return nil }
+            return CheckFailure(.interceptNotReflected, ex.quiet ? "" :
+                                "L2 wrote MSR 0x\(String(msr, radix: 16)), which L1's MSR permission map intercepts, and is still in guest mode")
+        }
         guard let d = check(ex.now.instruction.insn, mode: f.mode, intercepts: f.intercepts, after: ex.vcpu) else { return nil }
         return CheckFailure(.interceptNotReflected, d)
     }

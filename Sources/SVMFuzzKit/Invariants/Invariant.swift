@@ -25,6 +25,9 @@ public struct StateBefore: Sendable {
     public var gif: Bool
     public var hsaveMsr: UInt64
     public var efer: UInt64
+    public var cr0: UInt64
+    /// The running level's CPL (the current VMCB's).
+    public var cpl: UInt8
     /// vmcb12's intercepts as cached (svm->nested.ctl).
     public var intercepts: InterceptSet
     public var tripleFault: Bool
@@ -36,6 +39,8 @@ public struct StateBefore: Sendable {
         gif = v.gif
         hsaveMsr = v.nested.hsaveMsr
         efer = v.efer
+        cr0 = v.cr0
+        cpl = v.cpl
         intercepts = v.nested.ctl.intercepts
         tripleFault = v.requests.contains(.tripleFault)
         // A pattern, not `!= nil`: comparing with nil copies the record out first.
@@ -53,6 +58,8 @@ public struct InstructionFacts: Sendable {
     public var vmcb12: Vmcb?
     /// KVM resumes the guest after handling it (no exit to userspace, no error).
     public var resumed: Bool
+    /// The instruction itself executed (false: the forced-emulation prefix's #UD was delivered instead).
+    public var executed: Bool = true
 }
 
 /// The step in progress as the checks see it: the state at its start, its record so far, and the

@@ -22,7 +22,8 @@ public enum InvariantRegistry {
             if let v = run(GifChanged.self, kind, &ex, failed) { return v }
             if let v = run(HsavePaRules.self, kind, &ex, failed) { return v }
             if let v = run(InterceptNotReflected.self, kind, &ex, failed) { return v }
-            return run(VmrunOutcome.self, kind, &ex, failed)
+            if let v = run(VmrunOutcome.self, kind, &ex, failed) { return v }
+            return run(SvmInsnOutcome.self, kind, &ex, failed)
         case .ioctl:
             if let v = run(IoctlAcceptsInvalid.self, kind, &ex, failed) { return v }
             if let v = run(SpuriousTripleFault.self, kind, &ex, failed) { return v }
@@ -32,7 +33,9 @@ public enum InvariantRegistry {
             if let v = run(KvmWarn.self, kind, &ex, failed) { return v }
             if let v = run(InconsistentState.self, kind, &ex, failed) { return v }
             if let v = run(Vmcb12Unchecked.self, kind, &ex, failed) { return v }
-            return run(VmexitRestoresL1.self, kind, &ex, failed)
+            if let v = run(VmexitRestoresL1.self, kind, &ex, failed) { return v }
+            if let v = run(ExitRouting.self, kind, &ex, failed) { return v }
+            return run(L2EntryOvertaken.self, kind, &ex, failed)
         }
     }
 

@@ -34,6 +34,12 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
     case smmL1State
     /// VmexitRestoresL1.swift: a #VMEXIT gave L1 other registers than its VMRUN saved.
     case vmexitRestoresL1
+    /// ExitRouting.swift: L1 got a #VMEXIT it did not intercept, or an unintercepted L2 triple fault did not shut down.
+    case exitRouting
+    /// SvmInsnOutcome.swift: an SVM instruction raised other than the APM's exception conditions say.
+    case svmInsnOutcome
+    /// L2EntryOvertaken.swift: KVM made a #VMEXIT (or reset for INIT) between emulating an entry into L2 and making it.
+    case l2EntryOvertaken
 
     public var description: String {
         switch self {
@@ -60,6 +66,9 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
         case .vmrunOutcome: return .vmrunOutcome
         case .smmL1State: return .smmL1State
         case .vmexitRestoresL1: return .vmexitRestoresL1
+        case .exitRouting: return .exitRouting
+        case .svmInsnOutcome: return .svmInsnOutcome
+        case .l2EntryOvertaken: return .l2EntryOvertaken
         }
     }
 
@@ -67,6 +76,7 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
     static let withoutDetail: [InvariantID] = [
         .l1RunsL2State, .spuriousTripleFault, .restoreMismatch, .unrestorableState, .gifChanged, .vmcb12Unchecked,
         .hsavePaRules, .interceptNotReflected, .ioctlAcceptsInvalid, .vmrunOutcome, .smmL1State, .vmexitRestoresL1,
+        .exitRouting, .svmInsnOutcome, .l2EntryOvertaken,
     ]
 
     /// Parses an id as `description` prints it.
@@ -105,6 +115,9 @@ public enum InvariantFamily: String, CaseIterable, Hashable, Sendable {
     case vmrunOutcome = "vmrun-outcome"
     case smmL1State = "smm-l1-state"
     case vmexitRestoresL1 = "vmexit-restores-l1"
+    case exitRouting = "exit-routing"
+    case svmInsnOutcome = "svm-insn-outcome"
+    case l2EntryOvertaken = "l2-entry-overtaken"
 }
 
 /// A short stable token saying which way an invariant failed, for telling findings apart.
