@@ -14,7 +14,7 @@ struct Generate: ParsableCommand {
         Each program is either a program from --seeds (default corpus/seeds) with 1 to --mutations \
         random operation-level mutations (OperationMutator, as the libFuzzer target's custom mutator), \
         or (one in four) a random byte string of up to 64 bytes decoded as the fuzz target decodes it. \
-        Only programs the oracle can boot (nested=1 npt=1 vgif=1) with at least one operation, and none the runner hangs on (a guest instruction in real mode after reset), are kept. \
+        Only programs the oracle can boot (nested=1 npt=1 vgif=1) with at least one operation, and none the runner hangs on (a guest instruction in real mode after reset), and none whose L1 sets EFER.LMSLE (TCG's CPU lacks it and fails the next entry), are kept. \
         Files are named gen-<seed>-<n>.svm. The same seed gives the same programs. Exit status: 0; 2 on bad input.
         """)
 
@@ -59,7 +59,8 @@ struct Generate: ParsableCommand {
                 }
             }
             let program = ByteCodec.decode(bytes)
-            guard !program.operations.isEmpty, Oracle.runnable(program), !Oracle.stallsTcg(program), seen.insert(program).inserted else { continue }
+            guard !program.operations.isEmpty, Oracle.runnable(program), !Oracle.stallsTcg(program),
+                  !Oracle.setsLmsleTcgLacks(program), seen.insert(program).inserted else { continue }
             try Files.write(SVMText.print(program), to: "\(output)/gen-\(seed)-\(written).svm")
             written += 1
         }
