@@ -65,15 +65,24 @@ extension Vcpu {
 
     /// svm_check_intercept (arch/x86/kvm/svm/svm.c) at the stage the instruction's entry of
     /// x86_intercept_map names, for L2: the exit code (and NextRIP after the instruction, with host
-    /// NRIPS) go into vmcb02 whether or not L1 intercepts; nested_svm_exit_handled decides. EXITINFO
-    /// stays what the prefix's #UD exit wrote (no error code: zero). True when the #VMEXIT to L1 was
-    /// synthesized.
+    /// NRIPS) go into vmcb02 whether or not L1 intercepts; nested_svm_exit_handled decides, through
+    /// L1's MSR permission map for WRMSR. EXITINFO1 is 1 for WRMSR (a write), otherwise what the
+    /// prefix's #UD exit wrote (no error code: zero). NextRIP is written after svm_vcpu_run synced
+    /// vmcb02 to the cached vmcb12: when L1 does not intercept, the value stays in vmcb02 alone. True
+    /// when the #VMEXIT to L1 was synthesized.
     private mutating func emulatorCheckInterceptL2(_ insn: GuestInstruction) -> Bool {
         vmcb02.control.exitCode = insn.exitCode
-        vmcb02.control.exitInfo1 = 0
         vmcb02.control.exitInfo2 = 0
         if config.hostNrips { vmcb02.control.nextRip = rip &+ insn.length }
-        guard nested.ctl.intercepts.intercepts(exitCode: insn.exitCode) else { return false }
+        let handled: Bool
+        if case .wrmsr(let msr, _) = insn {
+            vmcb02.control.exitInfo1 = 1
+            handled = nestedSvmExitHandledMsr(msr: msr, write: true)
+        } else {
+            vmcb02.control.exitInfo1 = 0
+            handled = nested.ctl.intercepts.intercepts(exitCode: insn.exitCode)
+        }
+        guard handled else { return false }
         nestedSvmVmexit()
         return true                                    // EMULATION_INTERCEPTED: no writeback
     }
@@ -108,13 +117,10 @@ extension Vcpu {
         return executeGuestInstruction(.vmmcall)
     }
 
-    /// em_rsm (arch/x86/kvm/emulate.c), after the PRE_EXCEPT intercept check for L2.
+    /// em_rsm behind the prefix, after the PRE_EXCEPT intercept check for L2.
     private mutating func x86EmulateRsm() -> ExitHandling {
         if guestMode && emulatorCheckInterceptL2(.rsm) { return .resume }
-        guard smm else { kvmQueueException(Vector.ud); return .resume }
-        // emulator_leave_smm (arch/x86/kvm/smm.c); a failed RSM triple-faults.
-        if !emulatorLeaveSmm() { makeRequest(.tripleFault) }
-        return .resume
+        return emRsm()
     }
 
     /// x86_emulate_insn for WRMSR (arch/x86/kvm/emulate.c) and the writeback of
@@ -128,20 +134,7 @@ extension Vcpu {
             kvmQueueException(Vector.gp)
             return .resume
         }
-        if guestMode {
-            // svm_check_intercept (arch/x86/kvm/svm/svm.c): SVM_EXIT_MSR with EXITINFO1 = 1, NextRIP
-            // after the WRMSR; nested_svm_exit_handled reads L1's MSR permission map.
-            vmcb02.control.exitCode = SVMExit.msr
-            vmcb02.control.exitInfo1 = 1
-            vmcb02.control.exitInfo2 = 0
-            // Written on a host with NRIPS only, and after svm_vcpu_run synced vmcb02 to the cached
-            // vmcb12: when L1 does not intercept, the value stays in vmcb02 alone.
-            if config.hostNrips { vmcb02.control.nextRip = rip &+ 2 }
-            if nestedSvmExitHandledMsr(msr: msr, write: true) {
-                nestedSvmVmexit()
-                return .resume                         // EMULATION_INTERCEPTED: no writeback
-            }
-        }
+        if guestMode && emulatorCheckInterceptL2(.wrmsr(msr: msr, value: value)) { return .resume }
         // em_wrmsr → kvm_emulate_msr_write → kvm_set_msr_with_filter (a guest write, not host-initiated).
         switch svmSetMsr(msr, value, hostInitiated: false, owner: runningOwner) {
         case .ok:

@@ -278,13 +278,21 @@ extension Vcpu {
         case .tripleFault:
             return shutdownInterception()
         case .rsm:
-            guard smm else {
-                kvmQueueException(Vector.ud)
-                return .resume
-            }
-            // em_rsm: a failed RSM triple-faults.
-            if !emulatorLeaveSmm() { makeRequest(.tripleFault) }
+            return emRsm()                             // rsm_interception
+        }
+    }
+}
+
+extension Vcpu {
+    /// em_rsm (arch/x86/kvm/emulate.c), which rsm_interception and the forced-emulation door both
+    /// reach: #UD outside SMM; in SMM emulator_leave_smm (arch/x86/kvm/smm.c), and a failed RSM
+    /// triple-faults.
+    mutating func emRsm() -> ExitHandling {
+        guard smm else {
+            kvmQueueException(Vector.ud)
             return .resume
         }
+        if !emulatorLeaveSmm() { makeRequest(.tripleFault) }
+        return .resume
     }
 }
