@@ -59,8 +59,8 @@ struct Generate: ParsableCommand {
                 }
             }
             let program = ByteCodec.decode(bytes)
-            guard !program.operations.isEmpty, Oracle.runnable(program), !Oracle.stallsTcg(program),
-                  !Oracle.setsLmsleTcgLacks(program), seen.insert(program).inserted else { continue }
+            guard !program.operations.isEmpty, Oracle.runnable(program), Oracle.tcgLimits(program) == (false, false),
+                  seen.insert(program).inserted else { continue }
             try Files.write(SVMText.print(program), to: "\(output)/gen-\(seed)-\(written).svm")
             written += 1
         }

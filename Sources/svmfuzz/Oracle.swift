@@ -106,33 +106,31 @@ struct Oracle: ParsableCommand {
     /// no x86 CPU can be in, fetching from unbacked memory; hardware loads the host CR0 from the host
     /// save area at every #VMEXIT. So they are a TCG limit, not KVM's, and the oracle does not play them.
     static func stallsTcg(_ p: Program, model: OracleModel = OracleModel(variant: .linux612)) -> Bool {
+        tcgLimits(p, model: model).stalls
+    }
+
+    /// The TCG limits the program meets as the model plays it, from one replay: `stalls` (above) and
+    /// `setsLmsle`: the model lets L1 set EFER.LMSLE (both Debian kernels accept it, fix
+    /// disallow-lmsle-when-mbz missing), which QEMU's TCG CPU lacks, so KVM's next VMRUN of the vCPU
+    /// fails and every such program differs at its next entry for TCG's reason, not KVM's or the
+    /// model's (corpus/oracle-confirm/wrmsr-efer-lmsle.svm shows it once, on both kernels). The replay
+    /// ends at the first stall. `svmfuzz generate` leaves out programs with either.
+    static func tcgLimits(_ p: Program, model: OracleModel = OracleModel(variant: .linux612)) -> (stalls: Bool, setsLmsle: Bool) {
         var ex = Executor(config: model.config(p))
+        var setsLmsle = false
         for op in p.operations {
             let sixteenBit = ex.vcpu.getSregs().cr0 & CR0.pe == 0
             let smm = ex.vcpu.getVcpuEvents().smm
-            if op.isGuestInstruction && sixteenBit && !smm { return true }
+            if op.isGuestInstruction && sixteenBit && !smm { return (true, setsLmsle) }
             let r = ex.execute(op)
+            if ex.vcpu.getSregs().efer & EFER.lmsle != 0 { setsLmsle = true }
             guard case .guest(let insn) = op, sixteenBit, smm else { continue }
             switch insn {
-            case .wrmsr, .rsm: if r.injected != nil { return true }
-            default: return true
+            case .wrmsr, .rsm: if r.injected != nil { return (true, setsLmsle) }
+            default: return (true, setsLmsle)
             }
         }
-        return false
-    }
-
-    /// Whether the model lets the program's L1 set EFER.LMSLE (both Debian kernels accept it, fix
-    /// disallow-lmsle-when-mbz missing): QEMU's TCG CPU has no LMSLE and fails KVM's next VMRUN of the
-    /// vCPU, so every such program differs at its next entry for TCG's reason, not KVM's or the model's
-    /// (corpus/oracle-confirm/wrmsr-efer-lmsle.svm shows it once, on both kernels). `svmfuzz generate`
-    /// leaves these programs out so that campaigns do not spend their minimization on that difference.
-    static func setsLmsleTcgLacks(_ p: Program, model: OracleModel = OracleModel(variant: .linux612)) -> Bool {
-        var ex = Executor(config: model.config(p))
-        for op in p.operations {
-            _ = ex.execute(op)
-            if ex.vcpu.getSregs().efer & EFER.lmsle != 0 { return true }
-        }
-        return false
+        return (false, setsLmsle)
     }
 
     /// Why the oracle does not play a program, or nil when it does.
