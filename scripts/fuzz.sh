@@ -126,6 +126,14 @@ end=$EPOCHREALTIME
 children_cpu; cpu_end="$cpu"
 set -e
 grep -E "^(VIOLATION|#[0-9]+.*(NEW|DONE|pulse|cov:))" "$log" | tail -n 3 >&2 || true
+# The executions one libFuzzer process reports in its log: its final stats (also when it crashes),
+# else its last status line.
+process_execs() {
+    local n
+    n="$(grep -oE "stat::number_of_executed_units: [0-9]+" "$1" | tail -n 1 | grep -oE "[0-9]+$" || true)"
+    [ -n "$n" ] || n="$(grep -oE "^#[0-9]+" "$1" | tail -n 1 | tr -d '#' || true)"
+    echo "$n"
+}
 # Executions: a fork-mode parent sums its finished jobs in its `#<n>: cov: ...` lines; a single
 # process prints its final stats (also when it crashes).
 if [ "$fork" -gt 0 ]; then
@@ -133,13 +141,11 @@ if [ "$fork" -gt 0 ]; then
 elif [ "$workers" -gt 1 ]; then
     execs=0
     for wl in "$work"/worker-*.log; do
-        n="$(grep -oE "stat::number_of_executed_units: [0-9]+" "$wl" | tail -n 1 | grep -oE "[0-9]+$" || true)"
-        [ -n "$n" ] || n="$(grep -oE "^#[0-9]+" "$wl" | tail -n 1 | tr -d '#' || true)"
+        n="$(process_execs "$wl")"
         execs=$((execs + ${n:-0}))
     done
 else
-    execs="$(grep -oE "stat::number_of_executed_units: [0-9]+" "$log" | tail -n 1 | grep -oE "[0-9]+$" || true)"
-    [ -n "$execs" ] || execs="$(grep -oE "^#[0-9]+" "$log" | tail -n 1 | tr -d '#' || true)"
+    execs="$(process_execs "$log")"
 fi
 echo "stats execs=${execs:-0} seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }') cpu=$(awk -v a="$cpu_start" -v b="$cpu_end" 'BEGIN { printf "%.2f", b - a }') jobs=$jobs workers=$workers" >&2
 

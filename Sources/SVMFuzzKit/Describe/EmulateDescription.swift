@@ -62,7 +62,7 @@ extension OperationDescriptions {
             let s = d.byte() ?? 0
             if s >= emulateFirstSelector && Int(s - emulateFirstSelector) < emulated.count {
                 let i = Int(s - emulateFirstSelector)
-                let x = i < 3 ? d.value(gpa.table) : 0      // vmrun, vmload, vmsave take a GPA
+                let x = emulated[i].spec.fields.isEmpty ? 0 : d.value(gpa.table)   // the GPA of vmrun/vmload/vmsave
                 return .emulate(emulated[i].make(x))
             }
             let form = Int(s) % wrmsr.opcodes.count
