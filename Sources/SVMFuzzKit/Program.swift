@@ -242,6 +242,16 @@ public enum Operation: Hashable, Sendable {
         default: return false
         }
     }
+
+    /// Whether the step runs guest code at the running level's RIP: a guest instruction, or a KVM_RUN
+    /// that enters the guest.
+    public var runsGuestCode: Bool {
+        switch self {
+        case .guest, .emulate, .run: return true
+        case .runWith(let r): return !r.immediateExit
+        default: return false
+        }
+    }
 }
 
 extension Operation {

@@ -33,6 +33,9 @@ public struct VcpuConfig: Hashable, Sendable {
     /// The host CPU has virtual VMLOAD/VMSAVE and kvm_amd.vls is on (QEMU's TCG has none): with NPT,
     /// vmcb01 lets L1's VMLOAD/VMSAVE run in the CPU (svm_recalc_instruction_intercepts).
     public var hostVls: Bool = true
+    /// The guest CPU's MAXPHYADDR and CR4 features (GuestCpu.swift): the modeled EPYC host, or QEMU's
+    /// TCG CPU for the real-KVM oracle.
+    public var cpu: GuestCpu = .epyc
 
     /// The default is today's upstream KVM: every fix, and the merged EFER.SVME policy.
     public init(fixes: KvmFixes = .all, svmeClear: SvmeClearPolicy = .tripleFaultIfWantsToRun,

@@ -28,12 +28,16 @@ public enum CR0 {
 public enum CR4 {
     public static let pae: UInt64 = 1 << 5
     public static let mce: UInt64 = 1 << 6
+    public static let fsgsbase: UInt64 = 1 << 16
     public static let pcide: UInt64 = 1 << 17
+    public static let osxsave: UInt64 = 1 << 18
+    public static let smep: UInt64 = 1 << 20
+    public static let smap: UInt64 = 1 << 21
     /// X86_CR4_PDPTR_BITS: PSE, PAE, PGE, SMEP; changing one reloads legacy PAE paging's PDPTEs.
     public static let pdptrBits: UInt64 = (1 << 4) | (1 << 5) | (1 << 7) | (1 << 20)
-    /// CR4 bits this model's KVM supports (VME..OSXMMEXCPT, FSGSBASE, PCIDE, OSXSAVE, SMEP, SMAP);
-    /// anything else is reserved (`__kvm_is_valid_cr4`).
-    public static let supported: UInt64 = 0x7ff | (1 << 16) | (1 << 17) | (1 << 18) | (1 << 20) | (1 << 21)
+    /// CR4 bits KVM supports on a host with every feature they need (VME..OSXMMEXCPT, FSGSBASE,
+    /// PCIDE, OSXSAVE, SMEP, SMAP); anything else is reserved. GuestCpu narrows it to a CPU's CPUID.
+    public static let supported: UInt64 = 0x7ff | fsgsbase | pcide | osxsave | smep | smap
 }
 
 public enum RFLAGS {
@@ -129,8 +133,6 @@ public enum NestedFlag {
 
 /// The guest-physical address space of the modeled VM.
 public enum GuestPhys {
-    /// MAXPHYADDR of the guest: GPAs at or above 2^48 are illegal.
-    public static let maxPhyAddrBits: UInt64 = 48
     /// Guest RAM is [0, ramTop): a legal GPA outside it is not backed by a memslot and fails to map.
     public static let ramTop: UInt64 = 0x1_0000_0000
     public static let pageSize: UInt64 = 0x1000
@@ -139,12 +141,6 @@ public enum GuestPhys {
     public static let msrpmSize: UInt64 = 0x2000
     public static let iopmSize: UInt64 = 0x3000
 
-    /// kvm_vcpu_is_legal_gpa
-    @inline(__always) public static func isLegal(_ gpa: UInt64) -> Bool { gpa >> maxPhyAddrBits == 0 }
-    /// page_address_valid (arch/x86/kvm/x86.h)
-    @inline(__always) public static func pageAddressValid(_ gpa: UInt64) -> Bool {
-        gpa & ~pageMask == 0 && isLegal(gpa)
-    }
     /// Whether kvm_vcpu_map / kvm_vcpu_read_guest of this GPA succeeds.
     @inline(__always) public static func isMappable(_ gpa: UInt64) -> Bool { gpa < ramTop }
 }

@@ -43,11 +43,8 @@ extension Vcpu {
         return true
     }
 
-    /// __kvm_is_valid_cr4 (arch/x86/kvm/x86.c)
-    static func kvmIsValidCr4(_ value: UInt64) -> Bool { value & ~CR4.supported == 0 }
-
-    /// kvm_vcpu_is_legal_cr3
-    static func kvmIsLegalCr3(_ value: UInt64) -> Bool { GuestPhys.isLegal(value) }
+    /// kvm_vcpu_is_legal_cr3 (arch/x86/kvm/cpuid.h)
+    func kvmIsLegalCr3(_ value: UInt64) -> Bool { config.cpu.isLegalGpa(value) }
 
     /// kvm_set_cr0 (arch/x86/kvm/x86.c), the checked write the emulator uses. Returns false for #GP.
     mutating func kvmSetCr0(_ requested: UInt64, owner: Owner) -> Bool {
@@ -65,7 +62,7 @@ extension Vcpu {
 
     /// kvm_set_cr4 (arch/x86/kvm/x86.c). Returns false for #GP.
     mutating func kvmSetCr4(_ value: UInt64, owner: Owner) -> Bool {
-        guard Vcpu.kvmIsValidCr4(value) else { return false }
+        guard config.cpu.isValidCr4(value) else { return false }
         let old = cr4
         if isLongMode {
             if value & CR4.pae == 0 { return false }
@@ -80,7 +77,7 @@ extension Vcpu {
 
     /// kvm_set_cr3 (arch/x86/kvm/x86.c). Returns false for #GP.
     mutating func kvmSetCr3(_ value: UInt64, owner: Owner) -> Bool {
-        guard Vcpu.kvmIsLegalCr3(value) else { return false }
+        guard kvmIsLegalCr3(value) else { return false }
         cr3 = value
         owners.cr3 = owner
         // kvm_mmu_new_pgd may drop the current root (as RSM's CR3 load does on real 6.12.117: a

@@ -54,7 +54,7 @@ extension Vcpu {
         // decoder checks it before the address too), which KVM's own checks below then raise.
         switch insn {
         case .vmrun(let gpa), .vmload(let gpa), .vmsave(let gpa):
-            if config.hostSvmeAddrChk && cr0 & CR0.pe != 0 && !GuestPhys.pageAddressValid(gpa) {
+            if config.hostSvmeAddrChk && cr0 & CR0.pe != 0 && !config.cpu.pageAddressValid(gpa) {
                 kvmQueueException(Vector.gp)
                 return .resume
             }
@@ -259,7 +259,7 @@ extension Vcpu {
             guard nestedSvmCheckPermissions() else { return .resume }
             // The CPU's own rAX check (SVME_ADDR_CHK), which the model applies here for L2's
             // instruction; KVM itself maps the page rAX points into.
-            if !GuestPhys.pageAddressValid(rax) {
+            if !config.cpu.pageAddressValid(rax) {
                 kvmQueueException(Vector.gp)
                 return .resume
             }

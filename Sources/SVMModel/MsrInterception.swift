@@ -37,7 +37,7 @@ extension Vcpu {
                 return .ok
             }
             // Only the guest's write is checked; userspace may restore anything.
-            if !hostInitiated && !GuestPhys.pageAddressValid(data) { return .fault }
+            if !hostInitiated && !config.cpu.pageAddressValid(data) { return .fault }
             nested.hsaveMsr = data & GuestPhys.pageMask
             return .ok
         case MSR.vmCr:

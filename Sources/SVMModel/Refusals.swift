@@ -58,11 +58,11 @@ extension Vcpu {
         if s.efer & EFER.lme != 0 && s.cr0 & CR0.pg != 0 {
             if s.cr4 & CR4.pae == 0 { return .longModeWithoutPae }
             if s.efer & EFER.lma == 0 { return .longModeWithoutLma }
-            if !Vcpu.kvmIsLegalCr3(s.cr3) { return .cr3 }
+            if !kvmIsLegalCr3(s.cr3) { return .cr3 }
         } else if s.efer & EFER.lma != 0 {
             return .eferLma
         }
-        if !Vcpu.kvmIsValidCr4(s.cr4) { return .cr4 }
+        if !config.cpu.isValidCr4(s.cr4) { return .cr4 }
         if !Vcpu.kvmIsValidCr0(s.cr0) { return .cr0 }
         // [B28] without 184bd464bdb6 ("KVM: x86: Check EFER validity on KVM_SET_SREGS*").
         if has(.checkEferOnSetSregs) && !kvmValidEfer(s.efer) { return .eferBits }
@@ -100,7 +100,7 @@ extension Vcpu {
         }
         if smm && st.flags & NestedFlag.guestMode != 0 { return .smm }
         if st.flags & NestedFlag.guestMode == 0 { return nil }
-        if !GuestPhys.pageAddressValid(st.vmcbPa) { return .vmcbPa }
+        if !config.cpu.pageAddressValid(st.vmcbPa) { return .vmcbPa }
         if st.size < KvmNestedState.headerSize + KvmNestedState.vmcbSize { return .size }
         ctl = Vcpu.nestedCopyVmcbControlToCache(st.control, guestNpt: config.npt)
         if !nestedVmcbCheckControls(ctl) { return .controls }

@@ -65,11 +65,11 @@ extension Vcpu {
     func nestedVmcbCheckControls(_ c: VmcbControl) -> Bool {
         if !c.intercepts.contains(.vmrun) { return false }
         if c.asid == 0 { return false }
-        if c.miscCtl & MiscCtl.enableNp != 0 && !GuestPhys.isLegal(c.nestedCr3) { return false }
+        if c.miscCtl & MiscCtl.enableNp != 0 && !config.cpu.isLegalGpa(c.nestedCr3) { return false }
         let msrpm = (c.msrpmBasePa &+ GuestPhys.pageSize &- 1) & GuestPhys.pageMask
-        if !GuestPhys.isLegal(msrpm) || !GuestPhys.isLegal(msrpm &+ GuestPhys.msrpmSize &- 1) { return false }
+        if !config.cpu.isLegalGpa(msrpm) || !config.cpu.isLegalGpa(msrpm &+ GuestPhys.msrpmSize &- 1) { return false }
         let iopm = (c.iopmBasePa &+ GuestPhys.pageSize &- 1) & GuestPhys.pageMask
-        if !GuestPhys.isLegal(iopm) || !GuestPhys.isLegal(iopm &+ GuestPhys.iopmSize &- 1) { return false }
+        if !config.cpu.isLegalGpa(iopm) || !config.cpu.isLegalGpa(iopm &+ GuestPhys.iopmSize &- 1) { return false }
         // 0977cfac6e76: V_NMI_ENABLE needs the NMI intercept (before it the bit was ignored).
         if has(.rejectVnmiWithoutNmiIntercept) && c.intCtl & IntCtl.vNmiEnable != 0 && !c.intercepts.contains(.nmi) {
             return false
@@ -88,13 +88,13 @@ extension Vcpu {
         if s.cr0 >> 32 != 0 { return false }
         if !DebugReg.isValid(s.dr6) || !DebugReg.isValid(s.dr7) { return false }
         if s.efer & EFER.lme != 0 && s.cr0 & CR0.pg != 0 {
-            if s.cr4 & CR4.pae == 0 || s.cr0 & CR0.pe == 0 || !Vcpu.kvmIsLegalCr3(s.cr3) { return false }
+            if s.cr4 & CR4.pae == 0 || s.cr0 & CR0.pe == 0 || !kvmIsLegalCr3(s.cr3) { return false }
             // 96bd3e76a171: a long-mode CS may not have both L and D ([B20] without it: no such check).
             if s.csAttrib & SegAttrib.l != 0 && s.csAttrib & SegAttrib.db != 0 && has(.checkLongModeCsLAndD) {
                 return false
             }
         }
-        if !Vcpu.kvmIsValidCr4(s.cr4) { return false }
+        if !config.cpu.isValidCr4(s.cr4) { return false }
         if !kvmValidEfer(s.efer) { return false }
         return true
     }
@@ -160,7 +160,7 @@ extension Vcpu {
             return .error(.einval)
         }
         let vmcb12Gpa = rax
-        if !GuestPhys.pageAddressValid(vmcb12Gpa) {
+        if !config.cpu.pageAddressValid(vmcb12Gpa) {
             kvmQueueException(Vector.gp)
             return .resume
         }
@@ -288,7 +288,7 @@ extension Vcpu {
 
     /// nested_svm_load_cr3 (arch/x86/kvm/svm/nested.c)
     mutating func nestedSvmLoadCr3(_ value: UInt64, nestedNpt: Bool, reloadPdptrs: Bool, owner: Owner) -> Bool {
-        guard Vcpu.kvmIsLegalCr3(value) else { return false }
+        guard kvmIsLegalCr3(value) else { return false }
         // Legacy PAE paging without nested NPT reads the PDPTEs from guest memory.
         let paePaging = isPaging && cr4 & CR4.pae != 0 && !isLongMode
         if reloadPdptrs && !nestedNpt && paePaging && !GuestPhys.isMappable(value) { return false }

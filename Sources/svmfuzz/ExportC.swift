@@ -35,6 +35,9 @@ struct ExportC: ParsableCommand {
     @Flag(help: "Expect a host CPU with virtual VMLOAD/VMSAVE (kvm_amd vls=1).")
     var hostVls = false
 
+    @Option(help: ArgumentHelp("Expect this guest CPU's MAXPHYADDR and CR4 features: qemu64 (QEMU's TCG CPU) or epyc (48 bits, SMEP, SMAP, ...).", valueName: "cpu"))
+    var cpu: String = "qemu64"
+
     func run() throws {
         guard ["6.1", "6.12"].contains(kernel) else { throw BadInput("svmfuzz: --kernel takes 6.1 or 6.12 (got '\(kernel)')") }
         let model = try variant.map { try VariantNames.parse($0) } ?? OracleModel.variant(ofKernel: kernel)
@@ -44,10 +47,10 @@ struct ExportC: ParsableCommand {
         // The model's guest has no NRIPS (as on the oracle's TCG host): the plan hides it from KVM's too.
         program.config.nrips = false
         // The same model `svmfuzz oracle` compares with.
-        let oracle = OracleModel(variant: model, hostNrips: hostNrips, hostVls: hostVls)
+        let oracle = OracleModel(variant: model, hostNrips: hostNrips, hostVls: hostVls, cpu: try OracleModel.cpu(named: cpu))
         let (_, steps) = Observer.run(program, config: oracle.config(program))
         let source = "model variant \(model.rawValue), guest without NRIPS, host "
-            + (hostNrips ? "with" : "without") + " NRIPS and " + (hostVls ? "with" : "without") + " VLS"
+            + (hostNrips ? "with" : "without") + " NRIPS and " + (hostVls ? "with" : "without") + " VLS, CPU " + cpu
         var out = header(input, model: model, source: source)
         out += "#define SVMFUZZ_EMBEDDED 1\n\n"
         out += CText.stringConstant("svmfuzz_source", source) + "\n"

@@ -59,7 +59,7 @@ struct Generate: ParsableCommand {
                 }
             }
             let program = ByteCodec.decode(bytes)
-            guard !program.operations.isEmpty, Oracle.runnable(program), Oracle.tcgLimits(program) == (false, false),
+            guard !program.operations.isEmpty, Oracle.runnable(program), Oracle.limits(program).isClear,
                   seen.insert(program).inserted else { continue }
             try Files.write(SVMText.print(program), to: "\(output)/gen-\(seed)-\(written).svm")
             written += 1

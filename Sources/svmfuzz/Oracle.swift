@@ -42,6 +42,9 @@ struct Oracle: ParsableCommand {
     @Flag(help: "Model a host CPU with virtual VMLOAD/VMSAVE (kvm_amd vls=1), for --records made on such a host.")
     var hostVls = false
 
+    @Option(help: ArgumentHelp("The guest CPU's MAXPHYADDR and CR4 features: qemu64 (QEMU's TCG CPU, the oracle's) or epyc (48 bits, SMEP, SMAP, ...), for --records made on an AMD host.", valueName: "cpu"))
+    var cpu: String = "qemu64"
+
     @Option(help: ArgumentHelp("Where to keep plans and records (default .build-kvm/oracle-<kernel>).", valueName: "dir"))
     var work: String?
 
@@ -84,7 +87,7 @@ struct Oracle: ParsableCommand {
         }
 
         let described = model.variant.rawValue + (fixes.map { " fixes=" + $0 } ?? "")
-            + (hostNrips ? " host-nrips" : "") + (hostVls ? " host-vls" : "")
+            + (hostNrips ? " host-nrips" : "") + (hostVls ? " host-vls" : "") + (cpu == "qemu64" ? "" : " cpu=" + cpu)
             + (svmeClearOf.map { " svme-clear-of=" + $0 } ?? "") + (kvmPatch.map { " (kernel patched: \($0))" } ?? "")
         var summary = OracleSummary(kernel: kernel, variant: described)
         for l in loaded {
@@ -106,31 +109,76 @@ struct Oracle: ParsableCommand {
     /// no x86 CPU can be in, fetching from unbacked memory; hardware loads the host CR0 from the host
     /// save area at every #VMEXIT. So they are a TCG limit, not KVM's, and the oracle does not play them.
     static func stallsTcg(_ p: Program, model: OracleModel = OracleModel(variant: .linux612)) -> Bool {
-        tcgLimits(p, model: model).stalls
+        limits(p, model: model).stalls
     }
 
-    /// The TCG limits the program meets as the model plays it, from one replay: `stalls` (above) and
-    /// `setsLmsle`: the model lets L1 set EFER.LMSLE (both Debian kernels accept it, fix
-    /// disallow-lmsle-when-mbz missing), which QEMU's TCG CPU lacks, so KVM's next VMRUN of the vCPU
-    /// fails and every such program differs at its next entry for TCG's reason, not KVM's or the
-    /// model's (corpus/oracle-confirm/wrmsr-efer-lmsle.svm shows it once, on both kernels). The replay
-    /// ends at the first stall. `svmfuzz generate` leaves out programs with either.
-    static func tcgLimits(_ p: Program, model: OracleModel = OracleModel(variant: .linux612)) -> (stalls: Bool, setsLmsle: Bool) {
-        var ex = Executor(config: model.config(p))
+    /// What keeps the runner under TCG from playing a program as the model does, found in one replay
+    /// on the model (`limits`).
+    struct PlayLimits: Equatable {
+        /// stallsTcg (above); the replay ends at the first stall.
+        var stalls = false
+        /// The model lets L1 set EFER.LMSLE (both Debian kernels accept it, fix disallow-lmsle-when-mbz
+        /// missing), which QEMU's TCG CPU lacks, so KVM's next VMRUN of the vCPU fails and every such
+        /// program differs at its next entry for TCG's reason, not KVM's or the model's
+        /// (corpus/oracle-confirm/wrmsr-efer-lmsle.svm shows it once, on both kernels).
         var setsLmsle = false
-        for op in p.operations {
+        /// The first step that runs guest code at a RIP where the runner has no interpreter (a RIP
+        /// userspace set, or a vmcb12 RIP the runner could not place): there the runner's CPU fetches
+        /// other bytes (a #PF beyond the identity map), while the model runs the step's instruction.
+        var outsideRunner: (step: Int, rip: UInt64)? = nil
+
+        var isClear: Bool { self == PlayLimits() }
+
+        static func == (a: PlayLimits, b: PlayLimits) -> Bool {
+            a.stalls == b.stalls && a.setsLmsle == b.setsLmsle && a.outsideRunner?.step == b.outsideRunner?.step
+                && a.outsideRunner?.rip == b.outsideRunner?.rip
+        }
+    }
+
+    /// The program's PlayLimits as the model plays it. `svmfuzz generate` leaves out programs with any.
+    static func limits(_ p: Program, model: OracleModel = OracleModel(variant: .linux612)) -> PlayLimits {
+        var ex = Executor(config: model.config(p))
+        var found = PlayLimits()
+        let starts = KvmPlan.interpreterStarts(p)
+        // L1's RIP in the model is abstract (it starts at 0x1000, the runner's at its interpreter), so
+        // only a RIP the program itself sets, and L2's when VMRUN enters it (vmcb12's RIP, where the
+        // runner places a copy), are addresses both sides share. SMM's interpreter is the runner's own.
+        var ripFromProgram = false
+        func checkRip(_ step: Int, in starts: [UInt64]) {
+            guard found.outsideRunner == nil, !ex.vcpu.getVcpuEvents().smm else { return }
+            let rip = ex.vcpu.getRegs().rip
+            if !KvmPlan.runsInterpreter(rip, starts: starts) { found.outsideRunner = (step, rip) }
+        }
+        for (i, op) in p.operations.enumerated() {
             let sixteenBit = ex.vcpu.getSregs().cr0 & CR0.pe == 0
             let smm = ex.vcpu.getVcpuEvents().smm
-            if op.isGuestInstruction && sixteenBit && !smm { return (true, setsLmsle) }
+            if op.isGuestInstruction && sixteenBit && !smm { found.stalls = true; return found }
+            if op.runsGuestCode && !sixteenBit && ripFromProgram { checkRip(i + 1, in: starts) }
+            let modeBefore = ex.vcpu.mode, ripBefore = ex.vcpu.getRegs().rip
             let r = ex.execute(op)
-            if ex.vcpu.getSregs().efer & EFER.lmsle != 0 { setsLmsle = true }
+            if ex.vcpu.getSregs().efer & EFER.lmsle != 0 { found.setsLmsle = true }
+            switch op {
+            case .setRegs(let g) where g.rip != nil: ripFromProgram = ex.vcpu.getRegs().rip == g.rip
+            case .runWith(let w) where w.regs?.rip != nil: ripFromProgram = ex.vcpu.getRegs().rip == w.regs?.rip
+            case .restore, .reset, .destroy:
+                ripFromProgram = false       // a snapshot holds the runner's own RIP; reset's is its own
+            case .guest, .emulate:
+                if ex.vcpu.getRegs().rip != ripBefore { ripFromProgram = false }   // execution moved it
+            default: break
+            }
+            // A VMRUN that enters L2 runs L2's code at vmcb12's RIP within the same step.
+            switch op {
+            case .guest(.vmrun), .emulate(.vmrun):
+                if modeBefore != .l2 && ex.vcpu.mode == .l2 { checkRip(i + 1, in: Array(starts.dropFirst())) }
+            default: break
+            }
             guard case .guest(let insn) = op, sixteenBit, smm else { continue }
             switch insn {
-            case .wrmsr, .rsm: if r.injected != nil { return (true, setsLmsle) }
-            default: return (true, setsLmsle)
+            case .wrmsr, .rsm: if r.injected != nil { found.stalls = true; return found }
+            default: found.stalls = true; return found
             }
         }
-        return (false, setsLmsle)
+        return found
     }
 
     /// Why the oracle does not play a program, or nil when it does.
@@ -138,7 +186,11 @@ struct Oracle: ParsableCommand {
         if !runnable(p) {
             return "module parameters differ from the oracle's boot (nested=1 npt=1 vgif=1), or lm=0 (the runner has no 32-bit L1)"
         }
-        if stallsTcg(p, model: model) { return "a guest instruction runs in 16-bit code, which stalls the TCG VM (Oracle.stallsTcg)" }
+        let limits = limits(p, model: model)
+        if limits.stalls { return "a guest instruction runs in 16-bit code, which stalls the TCG VM (Oracle.stallsTcg)" }
+        if let (step, rip) = limits.outsideRunner {
+            return "step \(step) runs guest code at RIP 0x\(String(rip, radix: 16)), where the runner has no code (Oracle.PlayLimits)"
+        }
         return nil
     }
 
@@ -157,7 +209,7 @@ struct Oracle: ParsableCommand {
         let v = try variant.map { try VariantNames.parse($0) } ?? OracleModel.variant(ofKernel: kernel)
         return OracleModel(variant: v, fixes: try FixNames.parse(fixes),
                            svmeClear: try svmeClearOf.map { try VariantNames.parse($0).svmeClear },
-                           hostNrips: hostNrips, hostVls: hostVls)
+                           hostNrips: hostNrips, hostVls: hostVls, cpu: try OracleModel.cpu(named: cpu))
     }
 
     /// `skip`: Oracle.notPlayed of the program (nil: it was played).
@@ -232,13 +284,25 @@ struct OracleModel {
     /// The host's NRIPS and VLS: QEMU's TCG has neither (kvm_amd reports nrips=0, vls=0 there).
     var hostNrips = false
     var hostVls = false
+    /// The guest CPU's MAXPHYADDR and CR4 features: QEMU's TCG CPU (qemu64) unless the records come
+    /// from an AMD host.
+    var cpu: GuestCpu = .qemu64
+
+    /// `--cpu`: qemu64 or epyc.
+    static func cpu(named name: String) throws -> GuestCpu {
+        switch name {
+        case "qemu64": return .qemu64
+        case "epyc": return .epyc
+        default: throw BadInput("svmfuzz: --cpu takes qemu64 or epyc (got '\(name)')")
+        }
+    }
 
     /// The variant describing a Debian kernel the oracle boots ("6.1" or "6.12").
     static func variant(ofKernel kernel: String) -> Variant { kernel == "6.1" ? .linux61 : .linux612 }
 
     /// The program's CPUID and module parameters (its own variant, fixes= and host features are ignored:
     /// the kernel and its host are what they are), on a host without NRIPS and VLS, so KVM offers the
-    /// guest no NRIPS either.
+    /// guest no NRIPS either, and with the host's MAXPHYADDR and CR4 features (`cpu`).
     func config(_ p: Program) -> VcpuConfig {
         var own = p.config
         own.variant = nil
@@ -247,6 +311,7 @@ struct OracleModel {
         if let svmeClear { c.svmeClear = svmeClear }
         c.hostNrips = hostNrips
         c.hostVls = hostVls
+        c.cpu = cpu
         c.guestNrips = false
         return c
     }

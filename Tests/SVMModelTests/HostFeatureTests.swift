@@ -95,3 +95,42 @@ final class HostFeatureTests: XCTestCase {
         }
     }
 }
+
+/// The guest CPU's MAXPHYADDR and CR4 features (VcpuConfig.cpu): QEMU's TCG CPU qemu64, the real-KVM
+/// oracle's host, has 40-bit physical addresses and no SMEP, SMAP, FSGSBASE, PCID or XSAVE; the modeled
+/// EPYC host has 48 bits and all five (corpus/oracle-confirm/tcg-cpu-maxphyaddr-and-cr4.svm, agreed by
+/// real 6.1 and 6.12 under TCG).
+final class GuestCpuTests: XCTestCase {
+    func testHsavePaBeyondMaxPhyAddrFaultsOnlyOnTheSmallerCpu() {
+        for (cpu, gp) in [(GuestCpu.epyc, false), (GuestCpu.qemu64, true)] {
+            var v = makeL1(.linux612, cpu: cpu)
+            beginRun(&v)
+            XCTAssertEqual(exec(&v, .wrmsr(msr: MSR.vmHsavePa, value: 0xff_ffff_f000)), .entered(.l1), "below 2^40")
+            XCTAssertEqual(v.nested.hsaveMsr, 0xff_ffff_f000)
+            _ = exec(&v, .wrmsr(msr: MSR.vmHsavePa, value: 1 << 40))
+            XCTAssertEqual(v.nested.hsaveMsr == 1 << 40, !gp, "\(cpu)")
+        }
+    }
+
+    func testSetSregsRefusesCr4FeaturesTheCpuLacks() {
+        for bit in [CR4.smep, CR4.smap, CR4.fsgsbase, CR4.pcide, CR4.osxsave] {
+            for (cpu, refused) in [(GuestCpu.epyc, false), (GuestCpu.qemu64, true)] {
+                var v = makeL1(.linux612, cpu: cpu)
+                var s = v.getSregs()
+                s.cr4 |= bit
+                XCTAssertEqual(v.setSregs(s) != .ok, refused, "CR4 bit \(bit) on \(cpu)")
+            }
+        }
+    }
+
+    func testVmrunOfAVmcb12WithSmepIsInvalidOnTheSmallerCpu() {
+        var vmcb12 = makeVmcb12()
+        vmcb12.save.cr4 |= CR4.smep
+        for (cpu, mode) in [(GuestCpu.epyc, Mode.l2), (GuestCpu.qemu64, Mode.l1)] {
+            var v = makeL1(.linux612, cpu: cpu)
+            prepareVmrun(&v, vmcb12: vmcb12)
+            XCTAssertEqual(exec(&v, .vmrun(gpa: Layout.vmcb12)), .entered(mode), "\(cpu)")
+            if mode == .l1 { XCTAssertEqual(v.vmcb12InMemory.control.exitCode, SVMExit.err) }
+        }
+    }
+}

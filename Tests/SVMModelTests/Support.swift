@@ -58,11 +58,12 @@ func makeVmcb12(intercepts: InterceptSet = [.vmrun, .vmmcall], asid: UInt32 = 1,
 
 func makeL1(_ variant: Variant = .merged, nested: Bool = true, npt: Bool = true, vgif: Bool = true,
             guestSvm: Bool = true, guestLm: Bool = true, guestNrips: Bool = true, hostNrips: Bool = true,
-            hostVls: Bool = true) -> Vcpu {
+            hostVls: Bool = true, cpu: GuestCpu = .epyc) -> Vcpu {
     var c = VcpuConfig(variant: variant, nested: nested, npt: npt, vgif: vgif,
                        guestSvm: guestSvm, guestLm: guestLm, guestNrips: guestNrips)
     c.hostNrips = hostNrips
     c.hostVls = hostVls
+    c.cpu = cpu
     return Vcpu.makeL1(config: c)
 }
 

@@ -70,4 +70,30 @@ final class OracleCommandTests: CLITestCase {
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stdout.hasPrefix("NO-RECORDS p.svm"), r.stdout)
     }
+
+    /// Guest code at a RIP where the runner has none (a RIP the program sets, a vmcb12 RIP the runner
+    /// cannot place a copy at) runs other bytes on real KVM: such programs are not played, and the line
+    /// says which step and RIP. RIPs the runner has code at are played.
+    func testProgramsRunningCodeOutsideTheRunnersAreNotPlayed() throws {
+        try write("none.txt", "")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("rec"), withIntermediateDirectories: true)
+        let cases: [(String, String?)] = [
+            ("set_regs rip=0xffff800000000000\nwrmsr efer 0x1d01\n", "step 2 runs guest code at RIP 0xffff800000000000"),
+            ("set_regs rip=0x8000\nrun\n", "step 2 runs guest code at RIP 0x8000"),
+            ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x100\nvmrun 0x10000\n",
+             "step 4 runs guest code at RIP 0x100"),
+            ("set_regs rip=0x4000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000\nrun\n", nil),
+            ("wrmsr efer 0x1d01\nset_regs rip=0x8000\nset_regs rip=0x4000\nrestore A\nrun\n", nil),
+        ]
+        for (text, reason) in cases {
+            try write("p.svm", text)
+            let r = try svmfuzz("oracle", "p.svm", "--kernel", "6.12", "--records", "rec", "--known", "none.txt")
+            if let reason {
+                XCTAssertEqual(r.status, 0, r.stdout)
+                XCTAssertTrue(r.stdoutLines.first?.hasPrefix("not-run   p.svm: " + reason + ",") ?? false, r.stdout)
+            } else {
+                XCTAssertTrue(r.stdoutLines.first?.hasPrefix("NO-RECORDS") ?? false, text + r.stdout)
+            }
+        }
+    }
 }

@@ -25,7 +25,7 @@ enum HsavePaRules: Invariant {
         guard mode != .l2 else { return nil }
         switch insn {
         case .wrmsr(let msr, let value) where msr == MSR.vmHsavePa:
-            if !GuestPhys.pageAddressValid(value) && r.injected != Vector.gp {
+            if !v.config.cpu.pageAddressValid(value) && r.injected != Vector.gp {
                 return "WRMSR(VM_HSAVE_PA, 0x\(String(value, radix: 16))) did not raise #GP"
             }
         case .vmrun:

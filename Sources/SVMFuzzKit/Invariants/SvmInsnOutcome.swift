@@ -103,11 +103,11 @@ enum SvmInsnOutcome: Invariant {
     }
 
     /// The APM's outcome of the exception checks.
-    static func apm(_ insn: GuestInstruction, rax: UInt64?, svme: Bool, protectedMode: Bool, cpl: UInt8) -> Outcomes {
+    static func apm(_ insn: GuestInstruction, rax: UInt64?, svme: Bool, protectedMode: Bool, cpl: UInt8, cpu: GuestCpu) -> Outcomes {
         if case .vmmcall = insn { return .ud }           // judged only when not intercepted
         if !svme || !protectedMode { return .ud }
         if cpl != 0 { return .gp }
-        if let rax, rax & 0xfff != 0 || !GuestPhys.isLegal(rax) { return .gp }
+        if let rax, rax & 0xfff != 0 || !cpu.isLegalGpa(rax) { return .gp }
         return .runs
     }
 
@@ -116,16 +116,16 @@ enum SvmInsnOutcome: Invariant {
                                 nestedAllocated: Bool) -> Outcomes {
         let l2 = b.mode == .l2
         let svme = b.efer & EFER.svme != 0, pe = b.cr0 & CR0.pe != 0, pg = b.cr0 & CR0.pg != 0
-        let outcome = apm(insn, rax: rax, svme: svme, protectedMode: pe, cpl: b.cpl)
+        let outcome = apm(insn, rax: rax, svme: svme, protectedMode: pe, cpl: b.cpl, cpu: config.cpu)
         var allowed = outcome
-        if pe != pg { allowed.insert(apm(insn, rax: rax, svme: svme, protectedMode: pg, cpl: b.cpl)) }
+        if pe != pg { allowed.insert(apm(insn, rax: rax, svme: svme, protectedMode: pg, cpl: b.cpl, cpu: config.cpu)) }
         let vmcbAddress: Bool
         switch insn {
         case .vmrun, .vmload, .vmsave: vmcbAddress = true
         default: vmcbAddress = false
         }
         if !l2 && !svme {
-            if vmcbAddress && pe && config.hostSvmeAddrChk && apm(insn, rax: rax, svme: true, protectedMode: true, cpl: b.cpl) == .gp {
+            if vmcbAddress && pe && config.hostSvmeAddrChk && apm(insn, rax: rax, svme: true, protectedMode: true, cpl: b.cpl, cpu: config.cpu) == .gp {
                 allowed.insert(.gp)
             }
             let runByCpu: Bool
@@ -135,7 +135,7 @@ enum SvmInsnOutcome: Invariant {
             default: runByCpu = false
             }
             if runByCpu && !config.has(.interceptGifInsnsWithoutSvme) {
-                allowed.insert(apm(insn, rax: rax, svme: true, protectedMode: pe, cpl: b.cpl))
+                allowed.insert(apm(insn, rax: rax, svme: true, protectedMode: pe, cpl: b.cpl, cpu: config.cpu))
             }
         }
         if allowed.contains(.runs), vmcbAddress, let rax, !GuestPhys.isMappable(rax) { allowed.formUnion([.gp, .exit]) }

@@ -42,20 +42,20 @@ enum VmrunOutcome: Invariant {
         if s.cr0 >> 32 != 0 { return "CR0[63:32] set" }
         if s.dr6 >> 32 != 0 { return "DR6[63:32] set" }
         if s.dr7 >> 32 != 0 { return "DR7[63:32] set" }
-        if s.cr4 & ~CR4.supported != 0 { return "reserved CR4 bits" }
+        if !config.cpu.isValidCr4(s.cr4) { return "reserved CR4 bits" }
         if let why = IoctlAcceptsInvalid.invalidEfer(s.efer, config) { return why }
         if s.efer & EFER.lme != 0 && s.cr0 & CR0.pg != 0 {
             if s.cr4 & CR4.pae == 0 { return "long mode without CR4.PAE" }
             if s.cr0 & CR0.pe == 0 { return "long mode without CR0.PE" }
-            if !GuestPhys.isLegal(s.cr3) { return "illegal CR3" }
+            if !config.cpu.isLegalGpa(s.cr3) { return "illegal CR3" }
             if s.csAttrib & SegAttrib.l != 0 && s.csAttrib & SegAttrib.db != 0 { return "CS.L and CS.D in long mode" }
         }
         if !c.intercepts.contains(.vmrun) { return "VMRUN intercept clear" }
         if c.asid == 0 { return "ASID 0" }
-        if !mapIsLegal(c.msrpmBasePa, size: GuestPhys.msrpmSize) { return "MSRPM beyond MAXPHYADDR" }
-        if !mapIsLegal(c.iopmBasePa, size: GuestPhys.iopmSize) { return "IOPM beyond MAXPHYADDR" }
+        if !mapIsLegal(c.msrpmBasePa, size: GuestPhys.msrpmSize, config.cpu) { return "MSRPM beyond MAXPHYADDR" }
+        if !mapIsLegal(c.iopmBasePa, size: GuestPhys.iopmSize, config.cpu) { return "IOPM beyond MAXPHYADDR" }
         // NP_ENABLE counts only when nested paging is exposed to L1.
-        if config.npt && c.miscCtl & MiscCtl.enableNp != 0 && !GuestPhys.isLegal(c.nestedCr3) { return "illegal nCR3" }
+        if config.npt && c.miscCtl & MiscCtl.enableNp != 0 && !config.cpu.isLegalGpa(c.nestedCr3) { return "illegal nCR3" }
         if let why = eventInjRefusal(c.eventInj) { return why }
         if c.intCtl & IntCtl.vNmiEnable != 0 && !c.intercepts.contains(.nmi) { return "V_NMI_ENABLE without the NMI intercept" }
         return nil
@@ -72,9 +72,9 @@ enum VmrunOutcome: Invariant {
         }
     }
 
-    private static func mapIsLegal(_ base: UInt64, size: UInt64) -> Bool {
+    private static func mapIsLegal(_ base: UInt64, size: UInt64, _ cpu: GuestCpu) -> Bool {
         let b = base & GuestPhys.pageMask
-        return GuestPhys.isLegal(b) && GuestPhys.isLegal(b &+ size &- 1)
+        return cpu.isLegalGpa(b) && cpu.isLegalGpa(b &+ size &- 1)
     }
 
     /// Failures after the checks that KVM reports as VMEXIT_INVALID although the APM does not list them.
@@ -86,7 +86,7 @@ enum VmrunOutcome: Invariant {
         // KVM takes vmcb12's EFER.LMA as is (the known LMA/LME disagreement), so legacy PAE is LMA clear.
         let legacyPae = s.cr0 & CR0.pg != 0 && s.cr4 & CR4.pae != 0 && s.efer & EFER.lma == 0
         if legacyPae && !nestedNpt && !GuestPhys.isMappable(s.cr3) { return true }
-        if !GuestPhys.isLegal(s.cr3) { return true }
+        if !config.cpu.isLegalGpa(s.cr3) { return true }
         return false
     }
 

@@ -40,6 +40,36 @@ public enum KvmPlan {
     /// One operation's plan step (without the `step N LINE` prefix), from its description.
     static func step(_ op: Operation) -> String { op.spec.lowerToPlan(op) }
 
+    /// Where the runner's 64-bit interpreter copies start (L1's, then each `l2entry` the runner can
+    /// place, as runner.c's setup_places decides) and how long each is (guest.S's g_interp64: 0x159
+    /// bytes; a window of a page allows for the model's RIP, which advances by instruction lengths
+    /// where the interpreter loops). Guest code the model runs at a RIP outside them runs other bytes
+    /// on the runner.
+    public static func interpreterStarts(_ program: Program) -> [UInt64] {
+        let places = Places(program)
+        var starts: [UInt64] = [interpreterL1]
+        for e in places.l2Entries {
+            let copy = e..<(e &+ interpreterLength)
+            let clashes = copy.overlaps(0..<0x400) || copy.overlaps(0x1000..<0x1008)
+                || copy.overlaps(smmEntry..<(smmEntry + 0x100)) || e &+ interpreterLength > GuestPhys.ramTop
+                || places.cr3s.contains { copy.contains($0 & GuestPhys.pageMask) }
+                || starts.dropFirst().contains { $0 != e && copy.overlaps($0..<($0 &+ interpreterLength)) }
+            if !clashes { starts.append(e) }
+        }
+        return starts
+    }
+
+    /// Whether `rip` lies in one of the interpreter windows starting at `starts`.
+    public static func runsInterpreter(_ rip: UInt64, starts: [UInt64]) -> Bool {
+        starts.contains { rip >= $0 && rip - $0 < interpreterWindow }
+    }
+
+    /// L1's interpreter copy (PLAN.md), the SMM interpreter's entry (SMBASE + 0x8000).
+    public static let interpreterL1: UInt64 = 0x60_4000
+    static let smmEntry: UInt64 = smbase + 0x8000
+    static let interpreterLength: UInt64 = 0x159
+    static let interpreterWindow: UInt64 = 0x1000
+
     static func overlapsRunner(_ gpa: UInt64) -> Bool {
         let page = gpa & GuestPhys.pageMask
         return runnerArea.contains(page)

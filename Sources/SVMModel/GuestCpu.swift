@@ -1,0 +1,32 @@
+// The guest CPU's limits that come from CPUID (KVM_SET_CPUID2 with what KVM_GET_SUPPORTED_CPUID
+// offers): MAXPHYADDR and the CR4 bits whose features exist. The host decides them: KVM offers no
+// more than the CPU it runs on.
+
+public struct GuestCpu: Hashable, Sendable {
+    /// CPUID 0x80000008 EAX[7:0], vcpu->arch.maxphyaddr (cpuid_query_maxphyaddr).
+    public var maxPhyAddr: UInt8
+    /// The CR4 bits neither CR4_RESERVED_BITS nor __cr4_reserved_bits of the guest's CPUID reserve.
+    public var cr4Allowed: UInt64
+
+    /// The modeled host, an AMD EPYC (Zen 3 on): 48-bit physical addresses, FSGSBASE, PCID, XSAVE,
+    /// SMEP and SMAP.
+    public static let epyc = GuestCpu(maxPhyAddr: 48, cr4Allowed: CR4.supported)
+
+    /// QEMU's TCG CPU `qemu64` (the real-KVM oracle's L0): 40-bit physical addresses (QEMU's
+    /// TCG_PHYS_ADDR_BITS) and none of FSGSBASE, PCID, XSAVE, SMEP, SMAP in its CPUID, so
+    /// __cr4_reserved_bits reserves their CR4 bits.
+    public static let qemu64 = GuestCpu(
+        maxPhyAddr: 40,
+        cr4Allowed: CR4.supported & ~(CR4.fsgsbase | CR4.pcide | CR4.osxsave | CR4.smep | CR4.smap))
+
+    /// kvm_vcpu_is_legal_gpa (arch/x86/kvm/cpuid.h)
+    @inline(__always) public func isLegalGpa(_ gpa: UInt64) -> Bool { gpa >> UInt64(maxPhyAddr) == 0 }
+
+    /// page_address_valid (arch/x86/kvm/x86.h)
+    @inline(__always) public func pageAddressValid(_ gpa: UInt64) -> Bool {
+        gpa & ~GuestPhys.pageMask == 0 && isLegalGpa(gpa)
+    }
+
+    /// __kvm_is_valid_cr4 (arch/x86/kvm/x86.c)
+    @inline(__always) public func isValidCr4(_ value: UInt64) -> Bool { value & ~cr4Allowed == 0 }
+}
