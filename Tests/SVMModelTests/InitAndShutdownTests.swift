@@ -25,6 +25,26 @@ final class InitTests: XCTestCase {
         XCTAssertEqual(v.owners.visible(current: v.current), Array(repeating: .host, count: 8))
     }
 
+    /// Zoo B08 (ed129ec9057f reverted, as scripts/kvm-patches/zoo-reverts-6.12.patch does): the INIT
+    /// clears guest mode in kvm_vcpu_reset's hflags without switching back to vmcb01, so the reset's
+    /// CR0 and CR4 writes land in vmcb02, which svm_set_efer(0) then frees (svm_free_nested's WARN
+    /// switches to vmcb01). vmcb01 keeps L1's paging CR0 and CR4 while KVM's own CR0 is the reset
+    /// value: the CPU runs the reset vCPU paged at 0xfff0 with the reset IDT, which is why the reverted
+    /// 6.12 kernel shut the VM down at that step (`scripts/zoo-on-kvm.sh --reverts`); the model, with no
+    /// page tables, only shows the split.
+    func testB08InitInL2LeavesL1sPagingInVmcb01() {
+        for (variant, hardwareCr0) in [(Variant.zooB08, L1State.cr0), (.merged, CR0.et)] {
+            var v = makeL1(variant)
+            enterL2(&v)
+            v.raiseInit()
+            XCTAssertEqual(reenter(&v), .entered(.l1))
+            XCTAssertEqual(v.cr0, CR0.et, "KVM's CR0 on \(variant)")
+            XCTAssertEqual(v.current, .vmcb01)
+            XCTAssertEqual(v.vmcb01.save.cr0 & (CR0.pg | CR0.pe), hardwareCr0 & (CR0.pg | CR0.pe), "the CPU's CR0 on \(variant)")
+            XCTAssertEqual(v.warnings.sites.map(\.name).contains("svm_free_nested:not-vmcb01"), variant == .zooB08)
+        }
+    }
+
     /// With INTERCEPT_INIT: #VMEXIT(INIT) to L1 with GIF=0, and the INIT stays latched until L1's STGI,
     /// after which it resets the vCPU.
     func testInitInL2WithInterceptVmexitsAndLatches() {
