@@ -1,6 +1,14 @@
 // swift-tools-version:5.9
 import PackageDescription
 
+// scripts/build-fuzz.sh sets SVMFUZZ_COVERAGE=model for its `--sanitize=fuzzer` build: only
+// SVMModel keeps libFuzzer's coverage and cmp instrumentation, so the edges libFuzzer collects,
+// clears and weighs every execution are the model's behaviour, not the codec, executor,
+// invariants, harness or mutator (an empty `-sanitize=` after SwiftPM's turns swiftc's off for
+// that module; libFuzzer is still linked through the product's --sanitize=fuzzer).
+let uninstrumented: [SwiftSetting] =
+    Context.environment["SVMFUZZ_COVERAGE"] == "model" ? [.unsafeFlags(["-sanitize="])] : []
+
 let package = Package(
     name: "svmfuzz",
     products: [
@@ -18,11 +26,11 @@ let package = Package(
         // The emulated vCPU core: KVM's nested SVM logic, no I/O, no randomness.
         .target(name: "SVMModel"),
         // Programs, the .svm language, the byte codec, the executor, invariants, minimizer, mutator.
-        .target(name: "SVMFuzzKit", dependencies: ["SVMModel"]),
+        .target(name: "SVMFuzzKit", dependencies: ["SVMModel"], swiftSettings: uninstrumented),
         // Weak declaration of LLVMFuzzerMutate so plain `swift build` links.
         .target(name: "CFuzzSupport"),
         // libFuzzer entry point; build with scripts/build-fuzz.sh (SwiftPM --sanitize=fuzzer).
-        .executableTarget(name: "FuzzSVM", dependencies: ["SVMFuzzKit", "CFuzzSupport"]),
+        .executableTarget(name: "FuzzSVM", dependencies: ["SVMFuzzKit", "CFuzzSupport"], swiftSettings: uninstrumented),
         // An empty libFuzzer target built with the same flags: the benchmark's speed reference.
         .executableTarget(name: "FuzzEmpty"),
         .executableTarget(name: "svmfuzz", dependencies: [

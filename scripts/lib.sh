@@ -2,7 +2,15 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLCHAIN_BIN="$(dirname "$(readlink -f "$(command -v swift)")")"
-FUZZ_SCRATCH="$ROOT/.build-fuzz"
+# What the fuzz build instruments for coverage (Package.swift reads it): `model` (the default) only
+# SVMModel; `all` every module, as plain `--sanitize=fuzzer` does (kept to compare the two). Each
+# has its own scratch folder, so switching does not rebuild the other.
+export SVMFUZZ_COVERAGE="${SVMFUZZ_COVERAGE:-model}"
+case "$SVMFUZZ_COVERAGE" in
+    model) FUZZ_SCRATCH="$ROOT/.build-fuzz" ;;
+    all) FUZZ_SCRATCH="$ROOT/.build-fuzz-all" ;;
+    *) echo "SVMFUZZ_COVERAGE must be model or all (got '$SVMFUZZ_COVERAGE')" >&2; exit 2 ;;
+esac
 # Swift's backtracer swallows the crash signals libFuzzer needs for artifacts (swift-libfuzzer.md §2).
 export SWIFT_BACKTRACE=enable=no
 # The violation report is printed by the harness itself; symbolizing libFuzzer's stack trace only
