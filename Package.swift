@@ -6,8 +6,12 @@ import PackageDescription
 // clears and weighs every execution are the model's behaviour, not the codec, executor,
 // invariants, harness or mutator (an empty `-sanitize=` after SwiftPM's turns swiftc's off for
 // that module; libFuzzer is still linked through the product's --sanitize=fuzzer).
-let uninstrumented: [SwiftSetting] =
-    Context.environment["SVMFUZZ_COVERAGE"] == "model" ? [.unsafeFlags(["-sanitize="])] : []
+let coverage = Context.environment["SVMFUZZ_COVERAGE"] ?? "all"
+let uninstrumented: [SwiftSetting] = coverage == "all" ? [] : [.unsafeFlags(["-sanitize="])]
+// `model-edges`: the model's edges without the cmp callbacks (trace-cmp), spelled out because any
+// -sanitize-coverage replaces -sanitize=fuzzer's default set (shared/reference/swift-libfuzzer.md §1).
+let modelCoverage: [SwiftSetting] =
+    coverage == "model-edges" ? [.unsafeFlags(["-sanitize-coverage=edge,inline-8bit-counters,pc-table"])] : []
 
 let package = Package(
     name: "svmfuzz",
@@ -24,7 +28,7 @@ let package = Package(
     ],
     targets: [
         // The emulated vCPU core: KVM's nested SVM logic, no I/O, no randomness.
-        .target(name: "SVMModel"),
+        .target(name: "SVMModel", swiftSettings: modelCoverage),
         // Programs, the .svm language, the byte codec, the executor, invariants, minimizer, mutator.
         .target(name: "SVMFuzzKit", dependencies: ["SVMModel"], swiftSettings: uninstrumented),
         // Weak declaration of LLVMFuzzerMutate so plain `swift build` links.
