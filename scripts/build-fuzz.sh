@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Builds a libFuzzer target with SwiftPM's own --sanitize=fuzzer in .build-fuzz (recipe A1 of
 # shared/reference/swift-libfuzzer.md) and checks that the result really is a libFuzzer binary:
-# `-Xswiftc -sanitize=fuzzer` silently links a binary that does nothing.
+# `-Xswiftc -sanitize=fuzzer` silently links a binary that does nothing. SVMFUZZ_COVERAGE (lib.sh,
+# read by Package.swift) chooses what gets coverage: `model` (default) only SVMModel, so libFuzzer's
+# per-execution work follows the model's behaviour, not the codec, executor, invariants or mutator.
 #   scripts/build-fuzz.sh [FuzzSVM|FuzzEmpty]      prints the binary's path
 source "$(dirname "$0")/lib.sh"
 product="${1:-FuzzSVM}"
 cd "$ROOT"
-swift build -c release --product "$product" --sanitize=fuzzer --scratch-path "$FUZZ_SCRATCH" >&2 \
+SVMFUZZ_COVERAGE="$SVMFUZZ_COVERAGE" swift build -c release --product "$product" --sanitize=fuzzer \
+    --scratch-path "$FUZZ_SCRATCH" >&2 \
     || die "building $product with --sanitize=fuzzer failed"
 bin="$FUZZ_SCRATCH/release/$product"
 [ -x "$bin" ] || die "$bin was not produced"

@@ -11,7 +11,7 @@ import Glibc
 /// The variant under test: SVMFUZZ_VARIANT, else the executable's name, else `merged`. OSS-Fuzz
 /// passes no environment to a target, so there each variant is a copy named `FuzzSVM_<variant>`
 /// (`.` spelled `_`: a target name has no dots), built by scripts/oss-fuzz/build.sh.
-let harness: FuzzHarness = {
+var harness: FuzzHarness = {
     let exe = CommandLine.arguments.first ?? "FuzzSVM"
     let env = getenv("SVMFUZZ_VARIANT").map { String(cString: $0) }
     let name = env ?? variantName(executable: exe)

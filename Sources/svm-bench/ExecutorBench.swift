@@ -22,7 +22,7 @@ func executorBench(inputs target: Int) {
         exit(2)
     }
     let ops = inputs.map { ByteCodec.decode($0).operations.count }.reduce(0, +)
-    let harness = FuzzHarness(variant: .default)
+    var harness = FuzzHarness(variant: .default)
     var violations = 0, runs = 0
     let clock = ContinuousClock()
     let start = clock.now

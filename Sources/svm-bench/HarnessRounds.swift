@@ -74,7 +74,7 @@ func harnessRounds(rounds: Int, length: Int?) {
     // Known issues end an input without a report, as in the fuzz target (scripts/fuzz.sh).
     let known = (try? String(contentsOfFile: "corpus/known-issues.txt", encoding: .utf8))
         .flatMap { try? FuzzHarness.parseKnownIssues($0) } ?? []
-    let harness = FuzzHarness(variant: .merged, known: known)
+    var harness = FuzzHarness(variant: .merged, known: known)
     var violations = 0
     for _ in 0..<rounds {
         for bytes in inputs {

@@ -11,7 +11,7 @@ final class QuietHarnessTests: XCTestCase {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("corpus/regressions/merged")
         let names = ["vmexit-restores-l1-smm-cr4-mce", "unrestorable-init-latched-past-stgi", "unrestorable-rsm-vmcb12-gpa"]
-        let harness = FuzzHarness(variant: .merged)
+        var harness = FuzzHarness(variant: .merged)
         for name in names {
             let text = try String(contentsOf: dir.appendingPathComponent(name + ".svm"), encoding: .utf8)
             let program = try SVMText.parse(text, file: name)

@@ -11,16 +11,16 @@ public struct FuzzHarness: Sendable {
     /// abandoned there instead of being reported, so a campaign goes on looking for new ones.
     public let known: [ViolationPattern]
 
-    /// A fresh executor for the default configuration, copied for each input instead of created.
-    let template: Executor
+    /// The executor every input runs on, restarted in place for each (created anew only when an
+    /// input's configuration differs from the previous one's).
+    private var executor: Executor
 
     public init(variant: Variant, fixes: FixDelta? = nil, known: [ViolationPattern] = []) {
         self.variant = variant
         self.fixes = fixes
         self.known = known
-        var t = Executor(config: ProgramConfig().vcpuConfig(variant: variant, fixes: fixes))
-        t.quiet = true
-        template = t
+        executor = Executor(config: ProgramConfig().vcpuConfig(variant: variant, fixes: fixes))
+        executor.quiet = true
     }
 
     /// The signatures of a known-issues file (KnownIssues.swift; errors name `file:line`).
@@ -41,13 +41,17 @@ public struct FuzzHarness: Sendable {
 
     /// Decodes and runs one input; returns the first violation. Operations are decoded one at a
     /// time and the run stops at the violation, so nothing after it is even decoded.
-    public func run(_ bytes: UnsafeRawBufferPointer) -> Violation? {
+    public mutating func run(_ bytes: UnsafeRawBufferPointer) -> Violation? {
         var decoder = OperationDecoder(bytes)
         let config = decoder.config.vcpuConfig(variant: variant, fixes: fixes)
-        var ex = config == template.config ? template : Executor(config: config)
-        ex.quiet = true
+        if config == executor.vcpu.config {
+            executor.restart()
+        } else {
+            executor = Executor(config: config)
+            executor.quiet = true
+        }
         while let op = decoder.next() {
-            if let code = ex.execute(op).violation { return isKnown(code) ? nil : described(bytes) }
+            if let code = executor.execute(op).violation { return isKnown(code) ? nil : described(bytes) }
         }
         return nil
     }

@@ -19,7 +19,7 @@ public struct RandomSearch: Sendable {
         public var finding: Finding?
     }
 
-    public let harness: FuzzHarness
+    public private(set) var harness: FuzzHarness
     public let seed: UInt64
     /// Inputs are 0...maxLength bytes long, each length equally likely.
     public let maxLength: Int

@@ -17,7 +17,8 @@ enum Vmcb12Unchecked: Invariant {
         check(ex.vcpu).map { CheckFailure(.vmcb12Unchecked, $0) }
     }
 
-    static func check(_ v: Vcpu) -> String? {
+    /// Inlined: called on the executor's vCPU after every step, an out-of-line call copies it first.
+    @inline(__always) static func check(_ v: Vcpu) -> String? {
         guard v.guestMode else { return nil }
         if !v.nested.ctl.intercepts.contains(.vmrun) { return "in guest mode with a vmcb12 that does not intercept VMRUN" }
         if v.nested.ctl.asid == 0 { return "in guest mode with a vmcb12 ASID of 0" }
