@@ -70,13 +70,31 @@ let mutatorMode: MutatorMode = {
     }
 }()
 
+/// The whole operations of libFuzzer's -dict= file, which the operation mutator inserts at operation
+/// boundaries (OperationDictionary.swift); empty without -dict.
+let operationDictionary: OperationDictionary = {
+    guard let arg = CommandLine.arguments.last(where: { $0.hasPrefix("-dict=") }) else { return .none }
+    let path = String(arg.dropFirst("-dict=".count))
+    guard let text = readFile(path) else {
+        fputs("FuzzSVM: cannot read dictionary '\(path)'\n", stderr)
+        exit(2)
+    }
+    do {
+        return try OperationDictionary.parse(text, file: path)
+    } catch {
+        fputs("FuzzSVM: \(error)\n", stderr)
+        exit(2)
+    }
+}()
+
 @_cdecl("LLVMFuzzerInitialize")
 public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>,
                            _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
     // Hand the crash signals back to libFuzzer, so a violation leaves a crash-* artifact even
     // without SWIFT_BACKTRACE=enable=no (reference/swift-libfuzzer.md §2).
     for s in [SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV] { signal(s, SIG_DFL) }
-    fputs("FuzzSVM: variant \(harness.variant.rawValue), mutator \(mutatorMode), \(harness.known.count) known issue(s) ignored\n", stderr)
+    fputs("FuzzSVM: variant \(harness.variant.rawValue), mutator \(mutatorMode), \(harness.known.count) known issue(s) ignored, "
+          + "\(operationDictionary.entries.count) dictionary operation(s)\n", stderr)
     return 0
 }
 
@@ -93,7 +111,8 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     return 0
 }
 
-/// Operation-level mutations (insert, delete, swap, duplicate, tweak one field) keep inputs
+/// Operation-level mutations (insert a fresh or a dictionary operation, delete, swap, duplicate, tweak one
+/// field, flip a config key) keep inputs
 /// well-formed programs; libFuzzer's byte mutations find the values in between.
 @_cdecl("LLVMFuzzerCustomMutator")
 public func fuzzCustomMutator(_ data: UnsafeMutablePointer<UInt8>, _ size: Int, _ maxSize: Int, _ seed: UInt32) -> Int {
@@ -104,7 +123,7 @@ public func fuzzCustomMutator(_ data: UnsafeMutablePointer<UInt8>, _ size: Int, 
     case .mixed: useOps = seed & 1 == 0
     }
     if useOps {
-        let n = OperationMutator.mutate(data, size: size, maxSize: maxSize, seed: seed >> 1)
+        let n = OperationMutator.mutate(data, size: size, maxSize: maxSize, seed: seed >> 1, dictionary: operationDictionary)
         if n >= 0 { return n }
     }
     return LLVMFuzzerMutate(data, size, maxSize)

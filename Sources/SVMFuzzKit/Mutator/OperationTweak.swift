@@ -5,11 +5,13 @@
 import SVMModel
 
 enum OperationTweak {
+    /// A bit flip one time in 8, any entry of the table three times in 8 (so an entry many steps from the
+    /// common value is not much rarer than its neighbours), else the next or previous entry.
     static func neighbour(_ v: UInt64, _ t: ValueTable, _ rng: inout MutatorRng) -> UInt64 {
         let values = t.values
         switch rng.below(8) {
         case 0: return (v ^ (1 << UInt64(rng.below(t.bits)))) & t.mask
-        case 1: return values[rng.below(values.count)]
+        case 1...3: return values[rng.below(values.count)]
         default:
             guard let i = values.firstIndex(of: v) else { return values[0] }
             return values[(i + (rng.chance(2) ? 1 : values.count - 1)) % values.count]
