@@ -15,6 +15,12 @@
    program goes to OUT/findings/<group>.svm with a header; a summary table is printed.
 5. programs/s (boots included), disagreements per 1000 programs, seconds per minimization.
 Collection stops at 60% of --minutes (or after --programs programs); minimization uses the rest.
+
+  scripts/kvm-oracle.sh --campaign --rejudge OUT [--kernel K]
+
+judges every program of a finished campaign in OUT again with today's model, against the records the
+kernel wrote then (no boot): the same counts and raw groups, to measure a model fix on what a campaign
+found ("before and after fixing") without running the kernel again.
 """
 import argparse, json, os, re, shutil, subprocess, sys, time
 
@@ -161,9 +167,12 @@ def main():
     ap.add_argument("--batch", type=int, default=300)
     ap.add_argument("--max-minimize", type=int, default=3, help="disagreements minimized per (field, kind)")
     ap.add_argument("--out", default=".build-kvm/campaign")
+    ap.add_argument("--rejudge", metavar="OUT", help="judge a finished campaign's programs again from its records")
     a = ap.parse_args()
 
     svmfuzz = sh(["bash", "-c", "source scripts/lib.sh && svmfuzz_bin"], stdout=subprocess.PIPE).stdout.strip()
+    if a.rejudge:
+        return rejudge(svmfuzz, a.kernel, a.rejudge)
     out = os.path.relpath(os.path.join(ROOT, a.out), ROOT) if not os.path.isabs(a.out) else a.out
     for sub in ("programs", "work", "minimized", "findings", "findings-records"):
         shutil.rmtree(os.path.join(ROOT, out, sub), ignore_errors=True)
@@ -309,6 +318,38 @@ def main():
                    "oracle_seconds": booted_s, "programs_per_s": pps, "disagreements": disagreements,
                    "per_1000": per_k, "minimized": minimized, "seconds_per_minimization": avg_min,
                    "groups": {g: [m["output"] for m in ms] for g, ms in groups.items()}}, f, indent=1)
+
+
+def rejudge(svmfuzz, kernel, out):
+    """--rejudge: every batch folder OUT/programs/B against OUT/work/B/records (OUT/work/B for the
+    folders of programs salvaged from a stalled boot), with the model of this revision."""
+    pdir = os.path.join(out, "programs")
+    if not os.path.isdir(pdir):
+        sys.exit(f"kvm-campaign: {out}: no programs/ folder (not a campaign's output)")
+    results = []
+    for b in sorted(os.listdir(pdir)):
+        records = os.path.join(out, "work", b, "records")
+        if not os.path.isdir(records):
+            records = os.path.join(out, "work", b)
+        if not os.path.isdir(records) or not os.listdir(os.path.join(pdir, b)):
+            continue
+        judged, _ = oracle_records(svmfuzz, kernel, os.path.abspath(os.path.join(pdir, b)), os.path.abspath(records),
+                                   os.path.join("/tmp", f"rejudge-{os.getpid()}-{b}"))
+        results += judged
+    count = lambda v: sum(1 for r in results if r["verdict"] == v)
+    played = len(results) - count("not-run") - count("no-records")
+    groups = {}
+    for r in results:
+        if r["verdict"] == "disagree":
+            groups.setdefault((r["field"], (r["operation"].split() or ["?"])[0]), []).append(r)
+    dis = count("disagree")
+    print(f"re-judged {out} (linux {kernel}) with this revision's model: {len(results)} programs, "
+          f"{count('agree')} agree, {count('known')} known, {dis} disagree, {count('not-run')} not run now, "
+          f"{count('no-records')} without records; {1000 * dis / played if played else 0:.1f} disagreements per 1000 played")
+    for (field, kind), rs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        shortest = min(rs, key=lambda r: sum(1 for _ in open(r["program"])))
+        print(f"  {len(rs):4d}  {field} at {kind}  e.g. {shortest['program']} step {shortest['step']}: "
+              f"model={shortest['model']} kernel={shortest['kernel']}")
 
 
 if __name__ == "__main__":

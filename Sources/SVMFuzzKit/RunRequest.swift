@@ -33,7 +33,7 @@ public struct RunRequest: Hashable, Sendable {
         if let p = regs { s.regs = p.completed(v.getRegs()) }
         if let p = sregs { s.sregs = p.completed(v.getSregs()) }
         if let p = events {
-            s.events = KvmVcpuEventsUpdate(smm: p.smm, smiPending: p.smiPending, latchedInit: p.latchedInit,
+            s.events = KvmVcpuEventsUpdate(smm: p.smmUpdate(v), smiPending: p.smiPending, latchedInit: p.latchedInit,
                                            tripleFault: p.tripleFault, interrupt: p.interrupt,
                                            exception: p.exceptionUpdate(v))
         }
@@ -46,6 +46,13 @@ extension EventsPatch {
     func exceptionUpdate(_ v: Vcpu) -> KvmException?? {
         changesException ? .some(exceptionBlock(over: v.getVcpuEvents().exception)) : nil
     }
+
+    /// The SMM block's smm field: KVM takes smi.pending and smi.latched_init only with
+    /// KVM_VCPUEVENT_VALID_SMM, which carries smm too, so a VMM (the runner) that changes either
+    /// hands back the smm it read; nil when the block is not sent.
+    func smmUpdate(_ v: Vcpu) -> Bool? {
+        smm ?? (smiPending != nil || latchedInit != nil ? v.getVcpuEvents().smm : nil)
+    }
 }
 
 extension RegsPatch {
@@ -57,7 +64,7 @@ extension RegsPatch {
 
 extension SregsPatch {
     /// The register set KVM_SET_SREGS receives: the given fields over `cur`.
-    func completed(_ cur: KvmSregs) -> KvmSregs {
+    public func completed(_ cur: KvmSregs) -> KvmSregs {
         KvmSregs(efer: efer ?? cur.efer, cr0: cr0 ?? cur.cr0, cr2: cr2 ?? cur.cr2, cr3: cr3 ?? cur.cr3, cr4: cr4 ?? cur.cr4)
     }
 }

@@ -1,12 +1,17 @@
 // The guest CPU's limits that come from CPUID (KVM_SET_CPUID2 with what KVM_GET_SUPPORTED_CPUID
 // offers): MAXPHYADDR and the CR4 bits whose features exist. The host decides them: KVM offers no
-// more than the CPU it runs on.
+// more than the CPU it runs on. Also what the CPU itself checks in the guest's instructions that
+// KVM lets it run (the MSR writes it does not intercept), where QEMU's TCG is not silicon.
 
 public struct GuestCpu: Hashable, Sendable {
     /// CPUID 0x80000008 EAX[7:0], vcpu->arch.maxphyaddr (cpuid_query_maxphyaddr).
     public var maxPhyAddr: UInt8
     /// The CR4 bits neither CR4_RESERVED_BITS nor __cr4_reserved_bits of the guest's CPUID reserve.
     public var cr4Allowed: UInt64
+    /// A guest WRMSR to FS_BASE, GS_BASE or KERNEL_GS_BASE, which KVM passes through to the CPU
+    /// (svm_direct_access_msrs), #GPs a non-canonical address. QEMU 7.2's TCG stores it unchecked
+    /// (helper_wrmsr): real 6.1.192 and 6.12.117 under TCG keep 0x8000000000000000 (oracle campaigns).
+    public var checksCanonicalBases: Bool = true
 
     /// The modeled host, an AMD EPYC (Zen 3 on): 48-bit physical addresses, FSGSBASE, PCID, XSAVE,
     /// SMEP and SMAP.
@@ -17,7 +22,8 @@ public struct GuestCpu: Hashable, Sendable {
     /// __cr4_reserved_bits reserves their CR4 bits.
     public static let qemu64 = GuestCpu(
         maxPhyAddr: 40,
-        cr4Allowed: CR4.supported & ~(CR4.fsgsbase | CR4.pcide | CR4.osxsave | CR4.smep | CR4.smap))
+        cr4Allowed: CR4.supported & ~(CR4.fsgsbase | CR4.pcide | CR4.osxsave | CR4.smep | CR4.smap),
+        checksCanonicalBases: false)
 
     /// kvm_vcpu_is_legal_gpa (arch/x86/kvm/cpuid.h)
     @inline(__always) public func isLegalGpa(_ gpa: UInt64) -> Bool { gpa >> UInt64(maxPhyAddr) == 0 }

@@ -45,13 +45,13 @@ extension Vcpu {
         beginGuestInstruction(insn)
         // A racing vmcb12 write is armed for one VMRUN only, whether or not KVM got to read vmcb12.
         defer { if case .vmrun = insn, concurrentVmcb12Write != nil { concurrentVmcb12Write = nil } }
-        if guestMode { return svmHandleL2Exit(insn) }
-        // A CPU with SVME_ADDR_CHK checks rAX of VMRUN/VMLOAD/VMSAVE before the intercept (the CPU
-        // sees EFER.SVME=1 whatever L1 wrote): L1 gets #GP for an unaligned or illegal address before
-        // KVM can raise #UD for its cleared EFER.SVME (real 6.12.117 under QEMU/TCG, svmfuzz oracle
-        // campaign). Not modeled in L2, where it would come before L1's intercepts too. Outside
-        // protected mode the CPU's #UD comes first (the instruction is not recognized there; QEMU's
-        // decoder checks it before the address too), which KVM's own checks below then raise.
+        // A CPU with SVME_ADDR_CHK checks rAX of VMRUN/VMLOAD/VMSAVE before the intercept (it sees
+        // EFER.SVME=1 whatever L1 wrote): an unaligned or illegal address is #GP before KVM can raise
+        // #UD for L1's cleared EFER.SVME, and in L2 before L1's intercept of the instruction (the #GP
+        // goes to L2, or to L1 if it intercepts #GP). Real 6.12.117 and 6.1.192 under QEMU/TCG do both
+        // (svmfuzz oracle campaigns); QEMU's helper_vmrun/vmload/vmsave check first. Outside protected
+        // mode the CPU's #UD comes first (the instruction is not recognized there; QEMU's decoder
+        // checks it before the address too), which KVM's own checks then raise.
         switch insn {
         case .vmrun(let gpa), .vmload(let gpa), .vmsave(let gpa):
             if config.hostSvmeAddrChk && cr0 & CR0.pe != 0 && !config.cpu.pageAddressValid(gpa) {
@@ -61,6 +61,7 @@ extension Vcpu {
         default:
             break
         }
+        if guestMode { return svmHandleL2Exit(insn) }
         // The CPU's exit from L1 writes vmcb01's NextRIP: the next instruction for an intercepted one,
         // 0 for a shutdown. An instruction the CPU runs itself exits nowhere and leaves it alone.
         if config.hostNrips && !svmInsnRunsInHardware(insn) {

@@ -147,7 +147,6 @@ extension Vcpu {
             // The exception block is always taken; whatever #VMEXIT a pending exception had become is
             // forgotten (exception_vmexit), and the next KVM_RUN routes a pending one again.
             exception = e
-            makeRequest(.event)
         }
         if let s = newSmm {
             // f7e570780efc: toggling SMM from userspace forces the vCPU out of L2 first.
@@ -166,19 +165,20 @@ extension Vcpu {
         }
         if let i = interrupt {
             injectedIrq = i
-            makeRequest(.event)
         }
         if let sh = shadow { svmSetInterruptShadow(sh) }
+        // Every successful KVM_SET_VCPU_EVENTS ends with KVM_REQ_EVENT, so the next entry looks at the
+        // events again: an INIT latched while nothing blocks it is taken there (real 6.1.192 and
+        // 6.12.117 reset the vCPU at the next entry after latched_init=1 outside SMM with GIF=1).
+        makeRequest(.event)
         return .ok
     }
 
     /// KVM_SET_VCPU_EVENTS with every field valid, as a VMM restoring a vCPU issues it.
     public mutating func setVcpuEvents(_ e: KvmVcpuEvents) -> Errno {
-        let r = setVcpuEvents(smm: e.smm, smmInsideNmi: e.smmInsideNmi, smiPending: e.smiPending,
-                              latchedInit: e.latchedInit, tripleFault: e.tripleFault, interrupt: e.interrupt,
-                              shadow: e.shadow, exception: .some(e.exception))
-        if r == .ok { makeRequest(.event) }
-        return r
+        setVcpuEvents(smm: e.smm, smmInsideNmi: e.smmInsideNmi, smiPending: e.smiPending,
+                      latchedInit: e.latchedInit, tripleFault: e.tripleFault, interrupt: e.interrupt,
+                      shadow: e.shadow, exception: .some(e.exception))
     }
 
     /// A platform SMI (KVM_SMI or an APIC SMI): latched until KVM can deliver it.

@@ -46,10 +46,11 @@ extension Vcpu {
         // kvm_set_msr_common, which accepts any value.
         case MSR.star, MSR.lstar, MSR.cstar, MSR.syscallMask, MSR.tsc:
             return .ok
-        // FS/GS/KERNEL_GS base: L1's writes reach the CPU directly (svm_direct_access_msrs), which
-        // #GPs a non-canonical address; KVM's own path (kvm_set_msr_common) checks the same.
+        // FS/GS/KERNEL_GS base: the guest's writes reach the CPU directly (svm_direct_access_msrs),
+        // which #GPs a non-canonical address (GuestCpu.checksCanonicalBases); userspace's go through
+        // kvm_set_msr_common, which checks the same.
         case MSR.fsBase, MSR.gsBase, MSR.kernelGsBase:
-            return isCanonical48(data) ? .ok : .fault
+            return isCanonical48(data) || !hostInitiated && !config.cpu.checksCanonicalBases ? .ok : .fault
         default:
             return .fault                          // KVM_MSR_RET_UNSUPPORTED
         }

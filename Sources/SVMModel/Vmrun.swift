@@ -296,6 +296,10 @@ extension Vcpu {
         owners.cr3 = owner
         // kvm_init_mmu, not a reset: L1's root stays loaded while L2 runs.
         if guestMode { l1RootKept = true }
+        // kvm_init_mmu and kvm_mmu_new_pgd: the next entry loads a root for this CR3 into the VMCB,
+        // even after a forced leave left L1 on a stale one (real 6.12.117 enters L2 with vmcb12's CR3
+        // after L2 cleared EFER.SVME, L1 ran on, and VMRUN came again; oracle campaign).
+        mmuRootStale = false
         return true
     }
 

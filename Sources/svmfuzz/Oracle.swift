@@ -126,12 +126,29 @@ struct Oracle: ParsableCommand {
         /// userspace set, or a vmcb12 RIP the runner could not place): there the runner's CPU fetches
         /// other bytes (a #PF beyond the identity map), while the model runs the step's instruction.
         var outsideRunner: (step: Int, rip: UInt64)? = nil
+        /// The first VMRUN of a page the program never wrote a vmcb to but the runner filled with its
+        /// own tables or code (KvmPlan.runnerFilledPages: the IVT at 0, a PML4, an interpreter copy):
+        /// real KVM reads those bytes as vmcb12 (and the runner's record of its exit code), the model
+        /// zeros (an oracle campaign's `vmrun 0` showed 0xf000e188f000e180, two IVT entries).
+        var vmrunOfRunnerPage: (step: Int, gpa: UInt64)? = nil
+        /// The first KVM_SET_SREGS (or sync_sregs) that leaves long mode (EFER.LME or CR0.PG clear)
+        /// while the vCPU runs the runner's 64-bit code: the runner keeps its CS with L=1, which
+        /// kvm_is_valid_sregs refuses without EFER.LMA (-EINVAL), where the model, which has no
+        /// segments, takes the registers (a VMM would load a matching CS).
+        var leavesLongModeWithRunnerCs: Int? = nil
+        /// The first guest instruction that a `signal` precedes while the guest runs: the model lets
+        /// the instruction run and the signal end KVM_RUN at the next entry (before a queued exception
+        /// or the first entry into L2), the runner's signal ends the KVM_RUN it starts for the
+        /// instruction, before it (PLAN.md: the runner cannot interrupt between the two).
+        var signalInsideRun: Int? = nil
 
         var isClear: Bool { self == PlayLimits() }
 
         static func == (a: PlayLimits, b: PlayLimits) -> Bool {
             a.stalls == b.stalls && a.setsLmsle == b.setsLmsle && a.outsideRunner?.step == b.outsideRunner?.step
                 && a.outsideRunner?.rip == b.outsideRunner?.rip
+                && a.vmrunOfRunnerPage?.step == b.vmrunOfRunnerPage?.step && a.vmrunOfRunnerPage?.gpa == b.vmrunOfRunnerPage?.gpa
+                && a.leavesLongModeWithRunnerCs == b.leavesLongModeWithRunnerCs && a.signalInsideRun == b.signalInsideRun
         }
     }
 
@@ -144,6 +161,9 @@ struct Oracle: ParsableCommand {
         // only a RIP the program itself sets, and L2's when VMRUN enters it (vmcb12's RIP, where the
         // runner places a copy), are addresses both sides share. SMM's interpreter is the runner's own.
         var ripFromProgram = false
+        let runnerPages = KvmPlan.runnerFilledPages(p)
+        var signalled = false
+        var written: Set<UInt64> = []
         func checkRip(_ step: Int, in starts: [UInt64]) {
             guard found.outsideRunner == nil, !ex.vcpu.getVcpuEvents().smm else { return }
             let rip = ex.vcpu.getRegs().rip
@@ -154,12 +174,53 @@ struct Oracle: ParsableCommand {
             let smm = ex.vcpu.getVcpuEvents().smm
             if op.isGuestInstruction && sixteenBit && !smm { found.stalls = true; return found }
             if op.runsGuestCode && !sixteenBit && ripFromProgram { checkRip(i + 1, in: starts) }
+            switch op {
+            case .vmcb(let gpa, _): written.insert(gpa & GuestPhys.pageMask)
+            case .guest(.vmrun(let gpa)), .emulate(.vmrun(let gpa)):
+                let page = gpa & GuestPhys.pageMask
+                if found.vmrunOfRunnerPage == nil && runnerPages.contains(page) && !written.contains(page) {
+                    found.vmrunOfRunnerPage = (i + 1, gpa)
+                }
+            default: break
+            }
+            let sregsPatch: SregsPatch?
+            switch op {
+            case .setSregs(let p): sregsPatch = p
+            case .runWith(let w): sregsPatch = w.sregs
+            default: sregsPatch = nil
+            }
+            let signalInsideRun: Bool
+            switch op {
+            case .signal: signalled = true; signalInsideRun = false
+            case .guest, .emulate: signalInsideRun = signalled && ex.inRun; signalled = false
+            case .run: signalled = false; signalInsideRun = false
+            case .runWith(let w) where !w.immediateExit: signalled = false; signalInsideRun = false
+            default: signalInsideRun = false
+            }
+            var leavesLongMode = false
+            if let patch = sregsPatch, !ex.vcpu.getVcpuEvents().smm {
+                let now = ex.vcpu.getSregs(), new = patch.completed(now)
+                leavesLongMode = now.efer & EFER.lma != 0 && (new.efer & EFER.lme == 0 || new.cr0 & CR0.pg == 0)
+            }
             let modeBefore = ex.vcpu.mode, ripBefore = ex.vcpu.getRegs().rip
             let r = ex.execute(op)
+            // The two orders differ only where the instruction left something for the next entry: an
+            // exception to deliver, the first entry into L2, an event to service.
+            if signalInsideRun && found.signalInsideRun == nil && r.exit == .intr
+                && (ex.vcpu.exception != nil || ex.vcpu.nestedRunPending != 0 || ex.vcpu.requests.contains(.event)) {
+                found.signalInsideRun = i + 1
+            }
+            // Only where the model takes the registers: a set it refuses for its own reasons agrees.
+            if leavesLongMode && r.ioctlResult == .ok && found.leavesLongModeWithRunnerCs == nil {
+                found.leavesLongModeWithRunnerCs = i + 1
+            }
             if ex.vcpu.getSregs().efer & EFER.lmsle != 0 { found.setsLmsle = true }
             switch op {
             case .setRegs(let g) where g.rip != nil: ripFromProgram = ex.vcpu.getRegs().rip == g.rip
-            case .runWith(let w) where w.regs?.rip != nil: ripFromProgram = ex.vcpu.getRegs().rip == w.regs?.rip
+            case .runWith(let w) where w.regs?.rip != nil:
+                ripFromProgram = ex.vcpu.getRegs().rip == w.regs?.rip
+                // The same KVM_RUN runs the guest at the RIP it just set.
+                if ripFromProgram && op.runsGuestCode && ex.vcpu.getSregs().cr0 & CR0.pe != 0 { checkRip(i + 1, in: starts) }
             case .restore, .reset, .destroy:
                 ripFromProgram = false       // a snapshot holds the runner's own RIP; reset's is its own
             case .guest, .emulate:
@@ -190,6 +251,15 @@ struct Oracle: ParsableCommand {
         if limits.stalls { return "a guest instruction runs in 16-bit code, which stalls the TCG VM (Oracle.stallsTcg)" }
         if let (step, rip) = limits.outsideRunner {
             return "step \(step) runs guest code at RIP 0x\(String(rip, radix: 16)), where the runner has no code (Oracle.PlayLimits)"
+        }
+        if let step = limits.leavesLongModeWithRunnerCs {
+            return "step \(step) leaves long mode by KVM_SET_SREGS while the runner's CS is 64-bit, which KVM refuses (Oracle.PlayLimits)"
+        }
+        if let step = limits.signalInsideRun {
+            return "step \(step) runs a guest instruction after a signal while the guest runs, which the runner cannot interrupt after the instruction (Oracle.PlayLimits)"
+        }
+        if let (step, gpa) = limits.vmrunOfRunnerPage {
+            return "step \(step) runs VMRUN of 0x\(String(gpa, radix: 16)), a page the runner fills and the program never wrote (Oracle.PlayLimits)"
         }
         return nil
     }

@@ -199,8 +199,9 @@ final class EmulatorTests: XCTestCase {
         }
     }
 
-    /// The emulator's own checks come before L1's intercept: CPL 3 is #GP, rAX beyond 48 bits is #GP,
-    /// where the intercepted path reflects the instruction to L1.
+    /// The emulator's own checks come before L1's intercept: CPL 3 is #GP, rAX beyond 48 bits is #GP.
+    /// Run natively, the CPU's address check (SVME_ADDR_CHK, as QEMU's TCG orders it) comes first
+    /// too; without it, or with a legal address, the intercepted path reflects the instruction to L1.
     func testL2ChecksBeforeTheIntercept() {
         var v = makeL1()
         enterL2(&v, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .stgi], cpl: 3))
@@ -213,7 +214,18 @@ final class EmulatorTests: XCTestCase {
         XCTAssertEqual(w.lastInjected, Vector.gp)
         var n = makeL1()
         enterL2(&n, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .vmload]))
-        XCTAssertEqual(exec(&n, .vmload(gpa: 1 << 48)), .entered(.l1), "the intercepted path reflects")
-        XCTAssertEqual(n.lastVmexitCode, SVMExit.vmload)
+        XCTAssertEqual(exec(&n, .vmload(gpa: 1 << 48)), .entered(.l2), "the CPU's #GP comes before the intercept")
+        XCTAssertEqual(n.lastInjected, Vector.gp)
+        XCTAssertNil(n.lastVmexitCode)
+        var legal = makeL1()
+        enterL2(&legal, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .vmload]))
+        XCTAssertEqual(exec(&legal, .vmload(gpa: Layout.vmcb12)), .entered(.l1), "the intercepted path reflects")
+        XCTAssertEqual(legal.lastVmexitCode, SVMExit.vmload)
+        var c = VcpuConfig(variant: .merged)
+        c.hostSvmeAddrChk = false
+        var old = Vcpu.makeL1(config: c)
+        enterL2(&old, vmcb12: makeVmcb12(intercepts: [.vmrun, .vmmcall, .vmload]))
+        XCTAssertEqual(exec(&old, .vmload(gpa: 1 << 48)), .entered(.l1), "without SVME_ADDR_CHK the intercept comes first")
+        XCTAssertEqual(old.lastVmexitCode, SVMExit.vmload)
     }
 }

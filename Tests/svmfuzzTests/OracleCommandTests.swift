@@ -96,4 +96,29 @@ final class OracleCommandTests: CLITestCase {
             }
         }
     }
+
+    /// A VMRUN of a page the runner fills (the real-mode IVT at 0, L1's PML4 at 0x1000, an L2
+    /// interpreter copy) and the program never wrote a vmcb to: real KVM reads the runner's bytes.
+    func testVmrunOfAPageTheRunnerFillsIsNotPlayed() throws {
+        try write("none.txt", "")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("rec"), withIntermediateDirectories: true)
+        let cases: [(String, String?)] = [
+            ("vmrun 0\n", "step 1 runs VMRUN of 0x0, a page the runner fills"),
+            ("wrmsr efer 0x1d01\nvmrun 0x1000\n", "step 2 runs VMRUN of 0x1000, a page the runner fills"),
+            ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000\nvmrun 0x10000\nvmrun 0x4000\n",
+             "step 5 runs VMRUN of 0x4000, a page the runner fills"),
+            ("vmcb 0 intercepts=vmrun,vmmcall rip=0x4000\nwrmsr efer 0x1d01\nvmrun 0\n", nil),
+            ("wrmsr efer 0x1d01\nvmrun 0x10000\n", nil),
+        ]
+        for (text, reason) in cases {
+            try write("p.svm", text)
+            let r = try svmfuzz("oracle", "p.svm", "--kernel", "6.12", "--records", "rec", "--known", "none.txt")
+            if let reason {
+                XCTAssertEqual(r.status, 0, r.stdout)
+                XCTAssertTrue(r.stdoutLines.first?.hasPrefix("not-run   p.svm: " + reason) ?? false, text + r.stdout)
+            } else {
+                XCTAssertTrue(r.stdoutLines.first?.hasPrefix("NO-RECORDS") ?? false, text + r.stdout)
+            }
+        }
+    }
 }

@@ -17,6 +17,10 @@ public struct Executor: Sendable {
     public private(set) var halted = false
     /// A `signal` waits for KVM's next attempt to enter the guest.
     private var signalPending = false
+    /// The current KVM_RUN has entered the guest at least once (so its exit has state to read back).
+    private var enteredInRun = false
+    /// The exception the entry before this step's guest instruction delivered (one userspace queued).
+    private var entryInjected: UInt8? = nil
     private var stuffedRegs = false
     private var stuffedSregs = false
 
@@ -73,6 +77,7 @@ public struct Executor: Sendable {
         inRun = false
         halted = false
         signalPending = false
+        enteredInRun = false
         stuffedRegs = false
         stuffedSregs = false
         step = 0
@@ -96,6 +101,7 @@ public struct Executor: Sendable {
         now.record = StepRecord(step: step, line: line)
         now.before = StateBefore(vcpu)
         stepViolation = nil
+        entryInjected = nil
         let warningsBefore = vcpu.warnings
         vcpu.beginStep()
         perform(op)
@@ -111,7 +117,9 @@ public struct Executor: Sendable {
         now.record.current = vcpu.current
         now.record.warnings = vcpu.warnings.subtracting(warningsBefore)
         now.record.vmexitCode = vcpu.lastVmexitCode
-        now.record.injected = showsInjected(op) && now.record.skip == nil ? vcpu.lastInjected : nil
+        // The instruction's own exception, else one the entry before it delivered (the guest's stub
+        // sees that one first; real 6.12.117 reports a #DE userspace queued at the next WRMSR's step).
+        now.record.injected = showsInjected(op) && now.record.skip == nil ? vcpu.lastInjected ?? entryInjected : nil
         now.record.violation = stepViolation?.code
         if firstViolation == nil { firstViolation = stepViolation }
         return now.record
@@ -233,7 +241,7 @@ public struct Executor: Sendable {
         case .setVcpuEvents(let p):
             let exception = p.exceptionUpdate(vcpu)
             let why = exception.flatMap { vcpu.kvmVcpuEventsRejection(exception: $0) }
-            let r = vcpu.setVcpuEvents(smm: p.smm, smiPending: p.smiPending, latchedInit: p.latchedInit,
+            let r = vcpu.setVcpuEvents(smm: p.smmUpdate(vcpu), smiPending: p.smiPending, latchedInit: p.latchedInit,
                                        tripleFault: p.tripleFault, interrupt: p.interrupt, exception: exception)
             issued(.setVcpuEvents, r, refusal: why.map(Refusal.vcpuEvents), asked: p.tripleFault == true)
         case .snapshot(let slot):
@@ -366,9 +374,16 @@ public struct Executor: Sendable {
         guard let started = startRun() else { return }
         now.record.ran = .none
         if started {
+            let signalled = signalPending
             if enterGuest() { return }
+            // A signal ended this KVM_RUN before any entry (KVM_EXIT_INTR): the VMM runs the vCPU again,
+            // as QEMU and the real-KVM runner do, and the guest goes on to the instruction.
+            if signalled && !inRun && startRun() == true {
+                if enterGuest() { return }
+            }
             // The entry itself exited to userspace: the instruction never ran.
             if !inRun { return }
+            entryInjected = vcpu.lastInjected
         }
         now.record.ran = Ran(vcpu.mode)
         now.instruction.insn = insn
@@ -415,6 +430,7 @@ public struct Executor: Sendable {
         now.record.ioctlResult = .ok
         vcpu.kvmVcpuIoctlRunBegin(immediateExit: req.immediateExit)
         inRun = true
+        enteredInRun = false
         if req.syncs {
             guestReachable = false
             let r = vcpu.syncRegs(req.kvmSyncRegs(vcpu))
@@ -463,6 +479,7 @@ public struct Executor: Sendable {
         if inRun { return false }
         vcpu.kvmRunBegin()
         inRun = true
+        enteredInRun = false
         return true
     }
 
@@ -477,13 +494,16 @@ public struct Executor: Sendable {
     /// invariant: the step goes no further (the instruction does not run, the run is not left).
     private mutating func enterGuest() -> Bool {
         // vcpu_run sees the pending signal before vcpu_enter_guest: KVM_EXIT_INTR, nothing entered.
+        // A KVM_RUN that never entered reads nothing back from the VMCB (no svm_handle_exit: CR3
+        // stays what KVM_SET_SREGS put in vcpu->arch, real 6.1.192 and 6.12.117 agree).
         if signalPending {
             signalPending = false
-            endRun(.intr)
+            if enteredInRun { endRun(.intr) } else { kvmRunReturnEarly(.intr, .ok) }
             return false
         }
         switch vcpu.vcpuEnterGuest() {
         case .entered(let mode):
+            enteredInRun = true
             if let d = vcpu.lastDelivered { now.record.delivered = d }
             let had = stepViolation != nil
             now.entryMode = mode

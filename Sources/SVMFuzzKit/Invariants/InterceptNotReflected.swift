@@ -7,7 +7,9 @@
 // L1's CR3, still completes and shuts L1 down. Either way the vCPU leaves guest mode. The
 // instructions checked are those whose intercept bit alone decides, and WRMSR through L1's MSR
 // permission map (15.11, with MSR_PROT set; the bit test is exit-routing's) at CPL 0 (at CPL > 0
-// its #GP comes before the intercept); not RSM, whose #UD is delivered at the next entry.
+// its #GP comes before the intercept); not RSM, whose #UD is delivered at the next entry; not
+// VMRUN/VMLOAD/VMSAVE of an address a CPU with SVME_ADDR_CHK #GPs before the intercept (as QEMU's
+// TCG does, GuestInstruction.swift).
 // exit-routing is the converse: no #VMEXIT that L1 did not ask for.
 
 import SVMModel
@@ -24,6 +26,11 @@ enum InterceptNotReflected: Invariant {
                   ExitRouting.l1InterceptsMsrWrite(msr, mapAt: ex.vcpu.nested.ctl.msrpmBasePa, &ex) else { return nil }
             return CheckFailure(.interceptNotReflected, ex.quiet ? "" :
                                 "L2 wrote MSR 0x\(String(msr, radix: 16)), which L1's MSR permission map intercepts, and is still in guest mode")
+        }
+        switch ex.now.instruction.insn {
+        case .vmrun(let gpa), .vmload(let gpa), .vmsave(let gpa):
+            if ex.config.hostSvmeAddrChk && f.cr0 & CR0.pe != 0 && !ex.config.cpu.pageAddressValid(gpa) { return nil }
+        default: break
         }
         guard let d = check(ex.now.instruction.insn, mode: f.mode, intercepts: f.intercepts, after: ex.vcpu) else { return nil }
         return CheckFailure(.interceptNotReflected, d)

@@ -70,6 +70,22 @@ public enum KvmPlan {
     static let interpreterLength: UInt64 = 0x159
     static let interpreterWindow: UInt64 = 0x1000
 
+    /// The pages the runner fills before a program's first step besides its own area (runner.c's
+    /// setup_tables and place_copies): the real-mode IVT at 0, L1's PML4 at 0x1000 and the PML4 entry
+    /// at every other placed CR3, the SMM entry code, the 16-bit interpreter (in segment 0xf000 and
+    /// below the reset vector) and the placed L2 interpreter copies. The model takes unwritten
+    /// memory as zeros, so a vmcb12 read from one of these pages differs for the runner's reason.
+    public static func runnerFilledPages(_ program: Program) -> Set<UInt64> {
+        let places = Places(program)
+        var pages: Set<UInt64> = [0, 0x1000, smmEntry & GuestPhys.pageMask, 0xf_e000, 0xffff_e000, 0xffff_f000]
+        for c in places.cr3s { pages.insert(c & GuestPhys.pageMask) }
+        for e in interpreterStarts(program).dropFirst() {
+            pages.insert(e & GuestPhys.pageMask)
+            pages.insert((e &+ interpreterLength &- 1) & GuestPhys.pageMask)
+        }
+        return pages
+    }
+
     static func overlapsRunner(_ gpa: UInt64) -> Bool {
         let page = gpa & GuestPhys.pageMask
         return runnerArea.contains(page)
