@@ -13,7 +13,10 @@ extension Vcpu {
             svmSwitchVmcb(.vmcb01)
             // nested_svm_uninit_mmu_context only repoints the MMU: no reload, no new root.
             if config.npt && l1RootKept { mmuRootStale = true }
-            svmSetGif(true)                        // P2: a forced leave sets GIF
+            // 8312f1b9dd71 (P2) moved svm_set_gif(true) here from svm_set_efer's SVME-clear path; before
+            // it a forced leave kept vmcb01's GIF (real 6.12.117: GIF 0 after KVM_SET_VCPU_EVENTS smm=1
+            // forced L2 out, when L1 had run VMRUN with GIF clear).
+            if has(.keepGifOnSvmeClear) { svmSetGif(true) } else if config.vgif { gif = vmcb01Gif }
             // Inside an ioctl, userspace is stuffing state: it owns what it forced.
             // During KVM_RUN the leftovers stay L2's (the P1 scenario).
             if !wantsToRun { owners.handL2LeftoversToHost() }

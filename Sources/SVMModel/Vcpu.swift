@@ -153,6 +153,9 @@ public struct Vcpu: Equatable, Sendable {
     public internal(set) var current: VmcbSlot = .vmcb01
     /// GIF, wherever vGIF keeps it (one boolean, reference §1.3 model note).
     public internal(set) var gif = true
+    /// With vGIF, L1's GIF stays in vmcb01's V_GIF while L2 runs on vmcb02: what a forced leave
+    /// without 8312f1b9dd71 goes back to (svm_leave_nested switches VMCBs and sets no GIF).
+    var vmcb01Gif = true
     public internal(set) var nested = SvmNested()
     public internal(set) var smbase: UInt64 = 0x30000
     /// With NPT, svm_leave_nested switched to vmcb01 without reloading the MMU: vmcb01.save.cr3 still

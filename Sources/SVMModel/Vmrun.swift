@@ -212,7 +212,7 @@ extension Vcpu {
     /// on vmcb02 and the caller unwinds.
     mutating func enterSvmGuestMode(_ vmcb12Gpa: UInt64, fromVmrun: Bool) -> Bool {
         nested.vmcb12Gpa = vmcb12Gpa
-        if current == .vmcb02 { warn(.enterGuestModeOnVmcb02) }
+        if current == .vmcb02 { warn(.enterGuestModeOnVmcb02) } else { vmcb01Gif = gif }
         svmSwitchVmcb(.vmcb02)
         nestedVmcb02PrepareControl(vmcb12Rip: nested.save.rip)
         nestedVmcb02PrepareSave()

@@ -141,6 +141,12 @@ struct Oracle: ParsableCommand {
         /// or the first entry into L2), the runner's signal ends the KVM_RUN it starts for the
         /// instruction, before it (PLAN.md: the runner cannot interrupt between the two).
         var signalInsideRun: Int? = nil
+        /// The first step that runs L1 code with paging on outside long mode (legacy or PAE paging,
+        /// after a reset or a KVM_SET_SREGS): the runner has 64-bit page tables and code only, so the
+        /// CPU walks other tables (a triple fault on real KVM after `reset` and `sync_sregs
+        /// cr0=0x80000011`), where the model has no page tables. (L2 entered so is judged with the
+        /// entries of corpus/oracle-known.txt, which show what real KVM did up to there.)
+        var pagingOutsideLongMode: Int? = nil
 
         var isClear: Bool { self == PlayLimits() }
 
@@ -149,6 +155,7 @@ struct Oracle: ParsableCommand {
                 && a.outsideRunner?.rip == b.outsideRunner?.rip
                 && a.vmrunOfRunnerPage?.step == b.vmrunOfRunnerPage?.step && a.vmrunOfRunnerPage?.gpa == b.vmrunOfRunnerPage?.gpa
                 && a.leavesLongModeWithRunnerCs == b.leavesLongModeWithRunnerCs && a.signalInsideRun == b.signalInsideRun
+                && a.pagingOutsideLongMode == b.pagingOutsideLongMode
         }
     }
 
@@ -174,6 +181,12 @@ struct Oracle: ParsableCommand {
             let smm = ex.vcpu.getVcpuEvents().smm
             if op.isGuestInstruction && sixteenBit && !smm { found.stalls = true; return found }
             if op.runsGuestCode && !sixteenBit && ripFromProgram { checkRip(i + 1, in: starts) }
+            func checkPaging() {
+                let sr = ex.vcpu.getSregs()
+                if found.pagingOutsideLongMode == nil && ex.vcpu.mode == .l1
+                    && sr.cr0 & CR0.pg != 0 && sr.efer & EFER.lma == 0 { found.pagingOutsideLongMode = i + 1 }
+            }
+            if op.runsGuestCode { checkPaging() }
             switch op {
             case .vmcb(let gpa, _): written.insert(gpa & GuestPhys.pageMask)
             case .guest(.vmrun(let gpa)), .emulate(.vmrun(let gpa)):
@@ -217,10 +230,13 @@ struct Oracle: ParsableCommand {
             if ex.vcpu.getSregs().efer & EFER.lmsle != 0 { found.setsLmsle = true }
             switch op {
             case .setRegs(let g) where g.rip != nil: ripFromProgram = ex.vcpu.getRegs().rip == g.rip
-            case .runWith(let w) where w.regs?.rip != nil:
-                ripFromProgram = ex.vcpu.getRegs().rip == w.regs?.rip
-                // The same KVM_RUN runs the guest at the RIP it just set.
-                if ripFromProgram && op.runsGuestCode && ex.vcpu.getSregs().cr0 & CR0.pe != 0 { checkRip(i + 1, in: starts) }
+            case .runWith(let w):
+                // The same KVM_RUN runs the guest on the registers it just set.
+                if w.sregs != nil && op.runsGuestCode { checkPaging() }
+                if w.regs?.rip != nil {
+                    ripFromProgram = ex.vcpu.getRegs().rip == w.regs?.rip
+                    if ripFromProgram && op.runsGuestCode && ex.vcpu.getSregs().cr0 & CR0.pe != 0 { checkRip(i + 1, in: starts) }
+                }
             case .restore, .reset, .destroy:
                 ripFromProgram = false       // a snapshot holds the runner's own RIP; reset's is its own
             case .guest, .emulate:
@@ -254,6 +270,9 @@ struct Oracle: ParsableCommand {
         }
         if let step = limits.leavesLongModeWithRunnerCs {
             return "step \(step) leaves long mode by KVM_SET_SREGS while the runner's CS is 64-bit, which KVM refuses (Oracle.PlayLimits)"
+        }
+        if let step = limits.pagingOutsideLongMode {
+            return "step \(step) runs guest code with paging outside long mode, where the runner has no page tables (Oracle.PlayLimits)"
         }
         if let step = limits.signalInsideRun {
             return "step \(step) runs a guest instruction after a signal while the guest runs, which the runner cannot interrupt after the instruction (Oracle.PlayLimits)"

@@ -21,7 +21,9 @@ public struct VcpuSnapshot: Hashable, Sendable {
         msrs = v.getMsrs()
         events = v.getVcpuEvents()
         nestedMigrated = VcpuSnapshot.migratesNestedState(v.config)
-        nested = nestedMigrated ? v.getNestedState() : KvmNestedState(flags: 0)
+        // Unmigrated, the blob is still what KVM_GET_NESTED_STATE returns outside guest mode (GIF_SET
+        // as GIF is), for a `set_nested_state` of the slot: real 6.12.117 takes it back.
+        nested = nestedMigrated ? v.getNestedState() : KvmNestedState(flags: v.gif ? NestedFlag.gifSet : 0)
         mode = v.mode
         gif = v.gif
     }
@@ -29,6 +31,7 @@ public struct VcpuSnapshot: Hashable, Sendable {
     var ignoringGif: VcpuSnapshot {
         var s = self
         s.gif = true
+        if !s.nestedMigrated { s.nested.flags = NestedFlag.gifSet }
         return s
     }
 
@@ -49,7 +52,8 @@ public struct VcpuSnapshot: Hashable, Sendable {
             ("sregs.efer", a.sregs.efer, b.sregs.efer), ("sregs.cr0", a.sregs.cr0, b.sregs.cr0),
             ("sregs.cr2", a.sregs.cr2, b.sregs.cr2), ("sregs.cr3", a.sregs.cr3, b.sregs.cr3),
             ("sregs.cr4", a.sregs.cr4, b.sregs.cr4), ("msrs.hsave_pa", a.msrs.hsavePa, b.msrs.hsavePa),
-            ("nested.flags", UInt64(a.nested.flags), UInt64(b.nested.flags)),
+            // Unmigrated, the flags hold only GIF, which is judged below.
+            ("nested.flags", UInt64(a.nested.flags), UInt64(a.nestedMigrated && b.nestedMigrated ? b.nested.flags : a.nested.flags)),
             ("nested.vmcb_pa", a.nested.vmcbPa, b.nested.vmcbPa),
         ]
         for (name, x, y) in pairs where x != y { return "\(name): \(hex(x)) -> \(hex(y))" }
