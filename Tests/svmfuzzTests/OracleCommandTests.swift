@@ -71,54 +71,55 @@ final class OracleCommandTests: CLITestCase {
         XCTAssertTrue(r.stdout.hasPrefix("NO-RECORDS p.svm"), r.stdout)
     }
 
-    /// Guest code at a RIP where the runner has none (a RIP the program sets, a vmcb12 RIP the runner
-    /// cannot place a copy at) runs other bytes on real KVM: such programs are not played, and the line
-    /// says which step and RIP. RIPs the runner has code at are played.
-    func testProgramsRunningCodeOutsideTheRunnersAreNotPlayed() throws {
+    /// Plays each program against an empty records folder: a reason means `svmfuzz oracle` leaves it
+    /// out with that line (Oracle.PlayLimits), nil means it is played (and so has no records here).
+    private func assertPlayed(_ cases: [(String, String?)], file: StaticString = #filePath, line: UInt = #line) throws {
         try write("none.txt", "")
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("rec"), withIntermediateDirectories: true)
-        let cases: [(String, String?)] = [
-            ("set_regs rip=0xffff800000000000\nwrmsr efer 0x1d01\n", "step 2 runs guest code at RIP 0xffff800000000000"),
-            ("set_regs rip=0x8000\nrun\n", "step 2 runs guest code at RIP 0x8000"),
-            ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x100\nvmrun 0x10000\n",
-             "step 4 runs guest code at RIP 0x100"),
-            ("set_regs rip=0x4000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000\nrun\n", nil),
-            ("wrmsr efer 0x1d01\nset_regs rip=0x8000\nset_regs rip=0x4000\nrestore A\nrun\n", nil),
-        ]
         for (text, reason) in cases {
             try write("p.svm", text)
             let r = try svmfuzz("oracle", "p.svm", "--kernel", "6.12", "--records", "rec", "--known", "none.txt")
             if let reason {
-                XCTAssertEqual(r.status, 0, r.stdout)
-                XCTAssertTrue(r.stdoutLines.first?.hasPrefix("not-run   p.svm: " + reason + ",") ?? false, r.stdout)
+                XCTAssertEqual(r.status, 0, r.stdout, file: file, line: line)
+                XCTAssertTrue(r.stdoutLines.first?.hasPrefix("not-run   p.svm: " + reason) ?? false, text + r.stdout, file: file, line: line)
             } else {
-                XCTAssertTrue(r.stdoutLines.first?.hasPrefix("NO-RECORDS") ?? false, text + r.stdout)
+                XCTAssertTrue(r.stdoutLines.first?.hasPrefix("NO-RECORDS") ?? false, text + r.stdout, file: file, line: line)
             }
         }
     }
 
-    /// A VMRUN of a page the runner fills (the real-mode IVT at 0, L1's PML4 at 0x1000, an L2
-    /// interpreter copy) and the program never wrote a vmcb to: real KVM reads the runner's bytes.
-    func testVmrunOfAPageTheRunnerFillsIsNotPlayed() throws {
-        try write("none.txt", "")
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("rec"), withIntermediateDirectories: true)
-        let cases: [(String, String?)] = [
+    /// Guest code at a RIP where the runner has none (a RIP the program sets, a vmcb12 RIP the runner
+    /// cannot place a copy at) runs other bytes on real KVM: such programs are not played, and the line
+    /// says which step and RIP. RIPs the runner has code at are played.
+    func testProgramsRunningCodeOutsideTheRunnersAreNotPlayed() throws {
+        try assertPlayed([
+            ("set_regs rip=0xffff800000000000\nwrmsr efer 0x1d01\n", "step 2 runs guest code at RIP 0xffff800000000000,"),
+            ("set_regs rip=0x8000\nrun\n", "step 2 runs guest code at RIP 0x8000,"),
+            ("run sync_regs rip=0x8000\n", "step 1 runs guest code at RIP 0x8000,"),
+            ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x100\nvmrun 0x10000\n",
+             "step 4 runs guest code at RIP 0x100,"),
+            ("set_regs rip=0x4000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000\nrun\n", nil),
+            ("wrmsr efer 0x1d01\nset_regs rip=0x8000\nset_regs rip=0x4000\nrestore A\nrun\n", nil),
+        ])
+    }
+
+    /// The other runner limits: a VMRUN of a page the runner fills (the real-mode IVT at 0, L1's PML4
+    /// at 0x1000, an L2 interpreter copy) that the program never wrote a vmcb to; KVM_SET_SREGS that
+    /// leaves long mode under the runner's 64-bit CS (unless the model refuses it too); L1 code with
+    /// paging outside long mode; a signal inside a run before an exception is delivered.
+    func testOtherRunnerLimitsAreNotPlayed() throws {
+        try assertPlayed([
             ("vmrun 0\n", "step 1 runs VMRUN of 0x0, a page the runner fills"),
             ("wrmsr efer 0x1d01\nvmrun 0x1000\n", "step 2 runs VMRUN of 0x1000, a page the runner fills"),
             ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000\nvmrun 0x10000\nvmrun 0x4000\n",
              "step 5 runs VMRUN of 0x4000, a page the runner fills"),
             ("vmcb 0 intercepts=vmrun,vmmcall rip=0x4000\nwrmsr efer 0x1d01\nvmrun 0\n", nil),
             ("wrmsr efer 0x1d01\nvmrun 0x10000\n", nil),
-        ]
-        for (text, reason) in cases {
-            try write("p.svm", text)
-            let r = try svmfuzz("oracle", "p.svm", "--kernel", "6.12", "--records", "rec", "--known", "none.txt")
-            if let reason {
-                XCTAssertEqual(r.status, 0, r.stdout)
-                XCTAssertTrue(r.stdoutLines.first?.hasPrefix("not-run   p.svm: " + reason) ?? false, text + r.stdout)
-            } else {
-                XCTAssertTrue(r.stdoutLines.first?.hasPrefix("NO-RECORDS") ?? false, text + r.stdout)
-            }
-        }
+            ("set_sregs efer=0x1000 cr0=0x80050033 cr3=0x5000 cr4=0x20\n", "step 1 leaves long mode by KVM_SET_SREGS"),
+            ("set_sregs efer=0x1500 cr0=0x80050033 cr4=0x20\n", nil),
+            ("reset\nrun sync_sregs cr0=0x80000011\n", "step 2 runs guest code with paging outside long mode"),
+            ("wrmsr efer 0x1d01\nsignal\nvmrun 0x10000\n", "step 3 runs a guest instruction after a signal while the guest runs"),
+            ("wrmsr efer 0x1d01\nsignal\nwrmsr hsave_pa 0x40000\n", nil),
+        ])
     }
 }
