@@ -81,11 +81,15 @@ extension Vcpu {
         guard kvmSregsRejection(s) == nil else { return .einval }     // Refusals.swift
         cr2 = s.cr2
         if cr3 != s.cr3 { makeRequest(.tlbFlushGuest) }
+        // mmu_reset_needed: only a changed CR3, EFER, CR0 or CR4 resets the MMU context. Putting back
+        // the values read (QEMU's put after a get) keeps a stale root: real 6.12.117 goes on with
+        // vmcb01's CR3 after a forced leave and sync_sregs of the same registers.
+        let mmuResetNeeded = cr3 != s.cr3 || efer != s.efer || cr0 != s.cr0 || cr4 != s.cr4
         cr3 = s.cr3; owners.cr3 = .host
-        kvmMmuResetContext()
         svmSetEfer(s.efer, owner: .host)
         svmSetCr0(s.cr0, owner: .host)
         svmSetCr4(s.cr4, owner: .host)
+        if mmuResetNeeded { kvmMmuResetContext() }
         makeRequest(.event)
         return .ok
     }

@@ -89,7 +89,9 @@ extension Vcpu {
             vmcb02.save = vmcb01.save
             owners.rflags02 = owners.rflags01
         }
+        // Set on vmcb01, before the switch; vmcb02 takes its V_GIF from there (nested_vmcb02_prepare_control).
         svmSetGif(st.flags & NestedFlag.gifSet != 0)
+        vmcb01Gif = gif
         nestedRunPending = st.flags & NestedFlag.runPending != 0 ? 2 : 0
         nested.vmcb12Gpa = st.vmcbPa
         Vcpu.svmCopyVmrunState(&vmcb01.save, from: save)
