@@ -1390,9 +1390,12 @@ static void op_restore(struct vm *vm, const struct step *s)
 			r = ioctl(vm->vcpu, KVM_SET_REGS, &sl->regs);
 			regs = 1;
 		} else if (!strcmp(t, "msrs")) {
-			uint32_t idx[3] = {MSR_EFER, MSR_HSAVE_PA, MSR_VM_CR};
-			uint64_t val[3] = {sl->efer, sl->hsave_pa, sl->vm_cr};
-			r = set_msrs(vm, idx, val, 3);
+			/* QEMU's kvm_put_msrs: of the MSRs the model knows, only HSAVE_PA (EFER goes with SREGS,
+			 * VM_CR is not migrated). Putting EFER here let an order with msrs before nested set
+			 * EFER.SVME where QEMU and the model do not. */
+			uint32_t idx[1] = {MSR_HSAVE_PA};
+			uint64_t val[1] = {sl->hsave_pa};
+			r = set_msrs(vm, idx, val, 1);
 		} else if (!strcmp(t, "events")) {
 			struct kvm_vcpu_events ev = sl->events;
 			ev.flags = qemu_event_flags();
