@@ -48,7 +48,7 @@ struct ExportC: ParsableCommand {
         program.config.nrips = false
         // The same model `svmfuzz oracle` compares with.
         let oracle = OracleModel(variant: model, hostNrips: hostNrips, hostVls: hostVls, cpu: try OracleModel.cpu(named: cpu))
-        let (_, steps) = Observer.run(program, config: oracle.config(program))
+        let (_, steps) = Observer.run(program, config: oracle.config(program), asKernel: true)
         let source = "model variant \(model.rawValue), guest without NRIPS, host "
             + (hostNrips ? "with" : "without") + " NRIPS and " + (hostVls ? "with" : "without") + " VLS, CPU " + cpu
         var out = header(input, model: model, source: source)

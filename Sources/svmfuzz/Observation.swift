@@ -51,7 +51,8 @@ enum Observer {
         run(program, config: program.config.vcpuConfig(variant: variant))
     }
 
-    static func run(_ program: Program, config: VcpuConfig) -> (RunReport, [StepObservation]) {
+    /// `asKernel` (the oracle): steps go on past an entry's violation, as KVM does.
+    static func run(_ program: Program, config: VcpuConfig, asKernel: Bool = false) -> (RunReport, [StepObservation]) {
         let initial = Executor(config: config)
         var prevOwners = initial.vcpu.owners.visible(current: initial.vcpu.current)
         var steps: [StepObservation] = []
@@ -60,7 +61,7 @@ enum Observer {
         // Whether the last thing that touched the vCPU was a KVM_RUN (the runner's doorbell exit syncs
         // CR3) rather than an ioctl (which reads the cache as it is).
         var afterRun = false
-        let report = Runner.run(program, config: config) { _, op, ex, record in
+        let report = Runner.run(program, config: config, asKernel: asKernel) { _, op, ex, record in
             if case .guest(.vmrun(let gpa)) = op, record.ran == .l1 { lastVmrun = gpa }
             switch op {
             case .guest, .emulate, .run, .smi, .initSignal:

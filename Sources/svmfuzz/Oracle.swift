@@ -162,6 +162,7 @@ struct Oracle: ParsableCommand {
     /// The program's PlayLimits as the model plays it. `svmfuzz generate` leaves out programs with any.
     static func limits(_ p: Program, model: OracleModel = OracleModel(variant: .linux612)) -> PlayLimits {
         var ex = Executor(config: model.config(p))
+        ex.stopsStepAtViolation = false              // as the comparison plays it (Observer asKernel)
         var found = PlayLimits()
         let starts = KvmPlan.interpreterStarts(p)
         // L1's RIP in the model is abstract (it starts at 0x1000, the runner's at its interpreter), so
@@ -315,7 +316,7 @@ struct Oracle: ParsableCommand {
         }
         let kernelRun = KernelRun.parse(text)
         r.warnings = kernelRun.warnings
-        let (report, steps) = Observer.run(program, config: model.config(program))
+        let (report, steps) = Observer.run(program, config: model.config(program), asKernel: true)
         // A field that only observes (whose code RIP is in, the vector a stub saw) and that a runner or
         // TCG limit explains is set aside and the comparison goes on; any other known difference means
         // the two have parted ways, and ends it.

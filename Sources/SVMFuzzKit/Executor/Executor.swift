@@ -17,6 +17,9 @@ public struct Executor: Sendable {
     public private(set) var halted = false
     /// A `signal` waits for KVM's next attempt to enter the guest.
     private var signalPending = false
+    /// An invariant an entry violates ends the step there (the instruction does not run, the run is
+    /// not left), which fuzzing and minimizing want; the real-KVM oracle turns it off, since KVM goes on.
+    public var stopsStepAtViolation = true
     /// The current KVM_RUN has entered the guest at least once (so its exit has state to read back).
     private var enteredInRun = false
     /// The exception the entry before this step's guest instruction delivered (one userspace queued).
@@ -508,7 +511,7 @@ public struct Executor: Sendable {
             let had = stepViolation != nil
             now.entryMode = mode
             check(.entry)
-            return !had && stepViolation != nil
+            return stopsStepAtViolation && !had && stepViolation != nil
         case .exit(let reason):
             endRun(reason)
             return false
