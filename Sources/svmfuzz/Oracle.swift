@@ -147,6 +147,11 @@ struct Oracle: ParsableCommand {
         /// cr0=0x80000011`), where the model has no page tables. (L2 entered so is judged with the
         /// entries of corpus/oracle-known.txt, which show what real KVM did up to there.)
         var pagingOutsideLongMode: Int? = nil
+        /// The first entry that injects exception vector 31 (queued by userspace, or vmcb12's
+        /// EVENTINJ): QEMU's VMRUN refuses exception vectors from 31 up where hardware refuses them
+        /// from 32 (`vector >= 31` in helper_vmrun), so real KVM under TCG gets VMEXIT_INVALID
+        /// (KVM_EXIT_FAIL_ENTRY for L1's own entry; a campaign's `exception=0x1f` showed it).
+        var injectsVector31: Int? = nil
 
         var isClear: Bool { self == PlayLimits() }
 
@@ -155,7 +160,7 @@ struct Oracle: ParsableCommand {
                 && a.outsideRunner?.rip == b.outsideRunner?.rip
                 && a.vmrunOfRunnerPage?.step == b.vmrunOfRunnerPage?.step && a.vmrunOfRunnerPage?.gpa == b.vmrunOfRunnerPage?.gpa
                 && a.leavesLongModeWithRunnerCs == b.leavesLongModeWithRunnerCs && a.signalInsideRun == b.signalInsideRun
-                && a.pagingOutsideLongMode == b.pagingOutsideLongMode
+                && a.pagingOutsideLongMode == b.pagingOutsideLongMode && a.injectsVector31 == b.injectsVector31
         }
     }
 
@@ -224,6 +229,10 @@ struct Oracle: ParsableCommand {
                 && (ex.vcpu.exception != nil || ex.vcpu.nestedRunPending != 0 || ex.vcpu.requests.contains(.event)) {
                 found.signalInsideRun = i + 1
             }
+            let deliveredVector31 = r.delivered.map {
+                $0.eventInj & EventInj.typeMask == EventInj.typeExept && $0.eventInj & EventInj.vectorMask == 31
+            } ?? false
+            if found.injectsVector31 == nil && (r.injected == 31 || deliveredVector31) { found.injectsVector31 = i + 1 }
             // Only where the model takes the registers: a set it refuses for its own reasons agrees.
             if leavesLongMode && r.ioctlResult == .ok && found.leavesLongModeWithRunnerCs == nil {
                 found.leavesLongModeWithRunnerCs = i + 1
@@ -271,6 +280,9 @@ struct Oracle: ParsableCommand {
         }
         if let step = limits.leavesLongModeWithRunnerCs {
             return "step \(step) leaves long mode by KVM_SET_SREGS while the runner's CS is 64-bit, which KVM refuses (Oracle.PlayLimits)"
+        }
+        if let step = limits.injectsVector31 {
+            return "step \(step) injects exception vector 31, which QEMU's VMRUN refuses (Oracle.PlayLimits)"
         }
         if let step = limits.pagingOutsideLongMode {
             return "step \(step) runs guest code with paging outside long mode, where the runner has no page tables (Oracle.PlayLimits)"

@@ -120,6 +120,8 @@ final class OracleCommandTests: CLITestCase {
             ("reset\nrun sync_sregs cr0=0x80000011\n", "step 2 runs guest code with paging outside long mode"),
             ("wrmsr efer 0x1d01\nsignal\nvmrun 0x10000\n", "step 3 runs a guest instruction after a signal while the guest runs"),
             ("wrmsr efer 0x1d01\nsignal\nwrmsr hsave_pa 0x40000\n", nil),
+            ("set_vcpu_events exception=0x1f\nrun\n", "step 2 injects exception vector 31, which QEMU's VMRUN refuses"),
+            ("set_vcpu_events exception=0x1e\nrun\n", nil),
         ])
     }
 }
