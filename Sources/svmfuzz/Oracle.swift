@@ -152,6 +152,10 @@ struct Oracle: ParsableCommand {
         /// from 32 (`vector >= 31` in helper_vmrun), so real KVM under TCG gets VMEXIT_INVALID
         /// (KVM_EXIT_FAIL_ENTRY for L1's own entry; a campaign's `exception=0x1f` showed it).
         var injectsVector31: Int? = nil
+        /// The first VMRUN that enters an L2 with paging on a CR3 where the runner placed no PML4
+        /// (KvmPlan.placesCr3: vmcb12 CR3 0 is the IVT's page): its first fetch walks other bytes,
+        /// and real KVM shuts down, where the model has no page tables.
+        var l2Cr3NotPlaced: Int? = nil
 
         var isClear: Bool { self == PlayLimits() }
 
@@ -161,6 +165,7 @@ struct Oracle: ParsableCommand {
                 && a.vmrunOfRunnerPage?.step == b.vmrunOfRunnerPage?.step && a.vmrunOfRunnerPage?.gpa == b.vmrunOfRunnerPage?.gpa
                 && a.leavesLongModeWithRunnerCs == b.leavesLongModeWithRunnerCs && a.signalInsideRun == b.signalInsideRun
                 && a.pagingOutsideLongMode == b.pagingOutsideLongMode && a.injectsVector31 == b.injectsVector31
+                && a.l2Cr3NotPlaced == b.l2Cr3NotPlaced
         }
     }
 
@@ -256,7 +261,13 @@ struct Oracle: ParsableCommand {
             // A VMRUN that enters L2 runs L2's code at vmcb12's RIP within the same step.
             switch op {
             case .guest(.vmrun), .emulate(.vmrun):
-                if modeBefore != .l2 && ex.vcpu.mode == .l2 { checkRip(i + 1, in: Array(starts.dropFirst())) }
+                if modeBefore != .l2 && ex.vcpu.mode == .l2 {
+                    checkRip(i + 1, in: Array(starts.dropFirst()))
+                    let sr = ex.vcpu.getSregs()
+                    if found.l2Cr3NotPlaced == nil && sr.cr0 & CR0.pg != 0 && !KvmPlan.placesCr3(sr.cr3) {
+                        found.l2Cr3NotPlaced = i + 1
+                    }
+                }
             default: break
             }
             guard case .guest(let insn) = op, sixteenBit, smm else { continue }
@@ -280,6 +291,9 @@ struct Oracle: ParsableCommand {
         }
         if let step = limits.leavesLongModeWithRunnerCs {
             return "step \(step) leaves long mode by KVM_SET_SREGS while the runner's CS is 64-bit, which KVM refuses (Oracle.PlayLimits)"
+        }
+        if let step = limits.l2Cr3NotPlaced {
+            return "step \(step) enters L2 with paging on a CR3 where the runner has no page table (Oracle.PlayLimits)"
         }
         if let step = limits.injectsVector31 {
             return "step \(step) injects exception vector 31, which QEMU's VMRUN refuses (Oracle.PlayLimits)"

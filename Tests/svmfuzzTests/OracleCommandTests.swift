@@ -122,6 +122,9 @@ final class OracleCommandTests: CLITestCase {
             ("wrmsr efer 0x1d01\nsignal\nwrmsr hsave_pa 0x40000\n", nil),
             ("set_vcpu_events exception=0x1f\nrun\n", "step 2 injects exception vector 31, which QEMU's VMRUN refuses"),
             ("set_vcpu_events exception=0x1e\nrun\n", nil),
+            ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000 cr3=0\nvmrun 0x10000\n",
+             "step 4 enters L2 with paging on a CR3 where the runner has no page table"),
+            ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000 cr3=0x3000\nvmrun 0x10000\n", nil),
         ])
     }
 }

@@ -86,6 +86,16 @@ public enum KvmPlan {
         return pages
     }
 
+    /// Whether the runner puts a PML4 entry at this CR3 (runner.c's place_copies: not where its own
+    /// bytes are, the IVT at 0, the SMM and 16-bit interpreters, its area, nor beyond RAM; L1's PML4
+    /// at 0x1000 is its own). Guest code with paging on another CR3 walks other bytes.
+    public static func placesCr3(_ cr3: UInt64) -> Bool {
+        let page = cr3 & 0x000f_ffff_ffff_f000
+        if page == 0x1000 { return true }
+        return page != 0 && page != smmEntry & GuestPhys.pageMask && page != 0xf_e000 && page != 0xffff_e000
+            && !runnerArea.contains(page) && GuestPhys.isMappable(page)
+    }
+
     static func overlapsRunner(_ gpa: UInt64) -> Bool {
         let page = gpa & GuestPhys.pageMask
         return runnerArea.contains(page)
