@@ -32,8 +32,13 @@ extension Vcpu {
         }
         // LMA is the CPU's to compute: keep the current value.
         let value = (requested & ~EFER.lma) | (efer & EFER.lma)
+        let oldEfer = efer
         let r = svmSetEfer(value, owner: owner)
         if r != .ok { return .error(r) }
+        // KVM_MMU_EFER_ROLE_BITS: a changed LME or NX resets the MMU, so the next entry loads a root
+        // for the current CR3 even after a forced leave left a stale one (real 6.12.117: L2's
+        // `wrmsr efer 0x500` forced it out and L1 ran on L2's CR3; with NX kept it ran on vmcb01's).
+        if (value ^ oldEfer) & (EFER.lme | EFER.nx) != 0 { kvmMmuResetContext() }
         return .ok
     }
 

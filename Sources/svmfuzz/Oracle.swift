@@ -141,12 +141,13 @@ struct Oracle: ParsableCommand {
         /// or the first entry into L2), the runner's signal ends the KVM_RUN it starts for the
         /// instruction, before it (PLAN.md: the runner cannot interrupt between the two).
         var signalInsideRun: Int? = nil
-        /// The first step that runs L1 code with paging on outside long mode (legacy or PAE paging,
-        /// after a reset or a KVM_SET_SREGS): the runner has 64-bit page tables and code only, so the
-        /// CPU walks other tables (a triple fault on real KVM after `reset` and `sync_sregs
-        /// cr0=0x80000011`), where the model has no page tables. (L2 entered so is judged with the
-        /// entries of corpus/oracle-known.txt, which show what real KVM did up to there.)
-        var pagingOutsideLongMode: Int? = nil
+        /// The first step that runs L1 code with paging where the runner has no page tables: outside
+        /// long mode (legacy or PAE paging, after a reset or a KVM_SET_SREGS: the runner has 64-bit
+        /// tables and code only; a triple fault on real KVM after `reset` and `sync_sregs
+        /// cr0=0x80000011`), or on a CR3 it placed no PML4 at (KvmPlan.placesCr3: `sync_sregs
+        /// cr3=0x100000000` hung real KVM). The model has no page tables. (L2 entered outside long mode
+        /// is judged with the entries of corpus/oracle-known.txt, which show what real KVM did up to there.)
+        var l1PagingWithoutRunnerTables: Int? = nil
         /// The first entry that injects exception vector 31 (queued by userspace, or vmcb12's
         /// EVENTINJ): QEMU's VMRUN refuses exception vectors from 31 up where hardware refuses them
         /// from 32 (`vector >= 31` in helper_vmrun), so real KVM under TCG gets VMEXIT_INVALID
@@ -156,6 +157,11 @@ struct Oracle: ParsableCommand {
         /// (KvmPlan.placesCr3: vmcb12 CR3 0 is the IVT's page): its first fetch walks other bytes,
         /// and real KVM shuts down, where the model has no page tables.
         var l2Cr3NotPlaced: Int? = nil
+        /// The first exception delivered while RSP is one the program set outside the low RAM the
+        /// runner leaves to programs (KvmPlan.stackUsable): the CPU pushes the frame there and faults
+        /// into a triple fault on real KVM (a campaign's `sync_regs rsp=0x1` then a #UD), where the
+        /// model has no stack.
+        var exceptionOnProgramStack: Int? = nil
 
         var isClear: Bool { self == PlayLimits() }
 
@@ -164,8 +170,8 @@ struct Oracle: ParsableCommand {
                 && a.outsideRunner?.rip == b.outsideRunner?.rip
                 && a.vmrunOfRunnerPage?.step == b.vmrunOfRunnerPage?.step && a.vmrunOfRunnerPage?.gpa == b.vmrunOfRunnerPage?.gpa
                 && a.leavesLongModeWithRunnerCs == b.leavesLongModeWithRunnerCs && a.signalInsideRun == b.signalInsideRun
-                && a.pagingOutsideLongMode == b.pagingOutsideLongMode && a.injectsVector31 == b.injectsVector31
-                && a.l2Cr3NotPlaced == b.l2Cr3NotPlaced
+                && a.l1PagingWithoutRunnerTables == b.l1PagingWithoutRunnerTables && a.injectsVector31 == b.injectsVector31
+                && a.l2Cr3NotPlaced == b.l2Cr3NotPlaced && a.exceptionOnProgramStack == b.exceptionOnProgramStack
         }
     }
 
@@ -179,6 +185,7 @@ struct Oracle: ParsableCommand {
         // only a RIP the program itself sets, and L2's when VMRUN enters it (vmcb12's RIP, where the
         // runner places a copy), are addresses both sides share. SMM's interpreter is the runner's own.
         var ripFromProgram = false
+        var rspFromProgram = false
         let runnerPages = KvmPlan.runnerFilledPages(p)
         var signalled = false
         var written: Set<UInt64> = []
@@ -194,8 +201,10 @@ struct Oracle: ParsableCommand {
             if op.runsGuestCode && !sixteenBit && ripFromProgram { checkRip(i + 1, in: starts) }
             func checkPaging() {
                 let sr = ex.vcpu.getSregs()
-                if found.pagingOutsideLongMode == nil && ex.vcpu.mode == .l1
-                    && sr.cr0 & CR0.pg != 0 && sr.efer & EFER.lma == 0 { found.pagingOutsideLongMode = i + 1 }
+                if found.l1PagingWithoutRunnerTables == nil && ex.vcpu.mode == .l1
+                    && sr.cr0 & CR0.pg != 0 && (sr.efer & EFER.lma == 0 || !KvmPlan.placesCr3(sr.cr3)) {
+                    found.l1PagingWithoutRunnerTables = i + 1
+                }
             }
             if op.runsGuestCode { checkPaging() }
             switch op {
@@ -243,6 +252,14 @@ struct Oracle: ParsableCommand {
                 found.leavesLongModeWithRunnerCs = i + 1
             }
             if ex.vcpu.getSregs().efer & EFER.lmsle != 0 { found.setsLmsle = true }
+            if r.injected != nil && rspFromProgram && found.exceptionOnProgramStack == nil
+                && !KvmPlan.stackUsable(ex.vcpu.getRegs().rsp) { found.exceptionOnProgramStack = i + 1 }
+            switch op {
+            case .setRegs(let g) where g.rsp != nil: rspFromProgram = true
+            case .runWith(let w) where w.regs?.rsp != nil: rspFromProgram = true
+            case .restore, .reset, .destroy: rspFromProgram = false
+            default: break
+            }
             switch op {
             case .setRegs(let g) where g.rip != nil: ripFromProgram = ex.vcpu.getRegs().rip == g.rip
             case .runWith(let w):
@@ -292,14 +309,17 @@ struct Oracle: ParsableCommand {
         if let step = limits.leavesLongModeWithRunnerCs {
             return "step \(step) leaves long mode by KVM_SET_SREGS while the runner's CS is 64-bit, which KVM refuses (Oracle.PlayLimits)"
         }
+        if let step = limits.exceptionOnProgramStack {
+            return "step \(step) delivers an exception on a stack the program set where the runner cannot push (Oracle.PlayLimits)"
+        }
         if let step = limits.l2Cr3NotPlaced {
             return "step \(step) enters L2 with paging on a CR3 where the runner has no page table (Oracle.PlayLimits)"
         }
         if let step = limits.injectsVector31 {
             return "step \(step) injects exception vector 31, which QEMU's VMRUN refuses (Oracle.PlayLimits)"
         }
-        if let step = limits.pagingOutsideLongMode {
-            return "step \(step) runs guest code with paging outside long mode, where the runner has no page tables (Oracle.PlayLimits)"
+        if let step = limits.l1PagingWithoutRunnerTables {
+            return "step \(step) runs L1 code with paging where the runner has no page tables (Oracle.PlayLimits)"
         }
         if let step = limits.signalInsideRun {
             return "step \(step) runs a guest instruction after a signal while the guest runs, which the runner cannot interrupt after the instruction (Oracle.PlayLimits)"

@@ -96,6 +96,11 @@ public enum KvmPlan {
             && !runnerArea.contains(page) && GuestPhys.isMappable(page)
     }
 
+    /// Whether an exception frame pushed at RSP lands in RAM the runner's page tables map and that
+    /// holds none of its own tables (above L1's PML4 page, below its area; the interpreters' stack
+    /// is at 0x8000).
+    public static func stackUsable(_ rsp: UInt64) -> Bool { rsp >= 0x2100 && rsp <= runnerArea.lowerBound }
+
     static func overlapsRunner(_ gpa: UInt64) -> Bool {
         let page = gpa & GuestPhys.pageMask
         return runnerArea.contains(page)
