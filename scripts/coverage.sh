@@ -4,7 +4,7 @@
 # Builds FuzzSVM with -profile-generate -profile-coverage-mapping in .build-cov (its own scratch
 # path, swift-libfuzzer.md §6), replays with -runs=0:
 #   every .svm program of corpus/ (seeds, regressions, series, upstream-tests, divergences,
-#   oracle-confirm; encoded to bytes) and the raw inputs of corpus/regressions under every variant, and
+#   oracle-confirm, coverage; encoded to bytes) and the raw inputs of corpus/regressions under every variant, and
 #   each saved work corpus .fuzz/<variant>/corpus under its variant (unless --no-work), and
 #   each --corpus DIR under VARIANT (bench.sh passes its campaign corpus);
 # merges the profiles with the toolchain's llvm-profdata and reports per file with its llvm-cov.
