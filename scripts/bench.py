@@ -501,9 +501,10 @@ if cov:
     for c in camp:
         w(f"| {c['variant']} | {c['execs']:,} | {c['files']} | {', '.join(c['violations']) or '—'} | {c['peak_rss_mb']} MB |")
     w("")
-    w("`scripts/coverage.sh --no-work --known F` then replays corpus/seeds and corpus/regressions under every variant, "
+    w("`scripts/coverage.sh --no-work --known F` then replays every .svm program of corpus/ under every variant, "
       "these campaigns' corpora, and each zoo bug's seed-1 corpus under its variant, with the known issues plus the "
-      "violations the campaigns went on past (F) ending only their input:")
+      "violations the campaigns went on past (F) ending only their input (any other violation joins the known issues "
+      "of its replay set, so a violating input still counts the lines it ran):")
     w("")
     w(cov_md.strip())
     w("")

@@ -3,14 +3,17 @@
 #   scripts/coverage.sh [--out DIR] [--no-work] [--corpus VARIANT=DIR]... [--known FILE] [--html]
 # Builds FuzzSVM with -profile-generate -profile-coverage-mapping in .build-cov (its own scratch
 # path, swift-libfuzzer.md §6), replays with -runs=0:
-#   corpus/seeds + corpus/regressions (.svm encoded to bytes) under every variant, and
+#   every .svm program of corpus/ (seeds, regressions, series, upstream-tests, divergences,
+#   oracle-confirm, coverage; encoded to bytes) and the raw inputs of corpus/regressions under every variant, and
 #   each saved work corpus .fuzz/<variant>/corpus under its variant (unless --no-work), and
 #   each --corpus DIR under VARIANT (bench.sh passes its campaign corpus);
 # merges the profiles with the toolchain's llvm-profdata and reports per file with its llvm-cov.
-# A replay that stops at a violation writes no profile, so the violating input (named by its
-# crash-<sha1> artifact) is left out, counted, and the rest replayed again. Violations of the known
-# issues (--known FILE, default corpus/known-issues.txt) end only their input, as in a campaign:
-# bench.sh adds the ones its campaigns went on past, so their corpora replay in one pass.
+# Violations of the known issues (--known FILE, default corpus/known-issues.txt) end only their input,
+# as in a campaign (bench.sh adds the ones its campaigns went on past). A replay that stops at another
+# violation writes no profile: that violation (its `VIOLATION <id>` line) is added to this replay
+# set's known issues and the set replayed again, so a regression or zoo input still counts the lines
+# it runs up to its violation (a zoo variant's own WARN, say). An input that stops the replay with no
+# new violation id (named by its crash-<sha1> artifact) is left out, counted, and the rest replayed.
 # Writes DIR/coverage.md (default bench/) and prints it: per file, then the lines no replay reaches
 # (as ranges per file); the last line is
 #   COVERAGE lines <pct>% regions <pct>% functions <pct>% (<files> files)
@@ -61,7 +64,7 @@ while IFS= read -r f; do
     n=$((n + 1))
     "$SVMFUZZ" encode "$f" -o "$tmp/fixed/$n-$(basename "${f%.svm}").bin" 2>/dev/null \
         || echo "coverage.sh: skipping $f (does not encode)" >&2
-done < <(find "$ROOT/corpus/seeds" "$ROOT/corpus/regressions" -name '*.svm' 2>/dev/null | sort)
+done < <(find "$ROOT/corpus" -name '*.svm' 2>/dev/null | sort)
 # Raw byte inputs kept in the regressions (anything not .svm).
 while IFS= read -r f; do
     [ -n "$f" ] || continue
@@ -69,31 +72,40 @@ while IFS= read -r f; do
 done < <(find "$ROOT/corpus/regressions" -type f ! -name '*.svm' ! -name '*.md' ! -name '.*' 2>/dev/null | sort)
 
 variants="$("$SVMFUZZ" variants --names)"
-known=()
-[ -f "$known_file" ] && known=(SVMFUZZ_KNOWN="$known_file")
-replayed=0 excluded=0 sets=0
+replayed=0 excluded=0 sets=0 went_past=0
 # replay <variant> <dir>: the whole directory in one process. A violation ends the process before it
-# writes its profile: the artifact (crash-<sha1 of the input>) names the input, which is set aside,
-# and the rest is replayed again. After 40 such rounds the remainder goes one file per process.
+# writes its profile: a new violation id joins this set's known issues and the set is replayed again;
+# otherwise the artifact (crash-<sha1 of the input>) names the input, which is set aside, and the rest
+# is replayed again. After 60 such rounds the remainder goes one file per process.
 replay() {
-    local v="$1" dir="$2" f rc round=0 art sum
+    local v="$1" dir="$2" f rc round=0 art sum viol
     [ -n "$(ls -A "$dir" 2>/dev/null)" ] || return 0
     sets=$((sets + 1))
     rm -rf "$tmp/set" "$tmp/art"; mkdir -p "$tmp/set" "$tmp/art"
     find "$dir" -maxdepth 1 -type f -exec cp -t "$tmp/set" {} +
+    : >"$tmp/known"
+    [ -f "$known_file" ] && cp "$known_file" "$tmp/known"
     while :; do
         set +e
-        env ${known[@]+"${known[@]}"} SVMFUZZ_VARIANT="$v" LLVM_PROFILE_FILE="$tmp/prof/%p-%m.profraw" \
+        SVMFUZZ_KNOWN="$tmp/known" SVMFUZZ_VARIANT="$v" LLVM_PROFILE_FILE="$tmp/prof/%p-%m.profraw" \
             "$bin" -runs=0 -max_len=1048576 -artifact_prefix="$tmp/art/" "$tmp/set" >"$tmp/log" 2>&1
         rc=$?
         set -e
         if [ "$rc" = 0 ]; then
             replayed=$((replayed + $(find "$tmp/set" -maxdepth 1 -type f | wc -l))); return 0
         fi
+        round=$((round + 1))
+        [ "$round" -le 60 ] || break
+        viol="$(sed -n 's/^VIOLATION \([^ ]*\) .*/\1/p' "$tmp/log" | head -n 1)"
+        if [ -n "$viol" ] && ! grep -qxF "$viol upstream=not-known" "$tmp/known"; then
+            printf '\n%s upstream=not-known\n' "$viol" >>"$tmp/known"
+            went_past=$((went_past + 1))
+            rm -rf "$tmp/art"; mkdir -p "$tmp/art"
+            continue
+        fi
         art="$(grep -oE "Test unit written to [^ ]+" "$tmp/log" | tail -n 1 | sed 's/Test unit written to //')"
         sum="$(basename "${art:-none}" | sed -n 's/^crash-\([0-9a-f]\{40\}\)$/\1/p')"
-        round=$((round + 1))
-        [ -n "$sum" ] && [ "$round" -le 40 ] || break
+        [ -n "$sum" ] || break
         local hit=0
         for f in "$tmp/set"/*; do
             if [ "$(sha1sum "$f" | cut -d' ' -f1)" = "$sum" ]; then rm -f "$f"; excluded=$((excluded + 1)); hit=1; fi
@@ -104,7 +116,7 @@ replay() {
     echo "coverage.sh: replay of $dir under $v keeps stopping (rc $rc); replaying file by file" >&2
     for f in "$tmp/set"/*; do
         [ -f "$f" ] || continue
-        if env ${known[@]+"${known[@]}"} SVMFUZZ_VARIANT="$v" LLVM_PROFILE_FILE="$tmp/prof/%p-%m.profraw" \
+        if env SVMFUZZ_KNOWN="$tmp/known" SVMFUZZ_VARIANT="$v" LLVM_PROFILE_FILE="$tmp/prof/%p-%m.profraw" \
             "$bin" -runs=0 "$f" >/dev/null 2>&1; then
             replayed=$((replayed + 1))
         else
@@ -141,12 +153,12 @@ sources=("$ROOT"/Sources/SVMModel/*.swift)
 [ "$html" = 1 ] && "$LLVMCOV" show "$bin" -instr-profile="$out/coverage.profdata" -format=html \
     -output-dir="$out/coverage-html" "${sources[@]}" >/dev/null
 
-python3 - "$tmp/cov.json" "$tmp/lines.txt" "$out/coverage.json" "$ROOT" "$replayed" "$excluded" "$sets" "$work_dirs" \
+python3 - "$tmp/cov.json" "$tmp/lines.txt" "$out/coverage.json" "$ROOT" "$replayed" "$excluded" "$sets" "$work_dirs" "$went_past" \
     >"$out/coverage.md" <<'EOF'
 import json, os, re, sys
 data = json.load(open(sys.argv[1]))
 lines_txt, json_out = sys.argv[2], sys.argv[3]
-root, replayed, excluded, sets, work_dirs = sys.argv[4], *map(int, sys.argv[5:])
+root, replayed, excluded, sets, work_dirs, went_past = sys.argv[4], *map(int, sys.argv[5:])
 files = data["data"][0]["files"]
 rows = []
 tot = {k: [0, 0] for k in ("lines", "regions", "functions", "branches")}
@@ -156,8 +168,9 @@ for f in sorted(files, key=lambda f: f["filename"]):
     for k in tot:
         tot[k][0] += s[k]["covered"]; tot[k][1] += s[k]["count"]
     rows.append((os.path.relpath(f["filename"], root), s))
-print(f"Replayed {replayed} inputs ({sets} replay sets: seeds+regressions under every variant, "
-      f"plus {work_dirs} work corpora); {excluded} violating input(s) left out.\n")
+print(f"Replayed {replayed} inputs ({sets} replay sets: the corpus programs under every variant, "
+      f"plus {work_dirs} work corpora); went on past {went_past} violation(s) as known issues of their set; "
+      f"{excluded} violating input(s) left out.\n")
 print("| File | Lines | Line cov. | Regions | Region cov. | Functions |")
 print("|---|---:|---:|---:|---:|---:|")
 for name, s in rows:
@@ -196,7 +209,7 @@ for name in sorted(unreached):
 if not unreached:
     print("- none")
 print()
-json.dump({"lines": l, "regions": r, "functions": fn, "replayed": replayed, "excluded": excluded,
+json.dump({"lines": l, "regions": r, "functions": fn, "replayed": replayed, "excluded": excluded, "went_past": went_past,
            "files": {name: {k: [s[k]["covered"], s[k]["count"]] for k in ("lines", "regions", "functions")}
                      for name, s in rows},
            "unreached": {name: ranges(ns) for name, ns in unreached.items()}}, open(json_out, "w"))

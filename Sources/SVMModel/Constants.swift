@@ -33,8 +33,6 @@ public enum CR4 {
     public static let osxsave: UInt64 = 1 << 18
     public static let smep: UInt64 = 1 << 20
     public static let smap: UInt64 = 1 << 21
-    /// X86_CR4_PDPTR_BITS: PSE, PAE, PGE, SMEP; changing one reloads legacy PAE paging's PDPTEs.
-    public static let pdptrBits: UInt64 = (1 << 4) | (1 << 5) | (1 << 7) | (1 << 20)
     /// CR4 bits KVM supports on a host with every feature they need (VME..OSXMMEXCPT, FSGSBASE,
     /// PCIDE, OSXSAVE, SMEP, SMAP); anything else is reserved. GuestCpu narrows it to a CPU's CPUID.
     public static let supported: UInt64 = 0x7ff | fsgsbase | pcide | osxsave | smep | smap

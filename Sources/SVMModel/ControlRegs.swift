@@ -60,15 +60,13 @@ extension Vcpu {
         return true
     }
 
-    /// kvm_set_cr4 (arch/x86/kvm/x86.c). Returns false for #GP.
+    /// kvm_set_cr4 (arch/x86/kvm/x86.c). Returns false for #GP. Its only caller is RSM
+    /// (rsm_enter_protected_mode), which writes CR4 with paging off and later changes only PCIDE, so
+    /// kvm_set_cr4's load_pdptrs for a PAE-bit change under legacy paging never applies and is left out.
     mutating func kvmSetCr4(_ value: UInt64, owner: Owner) -> Bool {
         guard config.cpu.isValidCr4(value) else { return false }
         let old = cr4
-        if isLongMode {
-            if value & CR4.pae == 0 { return false }
-        } else if isPaging && value & CR4.pae != 0 && (value ^ old) & CR4.pdptrBits != 0 && !GuestPhys.isMappable(cr3) {
-            return false                           // load_pdptrs of legacy PAE paging
-        }
+        if isLongMode && value & CR4.pae == 0 { return false }
         // PCIDE can be turned on only in long mode and with CR3[11:0] clear.
         if value & CR4.pcide != 0 && old & CR4.pcide == 0 && (cr3 & 0xfff != 0 || !isLongMode) { return false }
         svmSetCr4(value, owner: owner)

@@ -1,11 +1,12 @@
 // EFER writes: svm_set_efer with the EFER.SVME toggle, and the generic set_efer in front of it.
 // The 2026 series differs only here (and in msr_interception for msr-hook).
 
-/// The result of an MSR write handler: 0, 1 (inject #GP) or a negative errno (KVM_RUN fails).
+/// The result of an MSR write handler: 0 or 1 (inject #GP). KVM's handlers can also return a negative
+/// errno (KVM_RUN fails), but only svm_set_efer's svm_allocate_nested does among the MSRs modeled, and
+/// allocation never fails in the model (NestedResources.swift).
 public enum MsrResult: Equatable, Sendable {
     case ok
     case fault
-    case error(Errno)
 }
 
 extension Vcpu {
@@ -33,8 +34,7 @@ extension Vcpu {
         // LMA is the CPU's to compute: keep the current value.
         let value = (requested & ~EFER.lma) | (efer & EFER.lma)
         let oldEfer = efer
-        let r = svmSetEfer(value, owner: owner)
-        if r != .ok { return .error(r) }
+        svmSetEfer(value, owner: owner)
         // KVM_MMU_EFER_ROLE_BITS: a changed LME or NX resets the MMU, so the next entry loads a root
         // for the current CR3 even after a forced leave left a stale one (real 6.12.117: L2's
         // `wrmsr efer 0x500` forced it out and L1 ran on L2's CR3; with NX kept it ran on vmcb01's).
@@ -43,8 +43,7 @@ extension Vcpu {
     }
 
     /// svm_set_efer (arch/x86/kvm/svm/svm.c)
-    @discardableResult
-    mutating func svmSetEfer(_ value: UInt64, owner: Owner) -> Errno {
+    mutating func svmSetEfer(_ value: UInt64, owner: Owner) {
         let oldEfer = efer
         efer = value
         owners.efer = owner
@@ -57,23 +56,21 @@ extension Vcpu {
         }
 
         if (oldEfer ^ value) & EFER.svme != 0 {
-            let r = svmEferSvmeToggled(clearing: value & EFER.svme == 0, oldEfer: oldEfer)
-            if r != .ok { return r }
+            svmEferSvmeToggled(clearing: value & EFER.svme == 0)
         }
 
         vmcb.save.efer = hwEfer | EFER.svme
-        return .ok
     }
 
     /// The SVME-toggle block of svm_set_efer (v1 moved it into svm_set_efer_svme()).
-    private mutating func svmEferSvmeToggled(clearing: Bool, oldEfer: UInt64) -> Errno {
+    private mutating func svmEferSvmeToggled(clearing: Bool) {
         // v1 2/3: toggles made while in guest mode are not tracked at all.
-        if config.svmeClear == .ignoreInGuestMode && guestMode { return .ok }
+        if config.svmeClear == .ignoreInGuestMode && guestMode { return }
 
         if clearing {
             // [B01] without c513f484c558 ("KVM: nSVM: leave guest mode when clearing EFER.SVME"):
             // the vCPU stayed in guest mode and kept its nested state.
-            if !has(.leaveNestedOnSvmeClear) { return .ok }
+            if !has(.leaveNestedOnSvmeClear) { return }
             // Architecturally undefined while L2 runs; the series decides who gets shut down.
             if svmEferClearShouldTripleFault() { makeRequest(.tripleFault) }
             svmLeaveNested()
@@ -83,14 +80,9 @@ extension Vcpu {
             // clearing SVME also set GIF, although GIF and SVME are independent.
             if !has(.keepGifOnSvmeClear) { svmSetGif(true) }
         } else {
-            let r = svmAllocateNested()
-            if r != .ok {
-                efer = oldEfer
-                return r
-            }
+            svmAllocateNested()
         }
         makeRequest(.recalcIntercepts)
-        return .ok
     }
 
     /// The triple-fault condition the EFER.SVME policy adds before svm_leave_nested.

@@ -151,11 +151,6 @@ extension Vcpu {
             // emulate_gp: a fault, so no writeback: RIP stays at the WRMSR, after the prefix.
             kvmQueueException(Vector.gp)
             return .resume
-        case .error(let e):
-            if e == .einval { warn(.setEferPositive) }
-            // X86EMUL_UNHANDLEABLE → handle_emulation_failure: #UD, and an exit for L1 at CPL 0.
-            kvmQueueException(Vector.ud)
-            return guestMode ? .resume : .exitToUserspace(.internalError)
         }
     }
 }

@@ -97,27 +97,14 @@ extension Vcpu {
     /// KVM_GET_MSRS
     public func getMsrs() -> KvmMsrs { KvmMsrs(hsavePa: nested.hsaveMsr) }
 
-    /// KVM_SET_MSRS → kvm_set_msrs → do_set_msr (arch/x86/kvm/msrs.c): host-initiated writes, in
-    /// order, stopping at the first failure. A short count is reported as -EINVAL (QEMU treats it so).
-    public mutating func setMsrs(_ entries: [(msr: UInt32, value: UInt64)]) -> Errno {
-        if vmDead { return .eio }
-        for e in entries {
-            switch svmSetMsr(e.msr, e.value, hostInitiated: true, owner: .host) {
-            case .ok: continue
-            case .fault: return .einval
-            case .error(let err): return err
-            }
-        }
-        return .ok
-    }
-
-    /// KVM_SET_MSRS with one entry, without allocating.
+    /// KVM_SET_MSRS → kvm_set_msrs → do_set_msr (arch/x86/kvm/msrs.c) for one entry, host-initiated; a
+    /// refused write is the short count QEMU treats as -EINVAL. The executor issues a program's entries
+    /// one at a time and stops at the first failure, as do_set_msr's loop does.
     public mutating func setMsr(_ msr: UInt32, _ value: UInt64) -> Errno {
         if vmDead { return .eio }
         switch svmSetMsr(msr, value, hostInitiated: true, owner: .host) {
         case .ok: return .ok
         case .fault: return .einval
-        case .error(let err): return err
         }
     }
 

@@ -70,9 +70,6 @@ extension Vcpu {
         case .fault:
             kvmQueueException(Vector.gp)
             r = .resume
-        case .error(let e):
-            if e == .einval { warn(.setEferPositive) }
-            r = .error(e)
         }
         // msr-hook: a guest WRMSR(EFER) from L2 that ended outside guest mode shuts L1 down.
         if config.svmeClear == .tripleFaultFromMsrInterception && eferFromL2 && !guestMode { makeRequest(.tripleFault) }

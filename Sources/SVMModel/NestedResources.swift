@@ -1,12 +1,12 @@
 // Allocation of vmcb02 and the merged MSR permission map, bound to EFER.SVME.
 
 extension Vcpu {
-    /// svm_allocate_nested (arch/x86/kvm/svm/nested.c). Allocation never fails in the model.
-    mutating func svmAllocateNested() -> Errno {
-        if nested.initialized { return .ok }
+    /// svm_allocate_nested (arch/x86/kvm/svm/nested.c). The model has no memory pressure, so it has
+    /// none of KVM's -ENOMEM failure (nor the error paths of svm_set_efer and set_efer behind it).
+    mutating func svmAllocateNested() {
+        if nested.initialized { return }
         vmcb02 = Vmcb()
         nested.initialized = true
-        return .ok
     }
 
     /// svm_free_nested (arch/x86/kvm/svm/nested.c)

@@ -99,7 +99,7 @@ extension Vcpu {
         guard smram.efer & EFER.svme != 0 else { return false }
         guard let vmcb12 = memory.mapVmcb(smram.svmGuestVmcbGpa) else { return false }
         guard let hsave = memory.mapVmcb(nested.hsaveMsr) else { return false }
-        if svmAllocateNested() != .ok { return false }
+        svmAllocateNested()
         // Restore L1's VMRUN-time state that SMM used vmcb01 for.
         Vcpu.svmCopyVmrunState(&vmcb01.save, from: hsave.save)
         // Observable for the smm-l1-state check: did RSM install an L1 state other than the one

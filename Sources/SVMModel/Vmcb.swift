@@ -87,10 +87,6 @@ public struct Vmcb: Hashable, Sendable {
     public var control = VmcbControl()
     public var save = VmcbSave()
     public init() {}
-    public init(control: VmcbControl, save: VmcbSave) {
-        self.control = control
-        self.save = save
-    }
 }
 
 /// Which of the vCPU's two VMCBs `svm->vmcb` points at.

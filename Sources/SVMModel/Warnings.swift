@@ -13,7 +13,8 @@ public enum WarnSite: UInt8, CaseIterable, Sendable {
     case vmrunNotInitialized
     /// svm_get_nested_state_pages: the request is serviced outside guest mode.
     case getNestedStatePagesNotGuest
-    /// set_efer: svm_set_efer returned a positive value.
+    /// set_efer: svm_set_efer returned a positive value. Never raised: the model's svm_set_efer cannot
+    /// fail (Efer.swift); the site stays so that its name keeps parsing in programs and known issues.
     case setEferPositive
     /// kvm_vcpu_reset: RESET with nonzero CR0/CR3/CR4.
     case resetNonzeroCrs

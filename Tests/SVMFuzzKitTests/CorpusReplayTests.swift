@@ -73,6 +73,26 @@ final class CorpusReplayTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(replayed, 9)
     }
 
+    /// corpus/coverage: programs written to reach model paths no seed reaches (scripts/coverage.sh
+    /// replays them; fuzz campaigns do not start from them, so the seeded CI verdicts stay put): each
+    /// states what KVM does in `expect` lines and replays clean on every series variant.
+    func testCoverageProgramsHoldTheirExpectations() throws {
+        let programs = svmFiles(in: Self.corpus.appendingPathComponent("coverage"))
+        XCTAssertGreaterThanOrEqual(programs.count, 8)
+        for url in programs {
+            let (program, _) = try load(url)
+            let name = "coverage/\(url.lastPathComponent)"
+            XCTAssertTrue(program.operations.contains { if case .expect = $0 { return true } else { return false } },
+                          "\(name) states nothing (no expect line)")
+            for variant in Variant.series {
+                let r = Runner.run(program, variant: variant)
+                XCTAssertNil(r.violation, "\(name) on \(variant): \(String(describing: r.violation))")
+                XCTAssertTrue(r.expectFailures.isEmpty, "\(name) on \(variant): \(r.expectFailures)")
+                XCTAssertEqual(r.steps, program.operations.count, "\(name) on \(variant) stopped early")
+            }
+        }
+    }
+
     func testSeedsBehaveAsTheirHeadersSay() throws {
         let seeds = svmFiles(in: Self.corpus.appendingPathComponent("seeds"))
         XCTAssertGreaterThanOrEqual(seeds.count, 5)

@@ -112,7 +112,7 @@ final class MsrTests: XCTestCase {
         var v = makeL1()
         XCTAssertEqual(v.setMsr(MSR.vmHsavePa, Layout.hsave + 0x10), .ok)
         XCTAssertEqual(v.getMsrs().hsavePa, Layout.hsave)
-        XCTAssertEqual(v.setMsrs([(MSR.vmHsavePa, 1 << 52)]), .ok)
+        XCTAssertEqual(v.setMsr(MSR.vmHsavePa, 1 << 52), .ok)
         XCTAssertEqual(v.getMsrs().hsavePa, 1 << 52)
     }
 
