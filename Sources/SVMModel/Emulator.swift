@@ -30,19 +30,13 @@ extension Vcpu {
     public mutating func runForcedEmulation(_ insn: GuestInstruction) -> (handling: ExitHandling, emulated: Bool) {
         beginGuestInstruction(insn)
         if guestMode {
-            // The #UD exit (KVM intercepts #UD in every VMCB it runs): L2 ran, then L1's exception
-            // intercepts decide (nested_svm_exit_handled, arch/x86/kvm/svm/nested.c).
+            // The #UD exit (KVM intercepts #UD in every VMCB it runs): L2 ran. vmcb01 intercepts #UD,
+            // so nested_svm_exit_special keeps the exit for L0 whatever L1 intercepts (real 6.12.117
+            // and 6.1.192 emulate the prefixed instruction in L2 with L1 intercepting #UD); a #UD that
+            // L0 then queues goes to L1 if it intercepts #UD, as any queued exception.
             vmcb02.control.nextRip = 0                 // no NextRIP for an exception intercept
             vmcb02.control.intState = 0
             svmSyncAfterL2Run()
-            let ud = SVMExit.exceptionBase + UInt64(Vector.ud)
-            if nested.ctl.intercepts.intercepts(exitCode: ud) {
-                vmcb02.control.exitCode = ud
-                vmcb02.control.exitInfo1 = 0
-                vmcb02.control.exitInfo2 = 0
-                nestedSvmVmexit()
-                return (.resume, false)
-            }
         }
         // handle_ud (arch/x86/kvm/x86.c): without the parameter the UD2 does not decode (EMULTYPE_TRAP_UD)
         // and the guest gets its #UD.

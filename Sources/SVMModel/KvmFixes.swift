@@ -61,6 +61,9 @@
 //   disallowLmsleWhenMbz           -    6.19?        no               no               posted 2025-09 without Cc: stable; both Debian sources
 //                                                                                      enable LMSLE whenever nested=1; real 6.1.192 accepts
 //                                                                                      WRMSR EFER 0x3d01 (svmfuzz oracle, 6.1 campaign)
+//   checkEventInj                  -    7.x?         no               no               kvm-x86 (nested_svm_check_event_inj); real 6.12.117 and
+//                                                                                      6.1.192 deliver a vmcb12 EVENTINJ exception with vector 9
+//                                                                                      (svmfuzz oracle, corpus/coverage/15-vmrun-entry-failures)
 //
 // "upstream" is the first mainline release as far as the dates say (2026 kvm-x86 ids: the 7.0/7.1 merge
 // windows); the stable answers do not depend on it.
@@ -149,6 +152,11 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
     /// accepted the bit on every host, and on a CPU that must keep it zero the next VMRUN of that vCPU
     /// fails (KVM_EXIT_FAIL_ENTRY). Commit id not in the stored archives. Found by the 6.1 campaign.
     public static let disallowLmsleWhenMbz = KvmFixes(rawValue: 1 << 31)
+    /// nested_svm_check_event_inj (kvm-x86; the APM's EVENTINJ consistency checks): VMRUN and
+    /// KVM_SET_NESTED_STATE refuse a vmcb12 EVENTINJ of an undefined type, or of the exception type with
+    /// the NMI vector or a reserved one (VMEXIT_INVALID). Before it KVM copied EVENTINJ into vmcb02 and
+    /// left the check to the CPU (QEMU's TCG refuses only vector 2 and vectors from 31 up).
+    public static let checkEventInj = KvmFixes(rawValue: 1 << 32)
 
     /// Every fix, with its name in .svm programs and on the command line (kebab-case), in bit order.
     public static let named: [(name: String, fix: KvmFixes)] = [
@@ -181,6 +189,7 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
         ("reject-vnmi-without-nmi-intercept", .rejectVnmiWithoutNmiIntercept),
         ("leave-nested-on-vcpu-free", .leaveNestedOnVcpuFree),
         ("disallow-lmsle-when-mbz", .disallowLmsleWhenMbz),
+        ("check-event-inj", .checkEventInj),
     ]
 
     /// Every upstream fix the model knows (what `all` means in `fixes=`).

@@ -121,11 +121,13 @@ public enum Variant: String, CaseIterable, Sendable {
         case .linux61: return Self.kernel(without: [.keepGifOnSvmeClear, .allowGifClearWithoutSvme,
             .leaveNestedOnRsmFailure, .tripleFaultOnVmexitMapFailure, .ignoreNpEnableWithoutNpt, .stuffNextRipAtVcpuRun,
             .interceptGifInsnsWithoutSvme, .exitOnVmcb12MapFailure, .checkCachedVmcb12OnRsm, .checkEferOnSetSregs,
-            .ignoreLmaWithoutLmeInL2, .rejectL1LmaWithoutLme, .rejectVnmiWithoutNmiIntercept, .disallowLmsleWhenMbz], 22,
+            .ignoreLmaWithoutLmeInL2, .rejectL1LmaWithoutLme, .rejectVnmiWithoutNmiIntercept, .disallowLmsleWhenMbz,
+            .checkEventInj], 22,
             "Debian 12 linux-image-6.1.0-57-amd64 (6.1.192-3)")
         case .linux612: return Self.kernel(without: [.keepGifOnSvmeClear, .allowGifClearWithoutSvme,
             .ignoreNpEnableWithoutNpt, .stuffNextRipAtVcpuRun, .interceptGifInsnsWithoutSvme,
-            .exitOnVmcb12MapFailure, .tripleFaultOnVmexitMapFailure, .rejectL1LmaWithoutLme, .disallowLmsleWhenMbz], 23,
+            .exitOnVmcb12MapFailure, .tripleFaultOnVmexitMapFailure, .rejectL1LmaWithoutLme, .disallowLmsleWhenMbz,
+            .checkEventInj], 23,
             "Debian 12 linux-image-6.12.117+deb12-amd64 (6.12.117-1~deb12u1)")
         }
     }

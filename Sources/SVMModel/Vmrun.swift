@@ -74,7 +74,7 @@ extension Vcpu {
         if has(.rejectVnmiWithoutNmiIntercept) && c.intCtl & IntCtl.vNmiEnable != 0 && !c.intercepts.contains(.nmi) {
             return false
         }
-        if !Vcpu.nestedSvmCheckEventInj(c.eventInj) { return false }
+        if has(.checkEventInj) && !Vcpu.nestedSvmCheckEventInj(c.eventInj) { return false }
         return true
     }
 

@@ -37,8 +37,13 @@ struct StepObservation {
     var requests: [String] { record.requests.names }
     /// The owners of the registers the running context sees (RegisterOwners.names order).
     var owners: [Owner] { record.visibleOwners }
-    /// The exception KVM injected into the running level during this step, if any.
-    var exception: UInt8? { record.injected }
+    /// The exception KVM injected into the running level during this step, if any, else one VMRUN
+    /// delivered into L2 from vmcb12's EVENTINJ (the runner's exception stub in L2 sees either).
+    var exception: UInt8? {
+        if let v = record.injected { return v }
+        guard let d = record.delivered, d.eventInj & EventInj.typeMask == EventInj.typeExept else { return nil }
+        return UInt8(d.eventInj & EventInj.vectorMask)
+    }
 
     var ownersText: String {
         zip(RegisterOwners.names, owners).map { "\($0)=\($1)" }.joined(separator: " ")
