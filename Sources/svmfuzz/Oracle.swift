@@ -303,29 +303,19 @@ struct Oracle: ParsableCommand {
         }
         let limits = limits(p, model: model)
         if limits.stalls { return "a guest instruction runs in 16-bit code, which stalls the TCG VM (Oracle.stallsTcg)" }
-        if let (step, rip) = limits.outsideRunner {
-            return "step \(step) runs guest code at RIP 0x\(String(rip, radix: 16)), where the runner has no code (Oracle.PlayLimits)"
-        }
-        if let step = limits.leavesLongModeWithRunnerCs {
-            return "step \(step) leaves long mode by KVM_SET_SREGS while the runner's CS is 64-bit, which KVM refuses (Oracle.PlayLimits)"
-        }
-        if let step = limits.exceptionOnProgramStack {
-            return "step \(step) delivers an exception on a stack the program set where the runner cannot push (Oracle.PlayLimits)"
-        }
-        if let step = limits.l2Cr3NotPlaced {
-            return "step \(step) enters L2 with paging on a CR3 where the runner has no page table (Oracle.PlayLimits)"
-        }
-        if let step = limits.injectsVector31 {
-            return "step \(step) injects exception vector 31, which QEMU's VMRUN refuses (Oracle.PlayLimits)"
-        }
-        if let step = limits.l1PagingWithoutRunnerTables {
-            return "step \(step) runs L1 code with paging where the runner has no page tables (Oracle.PlayLimits)"
-        }
-        if let step = limits.signalInsideRun {
-            return "step \(step) runs a guest instruction after a signal while the guest runs, which the runner cannot interrupt after the instruction (Oracle.PlayLimits)"
-        }
-        if let (step, gpa) = limits.vmrunOfRunnerPage {
-            return "step \(step) runs VMRUN of 0x\(String(gpa, radix: 16)), a page the runner fills and the program never wrote (Oracle.PlayLimits)"
+        let hex = { (v: UInt64) in "0x" + String(v, radix: 16) }
+        let reasons: [(step: Int?, text: String)] = [
+            (limits.outsideRunner?.step, "runs guest code at RIP \(limits.outsideRunner.map { hex($0.rip) } ?? ""), where the runner has no code"),
+            (limits.leavesLongModeWithRunnerCs, "leaves long mode by KVM_SET_SREGS while the runner's CS is 64-bit, which KVM refuses"),
+            (limits.exceptionOnProgramStack, "delivers an exception on a stack the program set where the runner cannot push"),
+            (limits.l2Cr3NotPlaced, "enters L2 with paging on a CR3 where the runner has no page table"),
+            (limits.injectsVector31, "injects exception vector 31, which QEMU's VMRUN refuses"),
+            (limits.l1PagingWithoutRunnerTables, "runs L1 code with paging where the runner has no page tables"),
+            (limits.signalInsideRun, "runs a guest instruction after a signal while the guest runs, which the runner cannot interrupt after the instruction"),
+            (limits.vmrunOfRunnerPage?.step, "runs VMRUN of \(limits.vmrunOfRunnerPage.map { hex($0.gpa) } ?? ""), a page the runner fills and the program never wrote"),
+        ]
+        if let first = reasons.first(where: { $0.step != nil }), let step = first.step {
+            return "step \(step) \(first.text) (Oracle.PlayLimits)"
         }
         return nil
     }
