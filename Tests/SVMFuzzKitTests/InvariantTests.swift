@@ -171,6 +171,25 @@ final class InvariantTests: XCTestCase {
                                                            .guest(.rsm)])
         XCTAssertEqual(run(moved, .merged).violation?.id, .smmL1State)
     }
+
+    /// vmrun-outcome: a vmcb12 with EFER.LMA but not LME, paging and PAE, and a CR3 no memslot backs.
+    /// With 1c4c84a643b7 KVM drops LMA, so the L2 is legacy PAE and reading its PDPTEs fails: KVM's own
+    /// VMEXIT_INVALID, not a violation on merged (a 600 s campaign's false finding). Without the fix KVM
+    /// keeps LMA, the L2 is in long mode and VMRUN enters it.
+    func testVmrunOutcomeKnowsLmaIsDroppedWithoutLme() throws {
+        let p = try SVMText.parse("""
+            wrmsr efer 0x1d01
+            wrmsr hsave_pa 0x40000
+            vmcb 0x12000 intercepts=vmrun,vmmcall efer=0x1401 cr0=0x80000011 cr4=0x20 cr3=0x100000000
+            vmrun 0x12000
+            """, file: "t.svm")
+        let merged = run(p, .merged)
+        XCTAssertNil(merged.violation, "\(String(describing: merged.violation))")
+        XCTAssertFalse(merged.finalState.vcpu.guestMode)
+        let without = run(p, .merged, without: .ignoreLmaWithoutLmeInL2)
+        XCTAssertNil(without.violation)
+        XCTAssertTrue(without.finalState.vcpu.guestMode)
+    }
 }
 
 /// vmexit-restores-l1 on the CR4.MCE leak real KVM showed, and its absence when the host has no MCE.

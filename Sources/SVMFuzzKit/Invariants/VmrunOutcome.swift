@@ -83,8 +83,10 @@ enum VmrunOutcome: Invariant {
         if c.intercepts.contains(.msrProt) && (!GuestPhys.isMappable(c.msrpmBasePa & GuestPhys.pageMask)
             || !GuestPhys.isMappable((c.msrpmBasePa & GuestPhys.pageMask) &+ GuestPhys.msrpmSize &- 1)) { return true }
         let nestedNpt = config.npt && c.miscCtl & MiscCtl.enableNp != 0
-        // KVM takes vmcb12's EFER.LMA as is (the known LMA/LME disagreement), so legacy PAE is LMA clear.
-        let legacyPae = s.cr0 & CR0.pg != 0 && s.cr4 & CR4.pae != 0 && s.efer & EFER.lma == 0
+        // Legacy PAE is LMA clear as KVM takes it: vmcb12's LMA as is, or with 1c4c84a643b7 dropped when
+        // LME is clear (nested_vmcb02_prepare_save), which makes an LMA-without-LME vmcb12 legacy PAE too.
+        let lma = s.efer & EFER.lma != 0 && !(config.has(.ignoreLmaWithoutLmeInL2) && s.efer & EFER.lme == 0)
+        let legacyPae = s.cr0 & CR0.pg != 0 && s.cr4 & CR4.pae != 0 && !lma
         if legacyPae && !nestedNpt && !GuestPhys.isMappable(s.cr3) { return true }
         if !config.cpu.isLegalGpa(s.cr3) { return true }
         return false
