@@ -258,8 +258,9 @@ extension Vcpu {
             }
             // vmload_vmsave_interception (arch/x86/kvm/svm/svm.c)
             guard nestedSvmCheckPermissions() else { return .resume }
-            // The CPU's own rAX check (SVME_ADDR_CHK), which the model applies here for L2's
-            // instruction; KVM itself maps the page rAX points into.
+            // Reached with an invalid rAX only on a host without SVME_ADDR_CHK (hostSvmeAddrChk off:
+            // with it the CPU's check at the top of executeGuestInstruction came first, in L1 and L2);
+            // KVM itself maps the page rAX points into.
             if !config.cpu.pageAddressValid(rax) {
                 kvmQueueException(Vector.gp)
                 return .resume

@@ -125,12 +125,12 @@ struct Oracle: ParsableCommand {
         /// The first step that runs guest code at a RIP where the runner has no interpreter (a RIP
         /// userspace set, or a vmcb12 RIP the runner could not place): there the runner's CPU fetches
         /// other bytes (a #PF beyond the identity map), while the model runs the step's instruction.
-        var outsideRunner: (step: Int, rip: UInt64)? = nil
+        var outsideRunner: StepAddress? = nil
         /// The first VMRUN of a page the program never wrote a vmcb to but the runner filled with its
         /// own tables or code (KvmPlan.runnerFilledPages: the IVT at 0, a PML4, an interpreter copy):
         /// real KVM reads those bytes as vmcb12 (and the runner's record of its exit code), the model
         /// zeros (an oracle campaign's `vmrun 0` showed 0xf000e188f000e180, two IVT entries).
-        var vmrunOfRunnerPage: (step: Int, gpa: UInt64)? = nil
+        var vmrunOfRunnerPage: StepAddress? = nil
         /// The first KVM_SET_SREGS (or sync_sregs) that leaves long mode (EFER.LME or CR0.PG clear)
         /// while the vCPU runs the runner's 64-bit code: the runner keeps its CS with L=1, which
         /// kvm_is_valid_sregs refuses without EFER.LMA (-EINVAL), where the model, which has no
@@ -165,13 +165,10 @@ struct Oracle: ParsableCommand {
 
         var isClear: Bool { self == PlayLimits() }
 
-        static func == (a: PlayLimits, b: PlayLimits) -> Bool {
-            a.stalls == b.stalls && a.setsLmsle == b.setsLmsle && a.outsideRunner?.step == b.outsideRunner?.step
-                && a.outsideRunner?.rip == b.outsideRunner?.rip
-                && a.vmrunOfRunnerPage?.step == b.vmrunOfRunnerPage?.step && a.vmrunOfRunnerPage?.gpa == b.vmrunOfRunnerPage?.gpa
-                && a.leavesLongModeWithRunnerCs == b.leavesLongModeWithRunnerCs && a.signalInsideRun == b.signalInsideRun
-                && a.l1PagingWithoutRunnerTables == b.l1PagingWithoutRunnerTables && a.injectsVector31 == b.injectsVector31
-                && a.l2Cr3NotPlaced == b.l2Cr3NotPlaced && a.exceptionOnProgramStack == b.exceptionOnProgramStack
+        /// A step and the address (RIP or GPA) that makes it unplayable.
+        struct StepAddress: Equatable {
+            var step: Int
+            var address: UInt64
         }
     }
 
@@ -192,7 +189,7 @@ struct Oracle: ParsableCommand {
         func checkRip(_ step: Int, in starts: [UInt64]) {
             guard found.outsideRunner == nil, !ex.vcpu.getVcpuEvents().smm else { return }
             let rip = ex.vcpu.getRegs().rip
-            if !KvmPlan.runsInterpreter(rip, starts: starts) { found.outsideRunner = (step, rip) }
+            if !KvmPlan.runsInterpreter(rip, starts: starts) { found.outsideRunner = .init(step: step, address: rip) }
         }
         for (i, op) in p.operations.enumerated() {
             let sixteenBit = ex.vcpu.getSregs().cr0 & CR0.pe == 0
@@ -212,7 +209,7 @@ struct Oracle: ParsableCommand {
             case .guest(.vmrun(let gpa)), .emulate(.vmrun(let gpa)):
                 let page = gpa & GuestPhys.pageMask
                 if found.vmrunOfRunnerPage == nil && runnerPages.contains(page) && !written.contains(page) {
-                    found.vmrunOfRunnerPage = (i + 1, gpa)
+                    found.vmrunOfRunnerPage = .init(step: i + 1, address: gpa)
                 }
             default: break
             }
@@ -231,7 +228,7 @@ struct Oracle: ParsableCommand {
             default: signalInsideRun = false
             }
             var leavesLongMode = false
-            if let patch = sregsPatch, !ex.vcpu.getVcpuEvents().smm {
+            if let patch = sregsPatch, !smm {
                 let now = ex.vcpu.getSregs(), new = patch.completed(now)
                 leavesLongMode = now.efer & EFER.lma != 0 && (new.efer & EFER.lme == 0 || new.cr0 & CR0.pg == 0)
             }
@@ -305,14 +302,14 @@ struct Oracle: ParsableCommand {
         if limits.stalls { return "a guest instruction runs in 16-bit code, which stalls the TCG VM (Oracle.stallsTcg)" }
         let hex = { (v: UInt64) in "0x" + String(v, radix: 16) }
         let reasons: [(step: Int?, text: String)] = [
-            (limits.outsideRunner?.step, "runs guest code at RIP \(limits.outsideRunner.map { hex($0.rip) } ?? ""), where the runner has no code"),
+            (limits.outsideRunner?.step, "runs guest code at RIP \(limits.outsideRunner.map { hex($0.address) } ?? ""), where the runner has no code"),
             (limits.leavesLongModeWithRunnerCs, "leaves long mode by KVM_SET_SREGS while the runner's CS is 64-bit, which KVM refuses"),
             (limits.exceptionOnProgramStack, "delivers an exception on a stack the program set where the runner cannot push"),
             (limits.l2Cr3NotPlaced, "enters L2 with paging on a CR3 where the runner has no page table"),
             (limits.injectsVector31, "injects exception vector 31, which QEMU's VMRUN refuses"),
             (limits.l1PagingWithoutRunnerTables, "runs L1 code with paging where the runner has no page tables"),
             (limits.signalInsideRun, "runs a guest instruction after a signal while the guest runs, which the runner cannot interrupt after the instruction"),
-            (limits.vmrunOfRunnerPage?.step, "runs VMRUN of \(limits.vmrunOfRunnerPage.map { hex($0.gpa) } ?? ""), a page the runner fills and the program never wrote"),
+            (limits.vmrunOfRunnerPage?.step, "runs VMRUN of \(limits.vmrunOfRunnerPage.map { hex($0.address) } ?? ""), a page the runner fills and the program never wrote"),
         ]
         if let first = reasons.first(where: { $0.step != nil }), let step = first.step {
             return "step \(step) \(first.text) (Oracle.PlayLimits)"

@@ -77,7 +77,7 @@ public enum KvmPlan {
     /// memory as zeros, so a vmcb12 read from one of these pages differs for the runner's reason.
     public static func runnerFilledPages(_ program: Program) -> Set<UInt64> {
         let places = Places(program)
-        var pages: Set<UInt64> = [0, 0x1000, smmEntry & GuestPhys.pageMask, 0xf_e000, 0xffff_e000, 0xffff_f000]
+        var pages = runnerCodePages.union([0x1000, 0xffff_f000])
         for c in places.cr3s { pages.insert(c & GuestPhys.pageMask) }
         for e in interpreterStarts(program).dropFirst() {
             pages.insert(e & GuestPhys.pageMask)
@@ -92,9 +92,12 @@ public enum KvmPlan {
     public static func placesCr3(_ cr3: UInt64) -> Bool {
         let page = cr3 & 0x000f_ffff_ffff_f000
         if page == 0x1000 { return true }
-        return page != 0 && page != smmEntry & GuestPhys.pageMask && page != 0xf_e000 && page != 0xffff_e000
-            && !runnerArea.contains(page) && GuestPhys.isMappable(page)
+        return !runnerCodePages.contains(page) && !runnerArea.contains(page) && GuestPhys.isMappable(page)
     }
+
+    /// The pages below the runner's area that hold its own tables and code: the real-mode IVT at 0,
+    /// the SMM interpreter's entry, the 16-bit interpreter in segment 0xf000 and below the reset vector.
+    static let runnerCodePages: Set<UInt64> = [0, smmEntry & GuestPhys.pageMask, 0xf_e000, 0xffff_e000]
 
     /// Whether an exception frame pushed at RSP lands in RAM the runner's page tables map and that
     /// holds none of its own tables (above L1's PML4 page, below its area; the interpreters' stack
