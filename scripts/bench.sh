@@ -7,7 +7,7 @@
 #   5. the bug zoo: time to find every zoo bug from an empty corpus, medians over seeds (scripts/zoo.sh)
 #   6. line coverage of Sources/SVMModel from a campaign per series variant plus the corpus and the
 #      zoo campaigns, and the lines none reaches (scripts/coverage.sh)
-#   7. the libFuzzer -fork speed-up (scripts/fork-speedup.sh, when present)
+#   7. the speed-up on 2 cores: fuzz.sh --workers 2 and libFuzzer -fork=2 (scripts/fork-speedup.sh)
 # Writes bench/report.md (printed too), the charts bench/*.png and bench/results.json.
 #   scripts/bench.sh [--quick | --smoke] [--out DIR] [--zoo-seeds N] [--zoo-seconds S]
 #                    [--zoo-variants "zoo-B01 zoo-B03 ..."] [--campaign-seconds S] [--speed-reps N]

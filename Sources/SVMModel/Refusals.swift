@@ -6,8 +6,11 @@ public enum SregsRefusal: String, Sendable, CaseIterable {
     case longModeWithoutPae = "long-mode-without-pae"
     /// EFER.LME and CR0.PG without EFER.LMA.
     case longModeWithoutLma = "long-mode-without-lma"
-    /// EFER.LMA outside long mode (without LME or without PG).
+    /// EFER.LMA without EFER.LME. KVM's one check refuses LMA outside long mode; it is told apart by
+    /// the missing bit, so a campaign's known issue on one cause does not hide the other.
     case eferLma = "efer-lma"
+    /// EFER.LMA with EFER.LME but without CR0.PG (the same check of KVM's as `eferLma`).
+    case eferLmaWithoutPaging = "efer-lma-without-paging"
     case cr3
     case cr4
     case cr0
@@ -60,7 +63,7 @@ extension Vcpu {
             if s.efer & EFER.lma == 0 { return .longModeWithoutLma }
             if !kvmIsLegalCr3(s.cr3) { return .cr3 }
         } else if s.efer & EFER.lma != 0 {
-            return .eferLma
+            return s.efer & EFER.lme != 0 ? .eferLmaWithoutPaging : .eferLma
         }
         if !config.cpu.isValidCr4(s.cr4) { return .cr4 }
         if !Vcpu.kvmIsValidCr0(s.cr0) { return .cr0 }

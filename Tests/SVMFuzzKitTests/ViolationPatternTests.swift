@@ -27,11 +27,13 @@ final class ViolationPatternTests: XCTestCase {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("corpus/known-issues.txt")
         let known = try FuzzHarness.parseKnownIssues(String(contentsOf: url, encoding: .utf8))
-        XCTAssertEqual(known.count, 11)
+        XCTAssertEqual(known.count, 12)
         let harness = FuzzHarness(variant: .merged, known: known)
         XCTAssertTrue(harness.isKnown(ViolationCode(id: .unrestorableState, reason: .refused(.setSregs, .sregs(.longModeWithoutLma)))))
         // LMA without LME is fixed upstream (zoo-B30), no longer a known issue.
         XCTAssertFalse(harness.isKnown(ViolationCode(id: .unrestorableState, reason: .refused(.setSregs, .sregs(.eferLma)))))
+        // LMA with LME but without paging (RSM into L2) is known, and does not hide B30's.
+        XCTAssertTrue(harness.isKnown(ViolationCode(id: .unrestorableState, reason: .refused(.setSregs, .sregs(.eferLmaWithoutPaging)))))
         XCTAssertTrue(harness.isKnown(ViolationCode(id: .smmL1State)))
         XCTAssertTrue(harness.isKnown(ViolationCode(id: .unrestorableState, reason: .nextEntry(.initDelivery))))
         XCTAssertFalse(harness.isKnown(ViolationCode(id: .unrestorableState, reason: .nextEntry(.rip))))

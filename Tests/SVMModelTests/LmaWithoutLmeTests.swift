@@ -40,6 +40,20 @@ final class LmaWithoutLmeTests: XCTestCase {
         XCTAssertEqual(j.efer, EFER.nx | EFER.svme)
     }
 
+    /// kvm_is_valid_sregs refuses LMA outside long mode with one check; the model names which bit is
+    /// missing, so the two findings have different signatures.
+    func testLmaOutsideLongModeIsToldApartByTheMissingBit() {
+        let v = makeL1(.merged)
+        var s = v.getSregs()
+        s.efer = Self.lmaNoLme
+        XCTAssertEqual(v.kvmSregsRejection(s), .eferLma)
+        s.efer = EFER.lme | EFER.lma | EFER.nx | EFER.svme
+        s.cr0 &= ~CR0.pg
+        XCTAssertEqual(v.kvmSregsRejection(s), .eferLmaWithoutPaging)
+        s.cr0 |= CR0.pg
+        XCTAssertNil(v.kvmSregsRejection(s))
+    }
+
     /// 5dc500a354cc: KVM_SET_NESTED_STATE refuses an L1 save area with LMA and no LME; before it the
     /// next #VMEXIT would have loaded it into L1.
     func testSetNestedStateRefusesL1LmaWithoutLme() {
