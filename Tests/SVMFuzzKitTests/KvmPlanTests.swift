@@ -35,6 +35,28 @@ final class KvmPlanTests: XCTestCase {
         }
     }
 
+    /// The runner places an L2 interpreter copy only where runner.c's runner_area allows: not in its
+    /// area, on its 16-bit interpreter copies, its SMM entry, the IVT, or across a CR3's PML4 entry.
+    func testInterpreterStartsFollowTheRunnersArea() throws {
+        func starts(_ rips: [UInt64], cr3: UInt64 = 0x3000) throws -> [UInt64] {
+            func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+            let text = rips.enumerated().map { i, rip in
+                "vmcb \(hex(0x10000 + 0x1000 * UInt64(i))) cr3=\(hex(cr3)) rip=\(hex(rip))"
+            }.joined(separator: "\n")
+            return KvmPlan.interpreterStarts(try SVMText.parse(text, file: "t.svm"))
+        }
+        XCTAssertEqual(try starts([0x4000]), [KvmPlan.interpreterL1, 0x4000])
+        for owned: UInt64 in [0x60_0100, 0x7f_ff00, 0xf_e100, 0xffff_e800, 0x3_8000 - 0x100, 0x300, 0xffff_ff00] {
+            XCTAssertEqual(try starts([owned]), [KvmPlan.interpreterL1], "0x\(String(owned, radix: 16))")
+        }
+        // Just past the 16-bit interpreter's copy, and one whose copy would cover CR3's PML4 entry.
+        XCTAssertEqual(try starts([0xf_e8a6]), [KvmPlan.interpreterL1, 0xf_e8a6])
+        XCTAssertEqual(try starts([0x2f00], cr3: 0x3000), [KvmPlan.interpreterL1])
+        XCTAssertTrue(KvmPlan.placesCr3(0x3000))
+        XCTAssertFalse(KvmPlan.placesCr3(0xf_e000))
+        XCTAssertFalse(KvmPlan.placesCr3(0x60_2000))
+    }
+
     func testMsrpmSmramAndUnplayableSteps() throws {
         let lines = try plan("""
         msrpm 0x20000 write=efer

@@ -50,14 +50,36 @@ public enum KvmPlan {
         var starts: [UInt64] = [interpreterL1]
         for e in places.l2Entries {
             let copy = e..<(e &+ interpreterLength)
-            let clashes = copy.overlaps(0..<0x400) || copy.overlaps(0x1000..<0x1008)
-                || copy.overlaps(smmEntry..<(smmEntry + 0x100)) || e &+ interpreterLength > GuestPhys.ramTop
-                || places.cr3s.contains { copy.contains($0 & GuestPhys.pageMask) }
+            let clashes = runnerOwns(e, length: interpreterLength)
+                || places.cr3s.contains { copy.overlaps(($0 & cr3PageMask)..<(($0 & cr3PageMask) + 8)) }
                 || starts.dropFirst().contains { $0 != e && copy.overlaps($0..<($0 &+ interpreterLength)) }
             if !clashes { starts.append(e) }
         }
         return starts
     }
+
+    /// runner.c's runner_area: whether `length` bytes at `gpa` touch what the runner owns outside the
+    /// programs' memory: its area, the SMM entry code, the reset vector, L1's PML4 entry, the real-mode
+    /// IVT, the two copies of the 16-bit interpreter, or anything beyond its 4 GiB of RAM. The runner
+    /// places neither an L2 interpreter copy nor a CR3's PML4 entry there.
+    static func runnerOwns(_ gpa: UInt64, length: UInt64) -> Bool {
+        let r = gpa..<(gpa &+ length)
+        let owned: [Range<UInt64>] = [
+            runnerArea.lowerBound..<(runnerArea.upperBound + 1), smmEntry..<(smmEntry + smmLength),
+            resetVector..<(resetVector + 16), 0x1000..<0x1008, 0..<0x400,
+            realModeCopies[0]..<(realModeCopies[0] + realModeLength),
+            realModeCopies[1]..<(realModeCopies[1] + realModeLength)]
+        return owned.contains { r.overlaps($0) } || gpa >= runnerRamSize || length > runnerRamSize - gpa
+    }
+
+    /// The lengths of guest.S's blocks (g_smm, g_rm) as assembled, the reset vector's address, the 16-bit
+    /// interpreter's copies (IP 0xe000 in segment 0xf000 and in the reset segment) and the runner's RAM.
+    static let smmLength: UInt64 = 0x61
+    static let realModeLength: UInt64 = 0x8a6
+    static let resetVector: UInt64 = 0xffff_fff0
+    static let realModeCopies: [UInt64] = [0xf_e000, 0xffff_e000]
+    static let runnerRamSize: UInt64 = 0x1_0000_0000
+    static let cr3PageMask: UInt64 = 0x000f_ffff_ffff_f000
 
     /// Whether `rip` lies in one of the interpreter windows starting at `starts`.
     public static func runsInterpreter(_ rip: UInt64, starts: [UInt64]) -> Bool {
@@ -90,9 +112,9 @@ public enum KvmPlan {
     /// bytes are, the IVT at 0, the SMM and 16-bit interpreters, its area, nor beyond RAM; L1's PML4
     /// at 0x1000 is its own). Guest code with paging on another CR3 walks other bytes.
     public static func placesCr3(_ cr3: UInt64) -> Bool {
-        let page = cr3 & 0x000f_ffff_ffff_f000
+        let page = cr3 & cr3PageMask
         if page == 0x1000 { return true }
-        return !runnerCodePages.contains(page) && !runnerArea.contains(page) && GuestPhys.isMappable(page)
+        return !runnerOwns(page, length: 8) && GuestPhys.isMappable(page)
     }
 
     /// The pages below the runner's area that hold its own tables and code: the real-mode IVT at 0,
