@@ -346,10 +346,15 @@ def rejudge(svmfuzz, kernel, out):
     print(f"re-judged {out} (linux {kernel}) with this revision's model: {len(results)} programs, "
           f"{count('agree')} agree, {count('known')} known, {dis} disagree, {count('not-run')} not run now, "
           f"{count('no-records')} without records; {1000 * dis / played if played else 0:.1f} disagreements per 1000 played")
-    for (field, kind), rs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-        shortest = min(rs, key=lambda r: sum(1 for _ in open(r["program"])))
-        print(f"  {len(rs):4d}  {field} at {kind}  e.g. {shortest['program']} step {shortest['step']}: "
-              f"model={shortest['model']} kernel={shortest['kernel']}")
+    listing = os.path.join(out, "rejudged-disagreements.txt")
+    with open(listing, "w") as f:
+        for (field, kind), rs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+            shortest = min(rs, key=lambda r: sum(1 for _ in open(r["program"])))
+            print(f"  {len(rs):4d}  {field} at {kind}  e.g. {shortest['program']} step {shortest['step']}: "
+                  f"model={shortest['model']} kernel={shortest['kernel']}")
+            for r in rs:
+                f.write(f"{field} at {kind}\t{r['program']}\tstep {r['step']}\tmodel={r['model']}\tkernel={r['kernel']}\n")
+    print(f"every disagreement, by group: {listing}")
 
 
 if __name__ == "__main__":

@@ -153,15 +153,21 @@ struct Oracle: ParsableCommand {
         /// from 32 (`vector >= 31` in helper_vmrun), so real KVM under TCG gets VMEXIT_INVALID
         /// (KVM_EXIT_FAIL_ENTRY for L1's own entry; a campaign's `exception=0x1f` showed it).
         var injectsVector31: Int? = nil
-        /// The first VMRUN that enters an L2 with paging on a CR3 where the runner placed no PML4
-        /// (KvmPlan.placesCr3: vmcb12 CR3 0 is the IVT's page): its first fetch walks other bytes,
-        /// and real KVM shuts down, where the model has no page tables.
+        /// The first VMRUN that enters an L2 with paging on a CR3, or with nested paging on an nCR3,
+        /// where the runner placed no PML4 (KvmPlan.placesCr3: vmcb12 CR3 0 is the IVT's page): its
+        /// first fetch walks other bytes, and real KVM shuts down (or, for nCR3, hands L1 a nested
+        /// page fault: a campaign's `np=1 ncr3=0`), where the model has no page tables.
         var l2Cr3NotPlaced: Int? = nil
         /// The first exception delivered while RSP is one the program set outside the low RAM the
         /// runner leaves to programs (KvmPlan.stackUsable): the CPU pushes the frame there and faults
         /// into a triple fault on real KVM (a campaign's `sync_regs rsp=0x1` then a #UD), where the
         /// model has no stack.
         var exceptionOnProgramStack: Int? = nil
+        /// The first step that runs guest code with RFLAGS.VM set in long mode (EFER.LMA): the CPU
+        /// ignores VM in long mode (virtual-8086 mode does not exist there), QEMU's TCG takes the
+        /// flag loaded by VMRUN as is and runs the 64-bit code as virtual-8086 code, so real KVM under
+        /// TCG shuts down at the next instruction (a campaign's `set_regs rflags=0x20002`, three times).
+        var vm86InLongMode: Int? = nil
 
         var isClear: Bool { self == PlayLimits() }
 
@@ -232,8 +238,17 @@ struct Oracle: ParsableCommand {
                 let now = ex.vcpu.getSregs(), new = patch.completed(now)
                 leavesLongMode = now.efer & EFER.lma != 0 && (new.efer & EFER.lme == 0 || new.cr0 & CR0.pg == 0)
             }
+            func checkVm86() {
+                if found.vm86InLongMode == nil && ex.vcpu.getRegs().rflags & RFLAGS.vm != 0
+                    && ex.vcpu.getSregs().efer & EFER.lma != 0 { found.vm86InLongMode = i + 1 }
+            }
+            if op.runsGuestCode { checkVm86() }
             let modeBefore = ex.vcpu.mode, ripBefore = ex.vcpu.getRegs().rip
             let r = ex.execute(op)
+            // KVM_RUN with sync_regs, and a VMRUN that enters L2, run guest code on the flags they load.
+            if case .runWith = op, op.runsGuestCode { checkVm86() }
+            if case .guest(.vmrun) = op, modeBefore != .l2, ex.vcpu.mode == .l2 { checkVm86() }
+            if case .emulate(.vmrun) = op, modeBefore != .l2, ex.vcpu.mode == .l2 { checkVm86() }
             // The two orders differ only where the instruction left something for the next entry: an
             // exception to deliver, the first entry into L2, an event to service.
             if signalInsideRun && found.signalInsideRun == nil && r.exit == .intr
@@ -278,7 +293,10 @@ struct Oracle: ParsableCommand {
                 if modeBefore != .l2 && ex.vcpu.mode == .l2 {
                     checkRip(i + 1, in: Array(starts.dropFirst()))
                     let sr = ex.vcpu.getSregs()
-                    if found.l2Cr3NotPlaced == nil && sr.cr0 & CR0.pg != 0 && !KvmPlan.placesCr3(sr.cr3) {
+                    let ctl = ex.vcpu.nested.ctl
+                    let npt = ctl.miscCtl & MiscCtl.enableNp != 0
+                    if found.l2Cr3NotPlaced == nil && ((sr.cr0 & CR0.pg != 0 && !KvmPlan.placesCr3(sr.cr3))
+                                                       || (npt && !KvmPlan.placesCr3(ctl.nestedCr3))) {
                         found.l2Cr3NotPlaced = i + 1
                     }
                 }
@@ -305,8 +323,9 @@ struct Oracle: ParsableCommand {
             (limits.outsideRunner?.step, "runs guest code at RIP \(limits.outsideRunner.map { hex($0.address) } ?? ""), where the runner has no code"),
             (limits.leavesLongModeWithRunnerCs, "leaves long mode by KVM_SET_SREGS while the runner's CS is 64-bit, which KVM refuses"),
             (limits.exceptionOnProgramStack, "delivers an exception on a stack the program set where the runner cannot push"),
-            (limits.l2Cr3NotPlaced, "enters L2 with paging on a CR3 where the runner has no page table"),
+            (limits.l2Cr3NotPlaced, "enters L2 with paging on a CR3 (or nested paging on an nCR3) where the runner has no page table"),
             (limits.injectsVector31, "injects exception vector 31, which QEMU's VMRUN refuses"),
+            (limits.vm86InLongMode, "runs guest code with RFLAGS.VM in long mode, which the CPU ignores and QEMU's TCG does not"),
             (limits.l1PagingWithoutRunnerTables, "runs L1 code with paging where the runner has no page tables"),
             (limits.signalInsideRun, "runs a guest instruction after a signal while the guest runs, which the runner cannot interrupt after the instruction"),
             (limits.vmrunOfRunnerPage?.step, "runs VMRUN of \(limits.vmrunOfRunnerPage.map { hex($0.address) } ?? ""), a page the runner fills and the program never wrote"),

@@ -127,8 +127,16 @@ final class OracleCommandTests: CLITestCase {
             ("set_vcpu_events exception=0x1f\nrun\n", "step 2 injects exception vector 31, which QEMU's VMRUN refuses"),
             ("set_vcpu_events exception=0x1e\nrun\n", nil),
             ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000 cr3=0\nvmrun 0x10000\n",
-             "step 4 enters L2 with paging on a CR3 where the runner has no page table"),
+             "step 4 enters L2 with paging on a CR3 (or nested paging on an nCR3) where the runner has no page table"),
             ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000 cr3=0x3000\nvmrun 0x10000\n", nil),
+            ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000 cr3=0x3000 np=1 ncr3=0\nvmrun 0x10000\n",
+             "step 4 enters L2 with paging on a CR3 (or nested paging on an nCR3)"),
+            ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000 cr3=0x3000 np=1 ncr3=0x5000\nvmrun 0x10000\n", nil),
+            ("set_regs rflags=0x20002\nwrmsr efer 0x1d01\n", "step 2 runs guest code with RFLAGS.VM in long mode"),
+            ("run sync_regs rflags=0x20002\n", "step 1 runs guest code with RFLAGS.VM in long mode"),
+            ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000 rflags=0x20002\nvmrun 0x10000\n",
+             "step 4 runs guest code with RFLAGS.VM in long mode"),
+            ("set_regs rflags=0x20002\nset_regs rflags=0x2\nwrmsr efer 0x1d01\n", nil),
         ])
     }
 }
