@@ -75,7 +75,7 @@ extension Vcpu {
     mutating func beginGuestInstruction(_ insn: GuestInstruction) {
         lastInjected = nil
         lastVmexitCode = nil
-        svmSyncCr3FromVmcb()
+        svmSyncCrsFromVmcb()
         switch insn {
         case .vmrun(let gpa), .vmload(let gpa), .vmsave(let gpa):
             rax = gpa; owners.rax = runningOwner

@@ -37,7 +37,7 @@ extension Vcpu {
     /// wrote in vmcb02 (nested_sync_control_from_vmcb02), and svm_handle_exit reads CR3 back.
     public mutating func svmKickExit() {
         if guestMode { nestedSyncControlFromVmcb02() }
-        svmSyncCr3FromVmcb()
+        svmSyncCrsFromVmcb()
     }
 
     /// Executes one guest instruction at the running level and handles its exit.

@@ -31,13 +31,23 @@ extension Vcpu {
         l1RootKept = false
     }
 
-    /// The top of svm_handle_exit (arch/x86/kvm/svm/svm.c): with NPT the CPU owns CR3 while the guest
-    /// runs, so KVM reads it back from the VMCB at every exit.
-    mutating func svmSyncCr3FromVmcb() {
+    /// The top of svm_handle_exit (arch/x86/kvm/svm/svm.c): KVM reads back what the CPU owned while the
+    /// guest ran. CR0 when its writes are not intercepted (svm_set_cr0 drops the intercept when the
+    /// VMCB's CR0 equals the guest's): the CPU keeps CR0.ET at 1, so a CR0 that userspace or a vmcb12
+    /// set without ET comes back with it (real 6.12 after a vmcb12 CR0 of 0: 0x10). The value is still
+    /// the same level's, so its owner stays. CR3 with NPT, which the CPU owns while the guest runs.
+    mutating func svmSyncCrsFromVmcb() {
+        if cr0ReadBackAtExit != cr0 {
+            cr0 = cr0ReadBackAtExit
+            vmcb.save.cr0 = cr0
+        }
         guard config.npt, cr3 != vmcb.save.cr3 else { return }
         cr3 = vmcb.save.cr3
         owners.cr3 = current == .vmcb01 ? .l1 : .l2
     }
+
+    /// The CR0 svm_handle_exit reads back after the guest runs (svmSyncCrsFromVmcb).
+    public var cr0ReadBackAtExit: UInt64 { vmcb.save.cr0 == cr0 ? cr0 | CR0.et : cr0 }
 
     /// kvm_leave_nested (arch/x86/kvm/x86.h)
     mutating func kvmLeaveNested() { svmLeaveNested() }

@@ -103,8 +103,7 @@ struct ExportC: ParsableCommand {
     /// each step.
     func expectations(_ steps: [StepObservation]) -> String {
         var rows: [String] = []
-        for m in steps {
-            let fields = OracleCompare.modelFields(m)
+        for (m, fields) in zip(steps, OracleCompare.modelFields(steps)) {
             for name in OracleCompare.fieldNames {
                 if let v = fields[name] { rows.append("\t{\(m.step), \(CText.literal(name)), \(CText.literal(v))},") }
             }

@@ -22,6 +22,8 @@ struct StepObservation {
     /// svm_leave_nested left stale, svm_handle_exit has read vmcb01's CR3 back at the runner's doorbell
     /// exit, which the model does not have; after an ioctl, the cache as it is.
     var cr3AfterExit: UInt64 = 0
+    /// CR0 as the runner reads it: after an exit, with the bits the CPU owned read back.
+    var cr0AfterExit: UInt64 = 0
 
     /// 1-based.
     var step: Int { record.step }
@@ -64,7 +66,7 @@ enum Observer {
         steps.reserveCapacity(program.operations.count)
         var lastVmrun: UInt64? = nil
         // Whether the last thing that touched the vCPU was a KVM_RUN (the runner's doorbell exit syncs
-        // CR3) rather than an ioctl (which reads the cache as it is).
+        // CR3 and CR0) rather than an ioctl (which reads the cache as it is).
         var afterRun = false
         let report = Runner.run(program, config: config, asKernel: asKernel) { _, op, ex, record in
             if case .guest(.vmrun(let gpa)) = op, record.ran == .l1 { lastVmrun = gpa }
@@ -89,7 +91,8 @@ enum Observer {
                 record: record, operation: op, text: OperationText.of(op), state: VcpuSnapshot(of: ex.vcpu),
                 violation: ex.stepViolation, ownersChanged: owners != prevOwners,
                 vmcb12Exit: vmcb12Exit(ex.vcpu, lastVmrun),
-                cr3AfterExit: afterRun ? cr3AfterExit(ex.vcpu) : ex.vcpu.cr3))
+                cr3AfterExit: afterRun ? cr3AfterExit(ex.vcpu) : ex.vcpu.cr3,
+                cr0AfterExit: afterRun ? ex.vcpu.cr0ReadBackAtExit : ex.vcpu.cr0))
             prevOwners = owners
         }
         for f in report.expectFailures where f.step >= 1 && f.step <= steps.count {

@@ -168,6 +168,11 @@ struct Oracle: ParsableCommand {
         /// flag loaded by VMRUN as is and runs the 64-bit code as virtual-8086 code, so real KVM under
         /// TCG shuts down at the next instruction (a campaign's `set_regs rflags=0x20002`, three times).
         var vm86InLongMode: Int? = nil
+        /// The first restore of a snapshot taken while L2 ran outside long mode: the runner enters every
+        /// L2 with its 64-bit CS (CS.L set), which KVM_SET_SREGS refuses without EFER.LMA (-EINVAL),
+        /// where the model, which has no segments, restores the registers (a restore the model refuses
+        /// for its own reasons agrees, and is played: the oracle-confirm programs of such L2s).
+        var restoresL2WithRunnerCs: Int? = nil
 
         var isClear: Bool { self == PlayLimits() }
 
@@ -192,6 +197,7 @@ struct Oracle: ParsableCommand {
         let runnerPages = KvmPlan.runnerFilledPages(p)
         var signalled = false
         var written: Set<UInt64> = []
+        var l2OutsideLongMode: Set<Slot> = []
         func checkRip(_ step: Int, in starts: [UInt64]) {
             guard found.outsideRunner == nil, !ex.vcpu.getVcpuEvents().smm else { return }
             let rip = ex.vcpu.getRegs().rip
@@ -243,6 +249,17 @@ struct Oracle: ParsableCommand {
                     && ex.vcpu.getSregs().efer & EFER.lma != 0 { found.vm86InLongMode = i + 1 }
             }
             if op.runsGuestCode { checkVm86() }
+            switch op {
+            case .snapshot(let slot):
+                if ex.vcpu.mode == .l2 && ex.vcpu.getSregs().efer & EFER.lma == 0 {
+                    l2OutsideLongMode.insert(slot)
+                } else {
+                    l2OutsideLongMode.remove(slot)
+                }
+            default: break
+            }
+            var restoresL2OutsideLongMode = false
+            if case .restore(let slot, _, _) = op { restoresL2OutsideLongMode = l2OutsideLongMode.contains(slot) }
             let modeBefore = ex.vcpu.mode, ripBefore = ex.vcpu.getRegs().rip
             let r = ex.execute(op)
             // KVM_RUN with sync_regs, and a VMRUN that enters L2, run guest code on the flags they load.
@@ -262,6 +279,9 @@ struct Oracle: ParsableCommand {
             // Only where the model takes the registers: a set it refuses for its own reasons agrees.
             if leavesLongMode && r.ioctlResult == .ok && found.leavesLongModeWithRunnerCs == nil {
                 found.leavesLongModeWithRunnerCs = i + 1
+            }
+            if restoresL2OutsideLongMode && r.ioctlResult == .ok && found.restoresL2WithRunnerCs == nil {
+                found.restoresL2WithRunnerCs = i + 1
             }
             if ex.vcpu.getSregs().efer & EFER.lmsle != 0 { found.setsLmsle = true }
             if r.injected != nil && rspFromProgram && found.exceptionOnProgramStack == nil
@@ -325,6 +345,7 @@ struct Oracle: ParsableCommand {
             (limits.exceptionOnProgramStack, "delivers an exception on a stack the program set where the runner cannot push"),
             (limits.l2Cr3NotPlaced, "enters L2 with paging on a CR3 (or nested paging on an nCR3) where the runner has no page table"),
             (limits.injectsVector31, "injects exception vector 31, which QEMU's VMRUN refuses"),
+            (limits.restoresL2WithRunnerCs, "restores a snapshot of L2 outside long mode, whose 64-bit CS (the runner's) KVM_SET_SREGS refuses"),
             (limits.vm86InLongMode, "runs guest code with RFLAGS.VM in long mode, which the CPU ignores and QEMU's TCG does not"),
             (limits.l1PagingWithoutRunnerTables, "runs L1 code with paging where the runner has no page tables"),
             (limits.signalInsideRun, "runs a guest instruction after a signal while the guest runs, which the runner cannot interrupt after the instruction"),

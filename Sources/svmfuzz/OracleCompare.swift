@@ -87,9 +87,9 @@ enum OracleCompare {
     /// `ignoring`: fields a known runner or TCG limit makes meaningless for this program.
     static func firstDifference(model: [StepObservation], kernel: KernelRun,
                                 ignoring: Set<String> = []) -> (OracleDifference?, unsupported: Int?) {
-        for (m, k) in zip(model, kernel.steps) {
+        for ((m, mf), k) in zip(zip(model, modelFields(model)), kernel.steps) {
             if k.ran == "unsupported" { return (nil, m.step) }
-            let mf = modelFields(m), kf = kernelFields(k, m)
+            let kf = kernelFields(k, m)
             for name in fieldNames where !ignoring.contains(name) {
                 guard let a = mf[name], let b = kf[name], a != b else { continue }
                 return (OracleDifference(step: m.step, line: m.line, operation: m.text, field: name, model: a, kernel: b), nil)
@@ -102,7 +102,25 @@ enum OracleCompare {
         return (nil, nil)
     }
 
-    /// The model's side. A field left out is not compared at this step.
+    /// The model's side for every step of a program. The model's RIP owner says whose value RIP holds,
+    /// the runner's says whose code copy RIP is in; they part once L1 runs on a RIP L2 left (a forced
+    /// leave without a #VMEXIT, or userspace leaving nested: L1 then runs the L2 copy, and a later
+    /// #VMEXIT restores that address as L1's own value). The step that shows it is compared (both say
+    /// `l2` there: the l1-runs-l2-state evidence); after it RIP's owner is not.
+    static func modelFields(_ steps: [StepObservation]) -> [[String: String]] {
+        var l1OnL2Code = false
+        var previous: Mode? = nil
+        return steps.map { m in
+            var f = modelFields(m)
+            if l1OnL2Code { f["rip_owner"] = nil }
+            // L2's RIP left to L1: still L2's (a forced leave), or the host's after userspace left nested.
+            if m.mode == .l1, let o = m.owners.first, o == .l2 || (o == .host && previous == .l2) { l1OnL2Code = true }
+            previous = m.mode
+            return f
+        }
+    }
+
+    /// The model's side of one step. A field left out is not compared at this step.
     static func modelFields(_ m: StepObservation) -> [String: String] {
         var f: [String: String] = [:]
         let s = m.state
@@ -110,7 +128,7 @@ enum OracleCompare {
         f["gif"] = m.gif ? "1" : "0"
         f["run_pending"] = s.nested.flags & NestedFlag.runPending != 0 ? "1" : "0"
         f["efer"] = Output.hex(s.sregs.efer)
-        f["cr0"] = Output.hex(s.sregs.cr0)
+        f["cr0"] = Output.hex(m.cr0AfterExit)
         // The runner's state always follows an exit (its doorbell) or an ioctl after one.
         f["cr3"] = Output.hex(m.cr3AfterExit)
         f["cr4"] = Output.hex(s.sregs.cr4)
