@@ -91,13 +91,15 @@ extension Vcpu {
         vmcb.save.rip = rip
         // svm_load_mmu_pgd: with NPT the VMCB runs the guest's own CR3, which is how vmcb01.save.cr3
         // holds L1's CR3 for nested_svm_vmexit to restore (nested_svm_vmrun saves it only without NPT).
-        if config.npt && !mmuRootStale { vmcb.save.cr3 = cr3 }
+        // A pending KVM_REQ_LOAD_MMU_PGD writes CR3 even on a root a forced leave left stale (real 6.12:
+        // KVM_SET_NESTED_STATE into L2, then out of it before any entry: L1 runs on L2's CR3).
+        if config.npt && (!mmuRootStale || requests.contains(.loadMmuPgd)) { vmcb.save.cr3 = cr3 }
         // The queued exception is delivered by this entry (kvm_inject_exception): the level that runs
         // sees it, which is what the step record's exception reports for a plain KVM_RUN.
         if let e = exception { lastInjected = e.vector }
         exception = nil
         // vcpu_enter_guest consumed these before entering.
-        requests.remove([.event, .recalcIntercepts, .apicvUpdate, .mmuSync, .tlbFlushCurrent, .tlbFlushGuest])
+        requests.remove([.event, .recalcIntercepts, .apicvUpdate, .mmuSync, .tlbFlushCurrent, .tlbFlushGuest, .loadMmuPgd])
         guard guestMode else { return }
         // pre_svm_run (arch/x86/kvm/svm/svm.c): an L1 without NRIPS advanced L2's RIP before VMRUN,
         // so the CPU must push L2's current RIP, known only now that userspace cannot change it
