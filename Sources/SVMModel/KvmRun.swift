@@ -7,6 +7,9 @@ public enum EntryResult: Equatable, Sendable {
     case entered(Mode)
     /// vcpu_enter_guest returned 0: KVM_RUN returns to userspace.
     case exit(ExitReason)
+    /// kvm_vcpu_exit_request saw pending work (a signal) after requests and events were serviced: the
+    /// entry is cancelled and vcpu_run returns -EINTR (KVM_EXIT_INTR) without entering.
+    case cancelled
 }
 
 extension Vcpu {
@@ -45,8 +48,9 @@ extension Vcpu {
         executeGuestInstruction(insn)
     }
 
-    /// vcpu_enter_guest (arch/x86/kvm/x86.c): service requests and events, then enter the guest.
-    public mutating func vcpuEnterGuest() -> EntryResult {
+    /// vcpu_enter_guest (arch/x86/kvm/x86.c): service requests and events, then enter the guest, unless
+    /// `signalPending` (userspace's signal) cancels the entry just before it.
+    public mutating func vcpuEnterGuest(signalPending: Bool = false) -> EntryResult {
         lastDelivered = nil                        // an observable of this entry only
         var round = 0
         while true {
@@ -75,6 +79,10 @@ extension Vcpu {
             if vmDead { return .exit(.vmDead) }
             // A request raised while injecting cancels this entry (kvm_vcpu_exit_request).
             if round < 4 && !requests.intersection([.tripleFault, .getNestedStatePages]).isEmpty { continue }
+            // kvm_vcpu_exit_request: a pending signal cancels the entry with the requests serviced (real
+            // 6.12: a triple fault queued by KVM_SET_VCPU_EVENTS became L1's #VMEXIT(SHUTDOWN) in the
+            // KVM_RUN a signal ended). The queued exception stays queued (svm_cancel_injection).
+            if signalPending { return .cancelled }
             svmVcpuRun()
             // Blocked events asked for an immediate exit, with KVM_REQ_EVENT set again after the
             // requests were consumed: service them before the guest runs.

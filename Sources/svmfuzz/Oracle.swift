@@ -301,8 +301,12 @@ struct Oracle: ParsableCommand {
                     ripFromProgram = ex.vcpu.getRegs().rip == w.regs?.rip
                     if ripFromProgram && op.runsGuestCode && ex.vcpu.getSregs().cr0 & CR0.pe != 0 { checkRip(i + 1, in: starts) }
                 }
-            case .restore, .reset, .destroy:
-                ripFromProgram = false       // a snapshot holds the runner's own RIP; reset's is its own
+            case .restore:
+                // A snapshot holds the runner's own RIP; a restore refused before its regs step keeps
+                // the program's (a campaign's `restore C` of a slot never taken).
+                if ex.vcpu.getRegs().rip != ripBefore { ripFromProgram = false }
+            case .reset, .destroy:
+                ripFromProgram = false       // reset's RIP is its own
             case .guest, .emulate:
                 if ex.vcpu.getRegs().rip != ripBefore { ripFromProgram = false }   // execution moved it
             default: break
@@ -322,6 +326,10 @@ struct Oracle: ParsableCommand {
                 }
             default: break
             }
+            // An INIT latched before the instruction is taken at its entry: the instruction then runs
+            // in the reset state's 16-bit code (a campaign's `init` then `vmload`: an I/O exit on real KVM).
+            if op.isGuestInstruction && !sixteenBit && r.ran != .none && ex.vcpu.getSregs().cr0 & CR0.pe == 0
+                && !ex.vcpu.getVcpuEvents().smm { found.stalls = true; return found }
             guard case .guest(let insn) = op, sixteenBit, smm else { continue }
             switch insn {
             case .wrmsr, .rsm: if r.injected != nil { found.stalls = true; return found }

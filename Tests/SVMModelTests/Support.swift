@@ -94,6 +94,9 @@ func beginRun(_ v: inout Vcpu) -> Step {
     case .exit(let r):
         v.kvmRunEnd(r)
         return .exit(r)
+    case .cancelled:                         // only a signal cancels an entry; these helpers send none
+        v.kvmRunEnd(.intr)
+        return .exit(.intr)
     }
 }
 
@@ -105,6 +108,9 @@ func reenter(_ v: inout Vcpu) -> Step {
     case .exit(let r):
         v.kvmRunEnd(r)
         return .exit(r)
+    case .cancelled:                         // only a signal cancels an entry; these helpers send none
+        v.kvmRunEnd(.intr)
+        return .exit(.intr)
     }
 }
 

@@ -99,7 +99,9 @@ final class OracleCommandTests: CLITestCase {
             ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x100\nvmrun 0x10000\n",
              "step 4 runs guest code at RIP 0x100,"),
             ("set_regs rip=0x4000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000\nrun\n", nil),
-            ("wrmsr efer 0x1d01\nset_regs rip=0x8000\nset_regs rip=0x4000\nrestore A\nrun\n", nil),
+            // A restore refused before its regs step leaves the program's RIP.
+            ("set_regs rip=0x8000\nrestore C\nwrmsr efer 0x1d01\n", "step 3 runs guest code at RIP 0x8000,"),
+            ("snapshot A\nwrmsr efer 0x1d01\nset_regs rip=0x8000\nset_regs rip=0x4000\nrestore A\nrun\n", nil),
         ])
     }
 
@@ -135,6 +137,10 @@ final class OracleCommandTests: CLITestCase {
             ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000 cr0=0x11\nvmrun 0x10000\nsnapshot B\nrestore B\n",
              "step 6 restores a snapshot of L2 outside long mode"),
             ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000\nvmrun 0x10000\nsnapshot B\nrestore B\n", nil),
+            ("reset\nwrmsr efer 0x1d01\n", "a guest instruction runs in 16-bit code"),
+            // An INIT taken at the instruction's own entry: the instruction runs in the reset state.
+            ("init\nvmload 0x12000\n", "a guest instruction runs in 16-bit code"),
+            ("init\nset_vcpu_events smi_pending=0\n", nil),
             ("set_regs rflags=0x20002\nwrmsr efer 0x1d01\n", "step 2 runs guest code with RFLAGS.VM in long mode"),
             ("run sync_regs rflags=0x20002\n", "step 1 runs guest code with RFLAGS.VM in long mode"),
             ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000 rflags=0x20002\nvmrun 0x10000\n",

@@ -107,7 +107,9 @@ extension OperationDescriptions {
         simplify: { _ in [] },
         lowerToPlan: { o in
             guard case .msrpm(let gpa, let image) = o else { return "" }
-            guard GuestPhys.isMappable(gpa), !KvmPlan.overlapsRunner(gpa) else { return "nop what=unbacked-msrpm" }
+            // Both pages of the map: one reaching into the runner's area would overwrite its tables.
+            guard GuestPhys.isMappable(gpa), !KvmPlan.overlapsRunner(gpa),
+                  !KvmPlan.overlapsRunner(gpa &+ GuestPhys.pageSize) else { return "nop what=unbacked-msrpm" }
             return "mem " + KvmPlan.msrpmWrites(image, base: gpa & GuestPhys.pageMask).joined(separator: " ")
         })
 }

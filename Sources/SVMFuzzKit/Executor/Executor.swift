@@ -496,15 +496,23 @@ public struct Executor: Sendable {
     /// vcpu_enter_guest, judged at every entry (l1-runs-l2-state). True when that entry violated an
     /// invariant: the step goes no further (the instruction does not run, the run is not left).
     private mutating func enterGuest() -> Bool {
-        // vcpu_run sees the pending signal before vcpu_enter_guest: KVM_EXIT_INTR, nothing entered.
-        // A KVM_RUN that never entered reads nothing back from the VMCB (no svm_handle_exit: CR3
-        // stays what KVM_SET_SREGS put in vcpu->arch, real 6.1.192 and 6.12.117 agree).
-        if signalPending {
+        // A signal that came while the guest ran ends KVM_RUN in vcpu_run's loop, after the exit was
+        // handled and before vcpu_enter_guest services anything (xfer_to_guest_mode work).
+        if signalPending && enteredInRun {
             signalPending = false
-            if enteredInRun { endRun(.intr) } else { kvmRunReturnEarly(.intr, .ok) }
+            endRun(.intr)
             return false
         }
-        switch vcpu.vcpuEnterGuest() {
+        // One pending when KVM_RUN starts lets vcpu_enter_guest service requests and events, then
+        // cancels the entry (kvm_vcpu_exit_request): KVM_EXIT_INTR. A KVM_RUN that never entered reads
+        // nothing back from the VMCB (no svm_handle_exit: CR3 stays what KVM_SET_SREGS put in
+        // vcpu->arch, real 6.1.192 and 6.12.117 agree).
+        let signalled = signalPending
+        signalPending = false
+        switch vcpu.vcpuEnterGuest(signalPending: signalled) {
+        case .cancelled:
+            kvmRunReturnEarly(.intr, .ok)
+            return false
         case .entered(let mode):
             enteredInRun = true
             if let d = vcpu.lastDelivered { now.record.delivered = d }
@@ -513,6 +521,9 @@ public struct Executor: Sendable {
             check(.entry)
             return stopsStepAtViolation && !had && stepViolation != nil
         case .exit(let reason):
+            // KVM_RUN returned for its own reason first; the signal, blocked again outside KVM_RUN,
+            // still waits for the next entry.
+            signalPending = signalled
             endRun(reason)
             return false
         }

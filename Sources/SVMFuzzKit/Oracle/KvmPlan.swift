@@ -134,11 +134,14 @@ public enum KvmPlan {
     // MARK: - Images
 
     /// The 8 KiB permission map: zeroed, then the bytes that hold the known MSRs' bits.
+    /// A map that runs past the runner's 4 GiB of RAM is written up to its end (the runner refuses a
+    /// plan with a range outside RAM; the model has no memory there either).
     static func msrpmWrites(_ image: MsrpmImage, base: UInt64) -> [String] {
-        var w = ["zero=\(hex(base)):\(hex(GuestPhys.msrpmSize))"]
+        let size = min(GuestPhys.msrpmSize, runnerRamSize > base ? runnerRamSize - base : 0)
+        var w = size > 0 ? ["zero=\(hex(base)):\(hex(size))"] : []
         var offsets: [Int] = []
         for m in MsrpmImage.known { if let bit = svmMsrpmBitNr(m.index), !offsets.contains(bit / 8) { offsets.append(bit / 8) } }
-        for o in offsets.sorted() where image.byte(at: o) != 0 {
+        for o in offsets.sorted() where image.byte(at: o) != 0 && UInt64(o) < size {
             w.append("w8=\(hex(base + UInt64(o))):\(hex(UInt64(image.byte(at: o))))")
         }
         return w
