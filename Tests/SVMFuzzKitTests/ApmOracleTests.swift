@@ -202,32 +202,10 @@ final class ApmOracleTests: XCTestCase {
 
     // MARK: silent on the corpus
 
-    /// Every program of corpus/ (seeds, regressions, series, oracle-confirm), on its own variant, on
-    /// merged, and as Debian's 6.1 and 6.12 (on the QEMU/TCG host of the stored records and on a host
-    /// with NRIPS and VLS): none of the three invariants fires at any step, before or after another
-    /// violation.
+    /// Every program of corpus/ (CorpusFirings): none of the three invariants fires at any step.
     func testSilentOnEveryCorpusProgram() throws {
-        let new: Set<InvariantFamily> = [.exitRouting, .svmInsnOutcome, .l2EntryOvertaken]
-        let root = CorpusReplayTests.corpus
-        let files = FileManager.default.enumerator(atPath: root.path)!.compactMap { $0 as? String }
-            .filter { $0.hasSuffix(".svm") }.sorted()
-        XCTAssertGreaterThanOrEqual(files.count, 60)
-        for f in files {
-            let p = try SVMText.parse(String(contentsOf: root.appendingPathComponent(f), encoding: .utf8), file: f)
-            var configs = [("own", p.config.vcpuConfig()), ("merged", p.config.vcpuConfig(variant: .merged))]
-            for k in [Variant.linux61, .linux612] {
-                var tcg = p.config.vcpuConfig(variant: k)
-                tcg.hostNrips = false
-                tcg.hostVls = false
-                configs += [(k.rawValue, p.config.vcpuConfig(variant: k)), (k.rawValue + " on TCG", tcg)]
-            }
-            for (name, c) in configs {
-                var fired: [String] = []
-                _ = Runner.run(p, config: c) { _, _, ex, r in
-                    if let v = r.violation, new.contains(v.id.family) { fired.append("step \(r.step): \(ex.stepViolation?.description ?? "")") }
-                }
-                XCTAssertEqual(fired, [], "\(f) \(name)")
-            }
-        }
+        let r = try CorpusFirings.of([.exitRouting, .svmInsnOutcome, .l2EntryOvertaken])
+        XCTAssertGreaterThanOrEqual(r.programs, 60)
+        XCTAssertEqual(r.firings, [])
     }
 }

@@ -17,7 +17,8 @@ final class ViolationPatternTests: XCTestCase {
 
     func testReasonsRoundTrip() {
         let reasons: [ViolationReason] = [.refused(.setSregs, .sregs(.eferLma)), .refused(.setRegs, nil),
-                                          .refused(.setNestedState, .nestedState(.vmcbPa)), .nextEntry(.nextRip), .syncRegs]
+                                          .refused(.setNestedState, .nestedState(.vmcbPa)), .nextEntry(.nextRip), .syncRegs,
+                                          .rsm(.l2Entry), .rsm(.smramState)]
         for r in reasons { XCTAssertEqual(ViolationReason(Substring(r.description)), r, r.description) }
         XCTAssertEqual(ViolationReason("KVM_SET_SREGS:efer-lma")?.description, "KVM_SET_SREGS:efer-lma")
         XCTAssertNil(ViolationReason("KVM_SET_SREGS:no-such-rule"))
@@ -45,6 +46,9 @@ final class ViolationPatternTests: XCTestCase {
         // The merged rule's sync_regs finding is known by its reason alone: v2's KVM_SET_SREGS one is not.
         XCTAssertTrue(harness.isKnown(ViolationCode(id: .spuriousTripleFault, reason: .syncRegs)))
         XCTAssertFalse(harness.isKnown(ViolationCode(id: .spuriousTripleFault)))
+        // A failed RSM into L2 whose re-entry failed is known; the one whose SMRAM load failed (B13) is not.
+        XCTAssertTrue(harness.isKnown(ViolationCode(id: .rsmShutdown, reason: .rsm(.l2Entry))))
+        XCTAssertFalse(harness.isKnown(ViolationCode(id: .rsmShutdown, reason: .rsm(.smramState))))
         XCTAssertThrowsError(try FuzzHarness.parseKnownIssues("unrestorable-state KVM_SET_SREGS:nonsense upstream=not-known\n"))
     }
 

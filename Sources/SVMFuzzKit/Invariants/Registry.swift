@@ -23,6 +23,7 @@ public enum InvariantRegistry {
             if let v = run(HsavePaRules.self, kind, &ex, failed) { return v }
             if let v = run(InterceptNotReflected.self, kind, &ex, failed) { return v }
             if let v = run(VmrunOutcome.self, kind, &ex, failed) { return v }
+            if let v = run(RsmShutdown.self, kind, &ex, failed) { return v }
             return run(SvmInsnOutcome.self, kind, &ex, failed)
         case .ioctl:
             if let v = run(IoctlAcceptsInvalid.self, kind, &ex, failed) { return v }

@@ -40,6 +40,8 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
     case svmInsnOutcome
     /// L2EntryOvertaken.swift: KVM made a #VMEXIT (or reset for INIT) between emulating an entry into L2 and making it.
     case l2EntryOvertaken
+    /// RsmShutdown.swift: an RSM that failed left the vCPU in guest mode (its shutdown became L2's).
+    case rsmShutdown
 
     public var description: String {
         switch self {
@@ -69,6 +71,7 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
         case .exitRouting: return .exitRouting
         case .svmInsnOutcome: return .svmInsnOutcome
         case .l2EntryOvertaken: return .l2EntryOvertaken
+        case .rsmShutdown: return .rsmShutdown
         }
     }
 
@@ -76,7 +79,7 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
     static let withoutDetail: [InvariantID] = [
         .l1RunsL2State, .spuriousTripleFault, .restoreMismatch, .unrestorableState, .gifChanged, .vmcb12Unchecked,
         .hsavePaRules, .interceptNotReflected, .ioctlAcceptsInvalid, .vmrunOutcome, .smmL1State, .vmexitRestoresL1,
-        .exitRouting, .svmInsnOutcome, .l2EntryOvertaken,
+        .exitRouting, .svmInsnOutcome, .l2EntryOvertaken, .rsmShutdown,
     ]
 
     /// Parses an id as `description` prints it.
@@ -118,6 +121,7 @@ public enum InvariantFamily: String, CaseIterable, Hashable, Sendable {
     case exitRouting = "exit-routing"
     case svmInsnOutcome = "svm-insn-outcome"
     case l2EntryOvertaken = "l2-entry-overtaken"
+    case rsmShutdown = "rsm-shutdown"
 }
 
 /// A short stable token saying which way an invariant failed, for telling findings apart.
@@ -130,6 +134,8 @@ public enum ViolationReason: Hashable, Sendable, CustomStringConvertible {
     case restored(L1Register)
     /// Userspace's state reached KVM through KVM_RUN's sync_regs, not a SET ioctl (issue 14 §1).
     case syncRegs
+    /// Where a failed RSM into L2 stopped (RsmShutdown.swift).
+    case rsm(RsmFailure)
 
     static let syncRegsToken = "KVM_RUN:sync_regs"
 
@@ -139,6 +145,7 @@ public enum ViolationReason: Hashable, Sendable, CustomStringConvertible {
         case .nextEntry(let f): return "next-entry:\(f.rawValue)"
         case .restored(let r): return "restored:\(r.rawValue)"
         case .syncRegs: return ViolationReason.syncRegsToken
+        case .rsm(let f): return "rsm:\(f.rawValue)"
         }
     }
 
@@ -151,6 +158,11 @@ public enum ViolationReason: Hashable, Sendable, CustomStringConvertible {
         if text.hasPrefix("restored:") {
             guard let r = L1Register(rawValue: String(text.dropFirst("restored:".count))) else { return nil }
             self = .restored(r)
+            return
+        }
+        if text.hasPrefix("rsm:") {
+            guard let f = RsmFailure(rawValue: String(text.dropFirst("rsm:".count))) else { return nil }
+            self = .rsm(f)
             return
         }
         if text.hasPrefix("next-entry:") {

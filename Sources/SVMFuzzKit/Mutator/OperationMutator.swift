@@ -1,7 +1,7 @@
 // An operation-level mutator for LLVMFuzzerCustomMutator: it splits the input at its operations' byte
 // boundaries (EncodedLayout) and inserts a fresh operation or a dictionary's (OperationDictionary),
-// deletes, swaps or duplicates operations, tweaks one field of one operation (OperationTweak), or
-// changes one config key.
+// deletes, swaps or duplicates operations, tweaks one field of one operation (OperationTweak), changes
+// one config key, or makes several coordinated changes around one entry into L2 (EntryCombination).
 //
 // Contract of `mutate`: it rewrites data[0..<result] with result <= maxSize and returns result, or returns
 // -1 without touching data when it cannot make an operation-level change that fits (for example maxSize
@@ -48,7 +48,8 @@ public enum OperationMutator {
     /// One random mutation; false when it would not change the program.
     static func apply(_ layout: inout EncodedLayout, _ rng: inout MutatorRng, _ dictionary: OperationDictionary = .none) -> Bool {
         let n = layout.count
-        let action = n == 0 ? 0 : rng.below(20)
+        // One in six: a combination around an entry into L2 (EntryCombination), from an empty input too.
+        let action = n == 0 ? (rng.below(6) == 0 ? 20 : 0) : rng.below(24)
         switch action {
         case 0..<5:     // insert a fresh operation, or half the time a dictionary's
             if !dictionary.isEmpty && rng.chance(2) {
@@ -74,6 +75,8 @@ public enum OperationMutator {
             guard tweaked != ops[k] else { return false }
             ops[k] = tweaked
             layout.replace(i, with: EncodedLayout.encode(ops))
+        case 20..<24:   // several coordinated changes around one entry into L2
+            return EntryCombination.apply(&layout, &rng, dictionary)
         default:        // change one config key
             var c = layout.config
             tweakConfig(&c, &rng)
