@@ -86,12 +86,16 @@ extension Vcpu {
 
     /// svm_vcpu_run (arch/x86/kvm/svm/svm.c): sync the register caches into the VMCB and VMRUN.
     mutating func svmVcpuRun() {
-        vmcb.save.rax = rax
-        vmcb.save.rsp = rsp
-        vmcb.save.rip = rip
+        // One write of the current VMCB's save area: every `vmcb` access is a call (its accessor
+        // picks vmcb01 or vmcb02), and entries are the fuzz target's most frequent event.
+        var save = vmcb.save
+        save.rax = rax
+        save.rsp = rsp
+        save.rip = rip
         // svm_load_mmu_pgd: with NPT the VMCB runs the guest's own CR3, which is how vmcb01.save.cr3
         // holds L1's CR3 for nested_svm_vmexit to restore (nested_svm_vmrun saves it only without NPT).
-        if config.npt && !mmuRootStale { vmcb.save.cr3 = cr3 }
+        if config.npt && !mmuRootStale { save.cr3 = cr3 }
+        vmcb.save = save
         // The queued exception is delivered by this entry (kvm_inject_exception): the level that runs
         // sees it, which is what the step record's exception reports for a plain KVM_RUN.
         if let e = exception { lastInjected = e.vector }

@@ -43,7 +43,7 @@ public struct RegisterOwners: Hashable, Sendable {
     /// The first register (by name) whose value L2 owns, for the running context. Inlinable: the
     /// l1-runs-l2-state check calls it at every entry, and compiled into SVMFuzzKit it carries none of
     /// SVMModel's coverage and cmp callbacks (they made it 3.4% of a fuzzer execution).
-    @inlinable public func firstL2Owned(current: VmcbSlot) -> String? {
+    @inlinable @inline(__always) public func firstL2Owned(current: VmcbSlot) -> String? {
         if rip == .l2 { return "rip" }
         if rsp == .l2 { return "rsp" }
         if rax == .l2 { return "rax" }
