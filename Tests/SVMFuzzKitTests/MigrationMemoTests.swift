@@ -47,7 +47,8 @@ final class MigrationMemoTests: XCTestCase {
         for dir in try FileManager.default.contentsOfDirectory(atPath: regressions.path).sorted() where dir != "merged" {
             let variant = try XCTUnwrap(Variant(rawValue: dir), dir)
             let own = try programs(under: regressions.appendingPathComponent(dir))
-            runs.append((variant, inputs(own + programs(under: Self.corpus.appendingPathComponent("seeds")))))
+            let seeds = try programs(under: Self.corpus.appendingPathComponent("seeds"))
+            runs.append((variant, inputs(own + seeds)))
         }
         var hits = 0, violations = 0
         for (variant, inputs) in runs {
