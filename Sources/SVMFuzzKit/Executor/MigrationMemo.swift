@@ -42,12 +42,13 @@ final class MigrationMemo: @unchecked Sendable {
 
     private static func tag(halted: Bool) -> UInt8 { halted ? 2 : 1 }
 
-    /// A slot for these bytes: the words folded by xor and by sum (loops the compiler vectorizes),
-    /// then mixed. Any function of the bytes would do; equality is decided by comparing them.
+    /// A slot for these bytes: every fourth word folded by xor and by sum, then mixed. Any function
+    /// of the bytes would do (equality is decided by comparing all of them); hashing every word cost
+    /// more than the comparison.
     private static func slot(_ bytes: UnsafeRawBufferPointer) -> Int {
         let words = bytes.count / 8
         var x: UInt64 = 0, s: UInt64 = 0
-        for i in 0..<words {
+        for i in stride(from: 0, to: words, by: 4) {
             let w = bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)
             x ^= w
             s &+= w
