@@ -14,7 +14,8 @@ public struct FuzzHarness: Sendable {
     /// The executor every input runs on, restarted in place for each (created anew only when an
     /// input's configuration differs from the previous one's).
     private var executor: Executor
-    /// The migration check's memo, shared by every executor this harness creates.
+    /// The migration check's memo, shared by every executor this harness creates (and by copies of
+    /// the harness: run copies on one thread at a time).
     private let migrationMemo: MigrationMemo?
 
     /// `memoizesMigration`: remember the states the migration check passed (MigrationMemo.swift;
