@@ -94,14 +94,18 @@ extension Vcpu {
 
     /// svm_vcpu_run (arch/x86/kvm/svm/svm.c): sync the register caches into the VMCB and VMRUN.
     mutating func svmVcpuRun() {
-        vmcb.save.rax = rax
-        vmcb.save.rsp = rsp
-        vmcb.save.rip = rip
+        // One write of the current VMCB's save area: every `vmcb` access is a call (its accessor
+        // picks vmcb01 or vmcb02), and entries are the fuzz target's most frequent event.
+        var save = vmcb.save
+        save.rax = rax
+        save.rsp = rsp
+        save.rip = rip
         // svm_load_mmu_pgd: with NPT the VMCB runs the guest's own CR3, which is how vmcb01.save.cr3
         // holds L1's CR3 for nested_svm_vmexit to restore (nested_svm_vmrun saves it only without NPT).
         // A pending KVM_REQ_LOAD_MMU_PGD writes CR3 even on a root a forced leave left stale (real 6.12:
         // KVM_SET_NESTED_STATE into L2, then out of it before any entry: L1 runs on L2's CR3).
-        if config.npt && (!mmuRootStale || requests.contains(.loadMmuPgd)) { vmcb.save.cr3 = cr3 }
+        if config.npt && (!mmuRootStale || requests.contains(.loadMmuPgd)) { save.cr3 = cr3 }
+        vmcb.save = save
         // The queued exception is delivered by this entry (kvm_inject_exception): the level that runs
         // sees it, which is what the step record's exception reports for a plain KVM_RUN.
         if let e = exception { lastInjected = e.vector }

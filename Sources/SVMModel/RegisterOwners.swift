@@ -40,8 +40,10 @@ public struct RegisterOwners: Hashable, Sendable {
         [rip, rsp, rax, current == .vmcb01 ? rflags01 : rflags02, cr0, cr3, cr4, efer]
     }
 
-    /// The first register (by name) whose value L2 owns, for the running context.
-    @inline(__always) public func firstL2Owned(current: VmcbSlot) -> String? {
+    /// The first register (by name) whose value L2 owns, for the running context. Inlinable: the
+    /// l1-runs-l2-state check calls it at every entry, and compiled into SVMFuzzKit it carries none of
+    /// SVMModel's coverage and cmp callbacks (they made it 3.4% of a fuzzer execution).
+    @inlinable @inline(__always) public func firstL2Owned(current: VmcbSlot) -> String? {
         if rip == .l2 { return "rip" }
         if rsp == .l2 { return "rsp" }
         if rax == .l2 { return "rax" }

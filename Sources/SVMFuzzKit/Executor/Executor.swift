@@ -37,6 +37,9 @@ public struct Executor: Sendable {
     /// reason are the same): the fuzz harness runs quiet, so an input that ends at a known issue
     /// allocates nothing, and replays a violation it reports to get the message.
     public var quiet = false
+    /// States unrestorable-state found migratable, kept across inputs (the fuzz harness sets one;
+    /// nil: every return to userspace is migrated).
+    var migrationMemo: MigrationMemo? = nil
 
     /// Whether the vCPU's state is guest-reachable: reached from the initial state by guest
     /// instructions, platform events, resets and restores of guest-reachable snapshots. Stuffing
@@ -74,7 +77,7 @@ public struct Executor: Sendable {
     /// Back to the state `init(config:)` gives, in place (the fuzz harness runs every input on one
     /// executor: a fresh one is 9 KB to copy, this is the vCPU's 3.5 KB). Every stored property but
     /// `pristine`, `quiet` and the snapshot images (unreadable once their valid bits are clear) is
-    /// set here; ExecutorRestartTests checks that runs after a restart equal runs on a fresh executor.
+    /// set here (and `migrationMemo`, a cache); ExecutorRestartTests checks that runs after a restart equal runs on a fresh executor.
     public mutating func restart() {
         vcpu = pristine
         inRun = false
@@ -95,6 +98,11 @@ public struct Executor: Sendable {
     }
 
     public var config: VcpuConfig { vcpu.config }
+
+    /// The vCPU's bytes, read in place (MigrationMemo compares them; a copy would cost more).
+    mutating func withVcpuBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        withUnsafeBytes(of: &vcpu, body)
+    }
 
     /// Executes one operation and judges it; returns what happened, the violation it caused included
     /// (every violation, not only the first, for tools that continue).

@@ -14,14 +14,24 @@ public struct FuzzHarness: Sendable {
     /// The executor every input runs on, restarted in place for each (created anew only when an
     /// input's configuration differs from the previous one's).
     private var executor: Executor
+    /// The migration check's memo, shared by every executor this harness creates (and by copies of
+    /// the harness: run copies on one thread at a time).
+    private let migrationMemo: MigrationMemo?
 
-    public init(variant: Variant, fixes: FixDelta? = nil, known: [ViolationPattern] = []) {
+    /// `memoizesMigration`: remember the states the migration check passed (MigrationMemo.swift;
+    /// false only to show that the memo changes no result).
+    public init(variant: Variant, fixes: FixDelta? = nil, known: [ViolationPattern] = [], memoizesMigration: Bool = true) {
         self.variant = variant
         self.fixes = fixes
         self.known = known
+        migrationMemo = memoizesMigration ? MigrationMemo() : nil
         executor = Executor(config: ProgramConfig().vcpuConfig(variant: variant, fixes: fixes))
         executor.quiet = true
+        executor.migrationMemo = migrationMemo
     }
+
+    /// How many returns to userspace the migration memo answered, and how many it did not.
+    public var migrationMemoCounts: (hits: Int, misses: Int) { (migrationMemo?.hits ?? 0, migrationMemo?.misses ?? 0) }
 
     /// The signatures of a known-issues file (KnownIssues.swift; errors name `file:line`).
     public static func parseKnownIssues(_ text: String, file: String = "known-issues") throws -> [ViolationPattern] {
@@ -49,6 +59,7 @@ public struct FuzzHarness: Sendable {
         } else {
             executor = Executor(config: config)
             executor.quiet = true
+            executor.migrationMemo = migrationMemo
         }
         while let op = decoder.next() {
             if let code = executor.execute(op).violation { return isKnown(code) ? nil : described(bytes) }

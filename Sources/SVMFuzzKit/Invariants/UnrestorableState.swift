@@ -14,8 +14,20 @@ enum UnrestorableState: Invariant {
     static let checkpoint = CheckpointKind.exit
 
     static func check(_ ex: inout Executor) -> CheckFailure? {
+        if ex.vcpu.vmDead || !ex.guestReachable { return nil }
+        guard let memo = ex.migrationMemo else { return migrate(&ex) }
+        // A state that migrated cleanly before migrates cleanly again (MigrationMemo.swift).
+        let halted = ex.halted
+        let (passed, slot) = ex.withVcpuBytes { memo.find($0, halted: halted) }
+        if passed { return nil }
+        let failure = migrate(&ex)
+        if failure == nil { ex.withVcpuBytes { memo.remember($0, halted: halted, slot: slot) } }
+        return failure
+    }
+
+    /// GET, PUT into a fresh vCPU over the same memory, compare, and compare the next entries.
+    private static func migrate(_ ex: inout Executor) -> CheckFailure? {
         let vcpu = ex.vcpu
-        if vcpu.vmDead || !ex.guestReachable { return nil }
         let snap = VcpuSnapshot(of: vcpu)
         var target = ex.pristine
         target.adoptMemory(of: vcpu)
