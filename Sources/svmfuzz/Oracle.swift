@@ -260,7 +260,7 @@ struct Oracle: ParsableCommand {
             }
             var restoresL2OutsideLongMode = false
             if case .restore(let slot, _, _) = op { restoresL2OutsideLongMode = l2OutsideLongMode.contains(slot) }
-            let modeBefore = ex.vcpu.mode, ripBefore = ex.vcpu.getRegs().rip
+            let modeBefore = ex.vcpu.mode, ripBefore = ex.vcpu.getRegs().rip, initBefore = ex.vcpu.initPending
             let r = ex.execute(op)
             // KVM_RUN with sync_regs, and a VMRUN that enters L2, run guest code on the flags they load.
             if case .runWith = op, op.runsGuestCode { checkVm86() }
@@ -328,8 +328,8 @@ struct Oracle: ParsableCommand {
             }
             // An INIT latched before the instruction is taken at its entry: the instruction then runs
             // in the reset state's 16-bit code (a campaign's `init` then `vmload`: an I/O exit on real KVM).
-            if op.isGuestInstruction && !sixteenBit && r.ran != .none && ex.vcpu.getSregs().cr0 & CR0.pe == 0
-                && !ex.vcpu.getVcpuEvents().smm { found.stalls = true; return found }
+            if op.isGuestInstruction && initBefore && !ex.vcpu.initPending && !sixteenBit && r.ran != .none
+                && ex.vcpu.getSregs().cr0 & CR0.pe == 0 && !ex.vcpu.getVcpuEvents().smm { found.stalls = true; return found }
             guard case .guest(let insn) = op, sixteenBit, smm else { continue }
             switch insn {
             case .wrmsr, .rsm: if r.injected != nil { found.stalls = true; return found }
