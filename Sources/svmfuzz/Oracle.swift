@@ -173,6 +173,10 @@ struct Oracle: ParsableCommand {
         /// where the model, which has no segments, restores the registers (a restore the model refuses
         /// for its own reasons agrees, and is played: the oracle-confirm programs of such L2s).
         var restoresL2WithRunnerCs: Int? = nil
+        /// The first vmcb or MSR permission map written over L1's page table (the runner's PML4 at
+        /// 0x1000): the runner's L1 code faults at its next fetch and KVM shuts the VM down (a campaign's
+        /// `msrpm 0`, 8 KiB over the IVT and the PML4), where the model has no page tables.
+        var overwritesL1PageTable: Int? = nil
 
         var isClear: Bool { self == PlayLimits() }
 
@@ -216,6 +220,13 @@ struct Oracle: ParsableCommand {
                 }
             }
             if op.runsGuestCode { checkPaging() }
+            let l1Pml4: UInt64 = 0x1000
+            switch op {
+            case .vmcb(let gpa, _) where gpa & GuestPhys.pageMask == l1Pml4,
+                 .msrpm(let gpa, _) where [0, GuestPhys.pageSize].contains { (gpa & GuestPhys.pageMask) &+ $0 == l1Pml4 }:
+                if found.overwritesL1PageTable == nil { found.overwritesL1PageTable = i + 1 }
+            default: break
+            }
             switch op {
             case .vmcb(let gpa, _): written.insert(gpa & GuestPhys.pageMask)
             case .guest(.vmrun(let gpa)), .emulate(.vmrun(let gpa)):
@@ -354,6 +365,7 @@ struct Oracle: ParsableCommand {
             (limits.l2Cr3NotPlaced, "enters L2 with paging on a CR3 (or nested paging on an nCR3) where the runner has no page table"),
             (limits.injectsVector31, "injects exception vector 31, which QEMU's VMRUN refuses"),
             (limits.restoresL2WithRunnerCs, "restores a snapshot of L2 outside long mode, whose 64-bit CS (the runner's) KVM_SET_SREGS refuses"),
+            (limits.overwritesL1PageTable, "writes guest memory over L1's page table (the runner's PML4 at 0x1000)"),
             (limits.vm86InLongMode, "runs guest code with RFLAGS.VM in long mode, which the CPU ignores and QEMU's TCG does not"),
             (limits.l1PagingWithoutRunnerTables, "runs L1 code with paging where the runner has no page tables"),
             (limits.signalInsideRun, "runs a guest instruction after a signal while the guest runs, which the runner cannot interrupt after the instruction"),

@@ -141,6 +141,9 @@ final class OracleCommandTests: CLITestCase {
             // An INIT taken at the instruction's own entry: the instruction runs in the reset state.
             ("init\nvmload 0x12000\n", "a guest instruction runs in 16-bit code"),
             ("init\nset_vcpu_events smi_pending=0\n", nil),
+            ("msrpm 0 write=efer\nwrmsr efer 0x1d01\n", "step 1 writes guest memory over L1's page table"),
+            ("vmcb 0x1000 intercepts=vmrun,vmmcall\nwrmsr efer 0x1d01\n", "step 1 writes guest memory over L1's page table"),
+            ("msrpm 0x2000 write=efer\nwrmsr efer 0x1d01\n", nil),
             ("set_regs rflags=0x20002\nwrmsr efer 0x1d01\n", "step 2 runs guest code with RFLAGS.VM in long mode"),
             ("run sync_regs rflags=0x20002\n", "step 1 runs guest code with RFLAGS.VM in long mode"),
             ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000 rflags=0x20002\nvmrun 0x10000\n",
