@@ -177,6 +177,10 @@ struct Oracle: ParsableCommand {
         /// 0x1000): the runner's L1 code faults at its next fetch and KVM shuts the VM down (a campaign's
         /// `msrpm 0`, 8 KiB over the IVT and the PML4), where the model has no page tables.
         var overwritesL1PageTable: Int? = nil
+        /// The first KVM_RUN without a modeled instruction (`run`) with RFLAGS.TF set: the runner's own
+        /// code single-steps and its stubs see #DB, where the model runs no instruction (a campaign's
+        /// `reset` then `run sync_regs rflags=0x102`).
+        var singleStepsRunnerCode: Int? = nil
 
         var isClear: Bool { self == PlayLimits() }
 
@@ -272,9 +276,16 @@ struct Oracle: ParsableCommand {
             var restoresL2OutsideLongMode = false
             if case .restore(let slot, _, _) = op { restoresL2OutsideLongMode = l2OutsideLongMode.contains(slot) }
             let modeBefore = ex.vcpu.mode, ripBefore = ex.vcpu.getRegs().rip, initBefore = ex.vcpu.initPending
+            let rspBefore = ex.vcpu.getRegs().rsp
             let r = ex.execute(op)
             // KVM_RUN with sync_regs, and a VMRUN that enters L2, run guest code on the flags they load.
             if case .runWith = op, op.runsGuestCode { checkVm86() }
+            switch op {
+            case .run, .runWith:
+                if op.runsGuestCode && found.singleStepsRunnerCode == nil && r.exit != .shutdown
+                    && ex.vcpu.getRegs().rflags & RFLAGS.tf != 0 { found.singleStepsRunnerCode = i + 1 }
+            default: break
+            }
             if case .guest(.vmrun) = op, modeBefore != .l2, ex.vcpu.mode == .l2 { checkVm86() }
             if case .emulate(.vmrun) = op, modeBefore != .l2, ex.vcpu.mode == .l2 { checkVm86() }
             // The two orders differ only where the instruction left something for the next entry: an
@@ -300,7 +311,10 @@ struct Oracle: ParsableCommand {
             switch op {
             case .setRegs(let g) where g.rsp != nil: rspFromProgram = true
             case .runWith(let w) where w.regs?.rsp != nil: rspFromProgram = true
-            case .restore, .reset, .destroy: rspFromProgram = false
+            case .restore:
+                // A restore refused before its regs step keeps the program's RSP (as for RIP below).
+                if ex.vcpu.getRegs().rsp != rspBefore { rspFromProgram = false }
+            case .reset, .destroy: rspFromProgram = false
             default: break
             }
             switch op {
@@ -366,6 +380,7 @@ struct Oracle: ParsableCommand {
             (limits.injectsVector31, "injects exception vector 31, which QEMU's VMRUN refuses"),
             (limits.restoresL2WithRunnerCs, "restores a snapshot of L2 outside long mode, whose 64-bit CS (the runner's) KVM_SET_SREGS refuses"),
             (limits.overwritesL1PageTable, "writes guest memory over L1's page table (the runner's PML4 at 0x1000)"),
+            (limits.singleStepsRunnerCode, "runs the guest with RFLAGS.TF set, which single-steps the runner's own code"),
             (limits.vm86InLongMode, "runs guest code with RFLAGS.VM in long mode, which the CPU ignores and QEMU's TCG does not"),
             (limits.l1PagingWithoutRunnerTables, "runs L1 code with paging where the runner has no page tables"),
             (limits.signalInsideRun, "runs a guest instruction after a signal while the guest runs, which the runner cannot interrupt after the instruction"),

@@ -144,6 +144,10 @@ final class OracleCommandTests: CLITestCase {
             ("msrpm 0 write=efer\nwrmsr efer 0x1d01\n", "step 1 writes guest memory over L1's page table"),
             ("vmcb 0x1000 intercepts=vmrun,vmmcall\nwrmsr efer 0x1d01\n", "step 1 writes guest memory over L1's page table"),
             ("msrpm 0x2000 write=efer\nwrmsr efer 0x1d01\n", nil),
+            ("reset\nrun sync_regs rflags=0x102\n", "step 2 runs the guest with RFLAGS.TF set"),
+            ("run sync_regs rflags=0x2\n", nil),
+            // A restore refused before its regs step keeps the program's RSP.
+            ("run sync_regs rsp=0x1\nrestore B\nvmrun 0x10000\n", "step 3 delivers an exception on a stack the program set"),
             ("set_regs rflags=0x20002\nwrmsr efer 0x1d01\n", "step 2 runs guest code with RFLAGS.VM in long mode"),
             ("run sync_regs rflags=0x20002\n", "step 1 runs guest code with RFLAGS.VM in long mode"),
             ("wrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun,vmmcall rip=0x4000 rflags=0x20002\nvmrun 0x10000\n",
