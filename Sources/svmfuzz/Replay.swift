@@ -19,7 +19,9 @@ struct Replay: ParsableCommand {
         text, who ran it (l1, l2, smm for guest instructions; userspace for ioctls and guest-memory \
         writes; platform for smi/init; skipped after a shutdown until the VMM resets; none when KVM_RUN \
         exited before the instruction ran), the exit to userspace during the step, mode, GIF, EFER, \
-        pending KVM requests, the ioctl result, and the register owners whenever they change.
+        the ioctl result, the vector of an exception the step delivered (an instruction's fault, one \
+        userspace queued, an EVENTINJ exception), pending KVM requests, and the register owners \
+        whenever they change.
 
         Exit status: 0 when there is no violation and every expect holds; 1 on a violation or a failed \
         expect; 2 on bad input. A violation that an 'expect violation=<id>' line after it expects is \
@@ -113,7 +115,7 @@ enum TraceTable {
     static let indent = 6
 
     static func render(_ steps: [StepObservation]) -> [String] {
-        let header = ["step", "line", "operation", "ran", "exit", "mode", "gif", "efer", "ioctl", "requests"]
+        let header = ["step", "line", "operation", "ran", "exit", "mode", "gif", "efer", "ioctl", "exc", "requests"]
         let opWidth = min(operationWidth, steps.map(\.text.count).max() ?? 0)
         var rows: [[String]] = [header]
         for s in steps {
@@ -121,7 +123,8 @@ enum TraceTable {
             rows.append([
                 long ? "" : String(s.step), long ? "" : (s.line > 0 ? String(s.line) : "-"), long ? "" : s.text,
                 s.ran, s.exit?.description ?? "-", s.mode.description, s.gif ? "1" : "0", Output.hex(s.efer),
-                s.ioctl?.description ?? "-", s.requests.isEmpty ? "-" : s.requests.joined(separator: ","),
+                s.ioctl?.description ?? "-", s.exception.map { String($0) } ?? "-",
+                s.requests.isEmpty ? "-" : s.requests.joined(separator: ","),
             ])
         }
         let widths = Output.columnWidths(rows)

@@ -79,13 +79,27 @@ final class ReplayCommandTests: CLITestCase {
         XCTAssertTrue(bad.stderr.hasPrefix("svmfuzz: --fixes: unknown fix 'no-such-fix' (expected "), bad.stderr)
     }
 
+    /// The exception a step delivered has a column, the last but one: a VMRUN without EFER.SVME is #UD
+    /// (6) in L1; the WRMSR after it delivers none.
+    func testTraceShowsTheDeliveredException() throws {
+        let f = try write("ud.svm", "vmrun 0x10000\nwrmsr efer 0x1d01\n")
+        let r = try svmfuzz("replay", f, "--trace")
+        XCTAssertEqual(r.status, 0, r.stdout)
+        XCTAssertEqual(r.stdoutLines[0].split(separator: " ").suffix(2), ["exc", "requests"])
+        func exc(_ step: String) -> String? {
+            r.stdoutLines.first { $0.hasPrefix(step + " ") }?.split(separator: " ").dropLast().last.map(String.init)
+        }
+        XCTAssertEqual(exc("1"), "6")
+        XCTAssertEqual(exc("2"), "-")
+    }
+
     func testTrace() throws {
         let f = try write("clear.svm", Scenario.clearEferSvme)
         let r = try svmfuzz("replay", f, "--variant", "prefix", "--trace")
         XCTAssertEqual(r.status, 1)
         let lines = r.stdoutLines
         XCTAssertTrue(lines[0].hasPrefix("step  line  operation"), lines[0])
-        for column in ["ran", "exit", "mode", "gif", "efer", "ioctl", "requests"] {
+        for column in ["ran", "exit", "mode", "gif", "efer", "ioctl", "exc", "requests"] {
             XCTAssertTrue(lines[0].contains(column), column)
         }
         func row(_ prefix: String) -> [String]? {
