@@ -167,8 +167,10 @@ enum OracleCompare {
         default:
             break
         }
-        // The runner sees exceptions through its IDT stubs, which SMM code does not use.
+        // The runner sees exceptions through its IDT stubs, which SMM code does not use; vectors from 32
+        // up are interrupts (an EVENTINJ of type INTR), which the kernel's side does not count either.
         if m.mode == .smm { f["exc"] = nil }
+        if let e = f["exc"], let v = Int(e), v >= 32 { f["exc"] = "-1" }
         return f
     }
 
