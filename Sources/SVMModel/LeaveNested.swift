@@ -37,9 +37,10 @@ extension Vcpu {
     /// set without ET comes back with it (real 6.12 after a vmcb12 CR0 of 0: 0x10). The value is still
     /// the same level's, so its owner stays. CR3 with NPT, which the CPU owns while the guest runs.
     mutating func svmSyncCrsFromVmcb() {
-        if cr0ReadBackAtExit != cr0 {
-            cr0 = cr0ReadBackAtExit
-            vmcb.save.cr0 = cr0
+        let readBack = cr0ReadBackAtExit
+        if readBack != cr0 {
+            cr0 = readBack
+            vmcb.save.cr0 = readBack
         }
         guard config.npt, cr3 != vmcb.save.cr3 else { return }
         cr3 = vmcb.save.cr3

@@ -224,10 +224,9 @@ struct Oracle: ParsableCommand {
                 }
             }
             if op.runsGuestCode { checkPaging() }
-            let l1Pml4: UInt64 = 0x1000
             switch op {
-            case .vmcb(let gpa, _) where gpa & GuestPhys.pageMask == l1Pml4,
-                 .msrpm(let gpa, _) where [0, GuestPhys.pageSize].contains { (gpa & GuestPhys.pageMask) &+ $0 == l1Pml4 }:
+            case .vmcb(let gpa, _) where gpa & GuestPhys.pageMask == KvmPlan.l1Pml4,
+                 .msrpm(let gpa, _) where [0, GuestPhys.pageSize].contains { (gpa & GuestPhys.pageMask) &+ $0 == KvmPlan.l1Pml4 }:
                 if found.overwritesL1PageTable == nil { found.overwritesL1PageTable = i + 1 }
             default: break
             }
@@ -278,7 +277,7 @@ struct Oracle: ParsableCommand {
             let modeBefore = ex.vcpu.mode, ripBefore = ex.vcpu.getRegs().rip, initBefore = ex.vcpu.initPending
             let rspBefore = ex.vcpu.getRegs().rsp
             let r = ex.execute(op)
-            // KVM_RUN with sync_regs, and a VMRUN that enters L2, run guest code on the flags they load.
+            // KVM_RUN with sync_regs runs guest code on the flags it loads (a VMRUN into L2: below).
             if case .runWith = op, op.runsGuestCode { checkVm86() }
             switch op {
             case .run, .runWith:
@@ -286,8 +285,6 @@ struct Oracle: ParsableCommand {
                     && ex.vcpu.getRegs().rflags & RFLAGS.tf != 0 { found.singleStepsRunnerCode = i + 1 }
             default: break
             }
-            if case .guest(.vmrun) = op, modeBefore != .l2, ex.vcpu.mode == .l2 { checkVm86() }
-            if case .emulate(.vmrun) = op, modeBefore != .l2, ex.vcpu.mode == .l2 { checkVm86() }
             // The two orders differ only where the instruction left something for the next entry: an
             // exception to deliver, the first entry into L2, an event to service.
             if signalInsideRun && found.signalInsideRun == nil && r.exit == .intr
@@ -341,6 +338,7 @@ struct Oracle: ParsableCommand {
             case .guest(.vmrun), .emulate(.vmrun):
                 if modeBefore != .l2 && ex.vcpu.mode == .l2 {
                     checkRip(i + 1, in: Array(starts.dropFirst()))
+                    checkVm86()
                     let sr = ex.vcpu.getSregs()
                     let ctl = ex.vcpu.nested.ctl
                     let npt = ctl.miscCtl & MiscCtl.enableNp != 0

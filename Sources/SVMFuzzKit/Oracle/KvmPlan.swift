@@ -66,7 +66,7 @@ public enum KvmPlan {
         let r = gpa..<(gpa &+ length)
         let owned: [Range<UInt64>] = [
             runnerArea.lowerBound..<(runnerArea.upperBound + 1), smmEntry..<(smmEntry + smmLength),
-            resetVector..<(resetVector + 16), 0x1000..<0x1008, 0..<0x400,
+            resetVector..<(resetVector + 16), l1Pml4..<(l1Pml4 + 8), 0..<0x400,
             realModeCopies[0]..<(realModeCopies[0] + realModeLength),
             realModeCopies[1]..<(realModeCopies[1] + realModeLength)]
         return owned.contains { r.overlaps($0) } || gpa >= runnerRamSize || length > runnerRamSize - gpa
@@ -80,6 +80,8 @@ public enum KvmPlan {
     static let realModeCopies: [UInt64] = [0xf_e000, 0xffff_e000]
     static let runnerRamSize: UInt64 = 0x1_0000_0000
     static let cr3PageMask: UInt64 = 0x000f_ffff_ffff_f000
+    /// L1's PML4 (guest.h GPA_PML4_L1): the runner's own page table, L1's CR3 when a program starts.
+    public static let l1Pml4: UInt64 = 0x1000
 
     /// Whether `rip` lies in one of the interpreter windows starting at `starts`.
     public static func runsInterpreter(_ rip: UInt64, starts: [UInt64]) -> Bool {
@@ -99,7 +101,7 @@ public enum KvmPlan {
     /// memory as zeros, so a vmcb12 read from one of these pages differs for the runner's reason.
     public static func runnerFilledPages(_ program: Program) -> Set<UInt64> {
         let places = Places(program)
-        var pages = runnerCodePages.union([0x1000, 0xffff_f000])
+        var pages = runnerCodePages.union([l1Pml4, 0xffff_f000])
         for c in places.cr3s { pages.insert(c & GuestPhys.pageMask) }
         for e in interpreterStarts(program).dropFirst() {
             pages.insert(e & GuestPhys.pageMask)
@@ -113,7 +115,7 @@ public enum KvmPlan {
     /// at 0x1000 is its own). Guest code with paging on another CR3 walks other bytes.
     public static func placesCr3(_ cr3: UInt64) -> Bool {
         let page = cr3 & cr3PageMask
-        if page == 0x1000 { return true }
+        if page == l1Pml4 { return true }
         return !runnerOwns(page, length: 8) && GuestPhys.isMappable(page)
     }
 
@@ -182,7 +184,7 @@ extension KvmPlan {
         var l2Entries: [UInt64] = []
 
         init(_ program: Program) {
-            Places.add(&cr3s, 0x1000)
+            Places.add(&cr3s, l1Pml4)
             for op in program.operations {
                 switch op {
                 case .vmcb(_, let v), .racingVmcb(let v):
