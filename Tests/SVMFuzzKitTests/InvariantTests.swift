@@ -36,7 +36,9 @@ final class InvariantTests: XCTestCase {
             wrmsr efer 0xd01
 
             """
-        for drop in ["set_vcpu_events triple_fault=0", "restore A order=nested,regs,msrs,events"] {
+        for drop in ["set_vcpu_events triple_fault=0", "restore A order=nested,regs,msrs,events",
+                     // A restore into a fresh vCPU of a slot never taken replaces nothing.
+                     "set_vcpu_events triple_fault=0\nrestore B order=qemu into=fresh"] {
             let p = try SVMText.parse(prologue + drop + "\nwrmsr efer 0xd01\n", file: "t.svm")
             let r = run(p, .merged)
             XCTAssertNil(r.violation, "\(drop): \(String(describing: r.violation))")
