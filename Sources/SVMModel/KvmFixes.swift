@@ -64,6 +64,9 @@
 //   checkEventInj                  -    7.x?         no               no               kvm-x86 (nested_svm_check_event_inj); real 6.12.117 and
 //                                                                                      6.1.192 deliver a vmcb12 EVENTINJ exception with vector 9
 //                                                                                      (svmfuzz oracle, corpus/coverage/15-vmrun-entry-failures)
+//   npfProgressOnStaleRoot         -    ?            no               yes              commit not identified; real 6.1.192 livelocks in an NPF loop
+//                                                                                      after a forced leave, 6.12.117 runs on (svmfuzz oracle: the
+//                                                                                      6.1 campaigns' largest group, corpus seeds 03 and 13)
 //
 // "upstream" is the first mainline release as far as the dates say (2026 kvm-x86 ids: the 7.0/7.1 merge
 // windows); the stable answers do not depend on it.
@@ -157,6 +160,16 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
     /// the NMI vector or a reserved one (VMEXIT_INVALID). Before it KVM copied EVENTINJ into vmcb02 and
     /// left the check to the CPU (QEMU's TCG refuses only vector 2 and vectors from 31 up).
     public static let checkEventInj = KvmFixes(rawValue: 1 << 32)
+    /// After a forced leave (svm_leave_nested switches to vmcb01 without kvm_mmu_reset_context), vmcb01's
+    /// nested CR3 still names the root L1 ran on before VMRUN while KVM fixes faults in the root L2 ran
+    /// on (the trace in shared/reference/real-kvm-tcg §5.3). With the fix L1 goes on (real 6.12.117,
+    /// on L2's CR3 unless KVM_REQ_LOAD_MMU_PGD was pending). Without it an L1 that touches a page only
+    /// L2 used (it goes on with L2's RIP, RSP or CR3) takes the same NPF forever and KVM_RUN returns
+    /// only on a signal (real 6.1.192: three 20-minute oracle campaigns, 2026-12-02/03). A
+    /// KVM_REQ_LOAD_MMU_PGD serviced first, or any MMU reset, ends it. The mainline change that makes
+    /// 6.12 go on is not identified; the reference's one-line kvm_mmu_reset_context after the leave
+    /// also removes the loop.
+    public static let npfProgressOnStaleRoot = KvmFixes(rawValue: 1 << 33)
 
     /// Every fix, with its name in .svm programs and on the command line (kebab-case), in bit order.
     public static let named: [(name: String, fix: KvmFixes)] = [
@@ -190,6 +203,7 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
         ("leave-nested-on-vcpu-free", .leaveNestedOnVcpuFree),
         ("disallow-lmsle-when-mbz", .disallowLmsleWhenMbz),
         ("check-event-inj", .checkEventInj),
+        ("npf-progress-on-stale-root", .npfProgressOnStaleRoot),
     ]
 
     /// Every upstream fix the model knows (what `all` means in `fixes=`).

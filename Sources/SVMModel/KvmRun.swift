@@ -10,6 +10,9 @@ public enum EntryResult: Equatable, Sendable {
     /// kvm_vcpu_exit_request saw pending work (a signal) after requests and events were serviced: the
     /// entry is cancelled and vcpu_run returns -EINTR (KVM_EXIT_INTR) without entering.
     case cancelled
+    /// The CPU entered the guest at this level, but every entry ends in the same exit, which KVM
+    /// handles without effect: KVM_RUN returns only when a signal comes (ExitReason.hang).
+    case livelock(Mode)
 }
 
 extension Vcpu {
@@ -83,6 +86,19 @@ extension Vcpu {
             // 6.12: a triple fault queued by KVM_SET_VCPU_EVENTS became L1's #VMEXIT(SHUTDOWN) in the
             // KVM_RUN a signal ended). The queued exception stays queued (svm_cancel_injection).
             if signalPending { return .cancelled }
+            // Without the fix, L1 on the stale nested CR3 a forced leave left faults on a page that
+            // root never mapped, and KVM fixes the fault in the root it believes current: the same NPF
+            // forever, until a signal (real 6.1.192). Each NPF exit reads CR0 and CR3 back
+            // (svm_handle_exit), and an event being delivered goes back to the queue
+            // (svm_complete_interrupts), so none is ever delivered.
+            if vmcbRootStale && !guestMode && !requests.contains(.loadMmuPgd) && !has(.npfProgressOnStaleRoot) {
+                let queued = exception
+                svmVcpuRun()
+                exception = queued
+                lastInjected = nil
+                svmSyncCrsFromVmcb()
+                return .livelock(mode)
+            }
             svmVcpuRun()
             // Blocked events asked for an immediate exit, with KVM_REQ_EVENT set again after the
             // requests were consumed: service them before the guest runs.
@@ -105,6 +121,7 @@ extension Vcpu {
         // A pending KVM_REQ_LOAD_MMU_PGD writes CR3 even on a root a forced leave left stale (real 6.12:
         // KVM_SET_NESTED_STATE into L2, then out of it before any entry: L1 runs on L2's CR3).
         if config.npt && (!mmuRootStale || requests.contains(.loadMmuPgd)) { save.cr3 = cr3 }
+        if requests.contains(.loadMmuPgd) { vmcbRootStale = false }
         vmcb.save = save
         // The queued exception is delivered by this entry (kvm_inject_exception): the level that runs
         // sees it, which is what the step record's exception reports for a plain KVM_RUN.

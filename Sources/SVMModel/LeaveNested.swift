@@ -12,7 +12,14 @@ extension Vcpu {
             guestMode = false                      // leave_guest_mode
             svmSwitchVmcb(.vmcb01)
             // nested_svm_uninit_mmu_context only repoints the MMU: no reload, no new root.
-            if config.npt && l1RootKept { mmuRootStale = true }
+            if config.npt && l1RootKept {
+                mmuRootStale = true
+                // vmcb01's nested CR3 still names L1's root from before VMRUN (no svm_load_mmu_pgd).
+                // L1 goes on with a RIP, RSP or CR3 that is not its own (L2's, or what userspace put):
+                // pages that root may never have mapped. Fitted on real 6.1.192, where an L1 back on
+                // its own registers runs on (kvm_amd's NPF loop: KvmFixes.npfProgressOnStaleRoot).
+                vmcbRootStale = owners.rip != .l1 || owners.rsp != .l1 || owners.cr3 != .l1
+            }
             // 8312f1b9dd71 (P2) moved svm_set_gif(true) here from svm_set_efer's SVME-clear path; before
             // it a forced leave kept vmcb01's GIF (real 6.12.117: GIF 0 after KVM_SET_VCPU_EVENTS smm=1
             // forced L2 out, when L1 had run VMRUN with GIF clear).
@@ -28,6 +35,7 @@ extension Vcpu {
     /// (svm_load_mmu_pgd writes it into the VMCB).
     mutating func kvmMmuResetContext() {
         mmuRootStale = false
+        vmcbRootStale = false
         l1RootKept = false
     }
 

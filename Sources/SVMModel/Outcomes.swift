@@ -15,6 +15,9 @@ public enum ExitReason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case unknown
     /// kvm_vm_dead: every later ioctl fails with -EIO.
     case vmDead
+    /// KVM_RUN does not return: KVM re-enters the guest forever (6.1's NPF livelock on a root a forced
+    /// leave left stale), until a signal; the VMM gives up on the vCPU as after a shutdown.
+    case hang
 
     public var description: String {
         switch self {
@@ -25,6 +28,7 @@ public enum ExitReason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .failEntry: return "fail_entry"
         case .unknown: return "unknown"
         case .vmDead: return "vm_dead"
+        case .hang: return "hang"
         }
     }
 }

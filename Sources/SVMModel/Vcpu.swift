@@ -165,6 +165,10 @@ public struct Vcpu: Equatable, Sendable {
     /// L1's MMU root survived since the vCPU entered guest mode (no kvm_mmu_reset_context unloaded it),
     /// so a forced leave resumes L1 on it without svm_load_mmu_pgd.
     public internal(set) var l1RootKept = false
+    /// The same forced leave left vmcb01's nested CR3 on the root L1 ran on before VMRUN, not the one
+    /// the MMU now fixes faults in: cleared when an entry services KVM_REQ_LOAD_MMU_PGD, which writes
+    /// the MMU's root into the VMCB, and by whatever clears mmuRootStale.
+    public internal(set) var vmcbRootStale = false
 
     public internal(set) var memory = GuestMemory()
     /// An environment input, not KVM state: the image another vCPU of the same guest writes over the

@@ -300,6 +300,7 @@ extension Vcpu {
         // even after a forced leave left L1 on a stale one (real 6.12.117 enters L2 with vmcb12's CR3
         // after L2 cleared EFER.SVME, L1 ran on, and VMRUN came again; oracle campaign).
         mmuRootStale = false
+        vmcbRootStale = false
         if !nestedNpt { makeRequest(.loadMmuPgd) }
         return true
     }

@@ -202,7 +202,7 @@ final class LanguageTests: XCTestCase {
             ("set_vcpu_events smm=yes", 1, "expected 0 or 1 after 'smm=', got 'yes'"),
             ("expect mode=l3", 1, "unknown mode 'l3' (expected one of: l1, l2, smm)"),
             ("expect exit=boom", 1,
-             "unknown exit 'boom' (expected one of: none, shutdown, intr, internal_error, fail_entry, unknown, vm_dead)"),
+             "unknown exit 'boom' (expected one of: none, shutdown, intr, internal_error, fail_entry, unknown, vm_dead, hang)"),
             ("expect ioctl=enoent", 1, "unknown ioctl 'enoent' (expected one of: ok, einval, enomem, efault, e2big, eio, ebusy)"),
         ]
         for (text, line, message) in cases {

@@ -97,6 +97,9 @@ func beginRun(_ v: inout Vcpu) -> Step {
     case .cancelled:                         // only a signal cancels an entry; these helpers send none
         v.kvmRunEnd(.intr)
         return .exit(.intr)
+    case .livelock:                          // the VMM's timer signal ends it
+        v.kvmRunEnd(.hang)
+        return .exit(.hang)
     }
 }
 
@@ -111,6 +114,9 @@ func reenter(_ v: inout Vcpu) -> Step {
     case .cancelled:                         // only a signal cancels an entry; these helpers send none
         v.kvmRunEnd(.intr)
         return .exit(.intr)
+    case .livelock:                          // the VMM's timer signal ends it
+        v.kvmRunEnd(.hang)
+        return .exit(.hang)
     }
 }
 

@@ -531,6 +531,16 @@ public struct Executor: Sendable {
             now.entryMode = mode
             check(.entry)
             return stopsStepAtViolation && !had && stepViolation != nil
+        case .livelock(let mode):
+            // The entry happened (judged as any other), then KVM never leaves the loop: the VMM's
+            // timer signal ends KVM_RUN and it gives up on the vCPU.
+            enteredInRun = true
+            let had = stepViolation != nil
+            now.entryMode = mode
+            check(.entry)
+            if stopsStepAtViolation && !had && stepViolation != nil { return true }
+            endRun(.hang)
+            return false
         case .exit(let reason):
             // KVM_RUN returned for its own reason first; the signal, blocked again outside KVM_RUN,
             // still waits for the next entry.

@@ -17,6 +17,7 @@ public enum InvariantRegistry {
         case .entry:
             return run(L1RunsL2State.self, kind, &ex, failed)
         case .exit:
+            if let v = run(KvmLivelock.self, kind, &ex, failed) { return v }
             return run(UnrestorableState.self, kind, &ex, failed)
         case .instruction:
             if let v = run(GifChanged.self, kind, &ex, failed) { return v }

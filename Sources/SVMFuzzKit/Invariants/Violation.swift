@@ -42,6 +42,8 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
     case l2EntryOvertaken
     /// RsmShutdown.swift: an RSM that failed left the vCPU in guest mode (its shutdown became L2's).
     case rsmShutdown
+    /// KvmLivelock.swift: KVM_RUN never returned: KVM re-entered the guest forever without progress.
+    case kvmLivelock
 
     public var description: String {
         switch self {
@@ -72,6 +74,7 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
         case .svmInsnOutcome: return .svmInsnOutcome
         case .l2EntryOvertaken: return .l2EntryOvertaken
         case .rsmShutdown: return .rsmShutdown
+        case .kvmLivelock: return .kvmLivelock
         }
     }
 
@@ -79,7 +82,7 @@ public enum InvariantID: Hashable, Sendable, CustomStringConvertible {
     static let withoutDetail: [InvariantID] = [
         .l1RunsL2State, .spuriousTripleFault, .restoreMismatch, .unrestorableState, .gifChanged, .vmcb12Unchecked,
         .hsavePaRules, .interceptNotReflected, .ioctlAcceptsInvalid, .vmrunOutcome, .smmL1State, .vmexitRestoresL1,
-        .exitRouting, .svmInsnOutcome, .l2EntryOvertaken, .rsmShutdown,
+        .exitRouting, .svmInsnOutcome, .l2EntryOvertaken, .rsmShutdown, .kvmLivelock,
     ]
 
     /// Parses an id as `description` prints it.
@@ -122,6 +125,7 @@ public enum InvariantFamily: String, CaseIterable, Hashable, Sendable {
     case svmInsnOutcome = "svm-insn-outcome"
     case l2EntryOvertaken = "l2-entry-overtaken"
     case rsmShutdown = "rsm-shutdown"
+    case kvmLivelock = "kvm-livelock"
 }
 
 /// A short stable token saying which way an invariant failed, for telling findings apart.
