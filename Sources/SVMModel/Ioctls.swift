@@ -116,6 +116,19 @@ extension Vcpu {
                       shadow: svmGetInterruptShadow(), exception: exception.flatMap { Vector.isSoft($0.vector) ? nil : $0 })
     }
 
+    /// KVM_GET_VCPU_EVENTS as KVM runs it: process_nmi, then the read (getVcpuEvents). What the VMM and
+    /// the migration check issue; getVcpuEvents alone is the model's own look at the state.
+    public mutating func kvmVcpuIoctlX86GetVcpuEvents() -> KvmVcpuEvents {
+        processNmi()
+        return getVcpuEvents()
+    }
+
+    /// process_nmi (arch/x86/kvm/x86.c). The model's guests have no NMIs, so what is left is its
+    /// KVM_REQ_EVENT, raised whether or not one is pending before 2cb9317377ca.
+    mutating func processNmi() {
+        if !has(.requestEventOnlyForPendingNmi) { makeRequest(.event) }
+    }
+
     /// svm_get_interrupt_shadow (arch/x86/kvm/svm/svm.c): read from the current VMCB.
     func svmGetInterruptShadow() -> Bool { vmcb.control.intState & IntState.shadow != 0 }
 

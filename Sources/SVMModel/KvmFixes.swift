@@ -67,6 +67,9 @@
 //   npfProgressOnStaleRoot         -    ?            no               yes              commit not identified; real 6.1.192 livelocks in an NPF loop
 //                                                                                      after a forced leave, 6.12.117 runs on (svmfuzz oracle: the
 //                                                                                      6.1 campaigns' largest group, corpus seeds 03 and 13)
+//   requestEventOnlyForPendingNmi  -    6.4          no               yes              2cb9317377ca; Debian's 6.1.192 process_nmi raises KVM_REQ_EVENT
+//                                                                                      unconditionally, 6.12.117's only with an NMI pending (both
+//                                                                                      sources read 2026-12-03; svmfuzz oracle: 6.1's INIT past STGI)
 //
 // "upstream" is the first mainline release as far as the dates say (2026 kvm-x86 ids: the 7.0/7.1 merge
 // windows); the stable answers do not depend on it.
@@ -170,6 +173,12 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
     /// 6.12 go on is not identified; the reference's one-line kvm_mmu_reset_context after the leave
     /// also removes the loop.
     public static let npfProgressOnStaleRoot = KvmFixes(rawValue: 1 << 33)
+    /// 2cb9317377ca "KVM: x86: Raise an event request when processing NMIs if an NMI is pending" (2023,
+    /// 6.4, the vNMI series): process_nmi raises KVM_REQ_EVENT only with an NMI pending. Before it every
+    /// KVM_GET_VCPU_EVENTS (which runs process_nmi) raised it, so a VMM that only reads the vCPU's state
+    /// makes the next entry look at events again: an INIT latched past an STGI that the CPU ran under
+    /// vGIF is taken there (real 6.1.192 after the oracle runner's per-step reads; 6.12.117 keeps it).
+    public static let requestEventOnlyForPendingNmi = KvmFixes(rawValue: 1 << 34)
 
     /// Every fix, with its name in .svm programs and on the command line (kebab-case), in bit order.
     public static let named: [(name: String, fix: KvmFixes)] = [
@@ -204,6 +213,7 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
         ("disallow-lmsle-when-mbz", .disallowLmsleWhenMbz),
         ("check-event-inj", .checkEventInj),
         ("npf-progress-on-stale-root", .npfProgressOnStaleRoot),
+        ("request-event-only-for-pending-nmi", .requestEventOnlyForPendingNmi),
     ]
 
     /// Every upstream fix the model knows (what `all` means in `fixes=`).

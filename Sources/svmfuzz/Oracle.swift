@@ -195,6 +195,7 @@ struct Oracle: ParsableCommand {
     static func limits(_ p: Program, model: OracleModel = OracleModel(variant: .linux612)) -> PlayLimits {
         var ex = Executor(config: model.config(p))
         ex.stopsStepAtViolation = false              // as the comparison plays it (Observer asKernel)
+        ex.readsStateAtEveryStep = true
         var found = PlayLimits()
         let starts = KvmPlan.interpreterStarts(p)
         // L1's RIP in the model is abstract (it starts at 0x1000, the runner's at its interpreter), so

@@ -20,6 +20,14 @@ public struct Executor: Sendable {
     /// An invariant an entry violates ends the step there (the instruction does not run, the run is
     /// not left), which fuzzing and minimizing want; the real-KVM oracle turns it off, since KVM goes on.
     public var stopsStepAtViolation = true
+    /// The VMM reads the vCPU's state after every operation (KVM_GET_REGS, SREGS, MSRS, VCPU_EVENTS,
+    /// NESTED_STATE), as the real-KVM runner does to record its steps. On a kernel whose
+    /// KVM_GET_VCPU_EVENTS raises KVM_REQ_EVENT (linux-6.1) those reads change the next entry; QEMU
+    /// reads only when it needs the state, so fuzzing leaves this off.
+    public var readsStateAtEveryStep = false
+    /// The runner's reads raised KVM_REQ_EVENT since the last entry: the KVM_RUN that takes the next
+    /// instruction (the runner leaves KVM_RUN at every doorbell) services it before the instruction.
+    private var readsRaisedEvent = false
     /// The current KVM_RUN has entered the guest at least once (so its exit has state to read back).
     private var enteredInRun = false
     /// The exception the entry before this step's guest instruction delivered (one userspace queued).
@@ -83,6 +91,7 @@ public struct Executor: Sendable {
         inRun = false
         halted = false
         signalPending = false
+        readsRaisedEvent = false
         enteredInRun = false
         stuffedRegs = false
         stuffedSregs = false
@@ -116,6 +125,11 @@ public struct Executor: Sendable {
         let warningsBefore = vcpu.warnings
         vcpu.beginStep()
         perform(op)
+        if readsStateAtEveryStep && !vcpu.vmDead {
+            let had = vcpu.requests.contains(.event)
+            _ = vcpu.kvmVcpuIoctlX86GetVcpuEvents()
+            if !had && vcpu.requests.contains(.event) { readsRaisedEvent = true }
+        }
         let failedBefore = stepViolation != nil
         check(.step)
         // kvm-warn judged the warnings unless the step had already failed (they are judged later).
@@ -260,6 +274,7 @@ public struct Executor: Sendable {
         case .snapshot(let slot):
             issued(.getState, vcpu.vmDead ? .eio : .ok)
             if !vcpu.vmDead {
+                _ = vcpu.kvmVcpuIoctlX86GetVcpuEvents()     // its process_nmi may raise KVM_REQ_EVENT
                 snapshots[Int(slot.rawValue)] = VcpuSnapshot(of: vcpu)
                 snapshotValid |= 1 << slot.rawValue
                 if guestReachable {
@@ -387,7 +402,7 @@ public struct Executor: Sendable {
     private mutating func guestInstruction(_ insn: GuestInstruction, forcedEmulation: Bool = false) {
         guard let started = startRun() else { return }
         now.record.ran = .none
-        if started {
+        if started || resumeAfterReads() {
             let signalled = signalPending
             if enterGuest() { return }
             // A signal ended this KVM_RUN before any entry (KVM_EXIT_INTR): the VMM runs the vCPU again,
@@ -424,7 +439,8 @@ public struct Executor: Sendable {
 
     /// `run`: a KVM_RUN that enters and is interrupted before any guest instruction.
     private mutating func kvmRun() {
-        guard startRun() != nil else { return }
+        guard let started = startRun() else { return }
+        if !started { _ = resumeAfterReads() }
         if enterGuest() { return }
         leaveRun()
     }
@@ -497,6 +513,16 @@ public struct Executor: Sendable {
         return true
     }
 
+    /// The runner's reads raised KVM_REQ_EVENT (readsStateAtEveryStep): the runner had left KVM_RUN at
+    /// its doorbell, so the vCPU's next entry is the first of a new KVM_RUN, which services the request
+    /// (and, with a signal pending, then cancels). True when the caller must make that entry.
+    private mutating func resumeAfterReads() -> Bool {
+        guard readsRaisedEvent, inRun else { return false }
+        vcpu.svmKickExit()
+        enteredInRun = false
+        return true
+    }
+
     /// An SMI or INIT kicks a running vCPU out of the guest; KVM services it before re-entering.
     private mutating func kick() {
         guard inRun else { return }
@@ -520,6 +546,7 @@ public struct Executor: Sendable {
         // vcpu->arch, real 6.1.192 and 6.12.117 agree).
         let signalled = signalPending
         signalPending = false
+        readsRaisedEvent = false                    // this entry services what the reads raised
         switch vcpu.vcpuEnterGuest(signalPending: signalled) {
         case .cancelled:
             kvmRunReturnEarly(.intr, .ok)

@@ -55,11 +55,14 @@ public enum Runner {
     }
 
     /// Runs `program` on a vCPU created with exactly `config` (the program's config line is ignored).
-    /// `asKernel`: an entry that violates an invariant does not end its step (Executor.stopsStepAtViolation).
+    /// `asKernel`: played as the real-KVM runner plays it: an entry that violates an invariant does not
+    /// end its step (Executor.stopsStepAtViolation), and the VMM reads the state after every step
+    /// (Executor.readsStateAtEveryStep).
     public static func run(_ program: Program, config: VcpuConfig, stopAtFirstViolation: Bool = false,
                            asKernel: Bool = false, observe: Observe? = nil) -> RunReport {
         var ex = Executor(config: config)
         ex.stopsStepAtViolation = !asKernel
+        ex.readsStateAtEveryStep = asKernel
         var failures: [ExpectFailure] = []
         var last = LastResults()
         var lastRecord: StepRecord? = nil

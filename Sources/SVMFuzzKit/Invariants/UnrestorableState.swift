@@ -27,7 +27,9 @@ enum UnrestorableState: Invariant {
 
     /// GET, PUT into a fresh vCPU over the same memory, compare, and compare the next entries.
     private static func migrate(_ ex: inout Executor) -> CheckFailure? {
-        let vcpu = ex.vcpu
+        // The GETs run on the source vCPU: KVM_GET_VCPU_EVENTS's process_nmi may raise KVM_REQ_EVENT there.
+        var vcpu = ex.vcpu
+        _ = vcpu.kvmVcpuIoctlX86GetVcpuEvents()
         let snap = VcpuSnapshot(of: vcpu)
         var target = ex.pristine
         target.adoptMemory(of: vcpu)
