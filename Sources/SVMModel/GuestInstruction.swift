@@ -130,9 +130,11 @@ extension Vcpu {
             }
             return svmInvokeExitHandler(insn)
         case .vmmcall where !nested.ctl.intercepts.intercepts(exitCode: insn.exitCode):
-            // L2's VMMCALL that L1 does not intercept is #UD in L2 (APM), not a KVM hypercall: vmcb02
-            // leaves it unintercepted and the CPU raises #UD, which KVM delivers to L2 (reflected if L1
-            // intercepts #UD). Seen on real 6.12.117; 6.1.192's hypercall-patching quirk loops instead.
+            // L2's VMMCALL that L1 does not intercept is #UD in L2 (APM), not a KVM hypercall:
+            // vmmcall_interception queues #UD (reflected if L1 intercepts #UD). Seen on real 6.12.117.
+            // Without the fix the CPU's own #UD goes to KVM's hypercall emulation, whose patching quirk
+            // re-runs the VMMCALL forever (real 6.1.192).
+            guard has(.interceptVmmcallInL2) else { return .exitToUserspace(.hang) }
             kvmQueueException(Vector.ud)
             return .resume
         default:

@@ -70,6 +70,9 @@
 //   requestEventOnlyForPendingNmi  -    6.4          no               yes              2cb9317377ca; Debian's 6.1.192 process_nmi raises KVM_REQ_EVENT
 //                                                                                      unconditionally, 6.12.117's only with an NMI pending (both
 //                                                                                      sources read 2026-12-03; svmfuzz oracle: 6.1's INIT past STGI)
+//   interceptVmmcallInL2           -    7.1          no               yes              c36991c6f8d2 + 33d3617a52f9 (kvm-x86 2026-03); in Debian's
+//                                                                                      6.12.117 source (vmmcall_interception), not in 6.1.192's
+//                                                                                      (recalc_intercepts clears VMMCALL); FAILED 6.6-stable 2026-05
 //
 // "upstream" is the first mainline release as far as the dates say (2026 kvm-x86 ids: the 7.0/7.1 merge
 // windows); the stable answers do not depend on it.
@@ -179,6 +182,14 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
     /// makes the next entry look at events again: an INIT latched past an STGI that the CPU ran under
     /// vGIF is taken there (real 6.1.192 after the oracle runner's per-step reads; 6.12.117 keeps it).
     public static let requestEventOnlyForPendingNmi = KvmFixes(rawValue: 1 << 34)
+    /// c36991c6f8d2 "KVM: nSVM: Raise #UD if unhandled VMMCALL isn't intercepted by L1" + 33d3617a52f9
+    /// "KVM: nSVM: Always intercept VMMCALL when L2 is active" (kvm-x86, 2026-03): vmcb02 intercepts
+    /// VMMCALL and KVM queues #UD for L2 when L1 does not. Before them recalc_intercepts cleared the
+    /// intercept, the CPU raised #UD, KVM's #UD handler (vmcb01 intercepts #UD, so it is L0's even when
+    /// L1 intercepts it) emulated a hypercall, and the hypercall-patching quirk
+    /// (KVM_X86_QUIRK_FIX_HYPERCALL_INSN, on by default) wrote VMMCALL back and re-ran it: the same #UD
+    /// forever (real 6.1.192, shared/reference/real-kvm-tcg §5.4).
+    public static let interceptVmmcallInL2 = KvmFixes(rawValue: 1 << 35)
 
     /// Every fix, with its name in .svm programs and on the command line (kebab-case), in bit order.
     public static let named: [(name: String, fix: KvmFixes)] = [
@@ -214,6 +225,7 @@ public struct KvmFixes: OptionSet, Hashable, Sendable {
         ("check-event-inj", .checkEventInj),
         ("npf-progress-on-stale-root", .npfProgressOnStaleRoot),
         ("request-event-only-for-pending-nmi", .requestEventOnlyForPendingNmi),
+        ("intercept-vmmcall-in-l2", .interceptVmmcallInL2),
     ]
 
     /// Every upstream fix the model knows (what `all` means in `fixes=`).

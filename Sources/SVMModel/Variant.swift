@@ -122,7 +122,7 @@ public enum Variant: String, CaseIterable, Sendable {
             .leaveNestedOnRsmFailure, .tripleFaultOnVmexitMapFailure, .ignoreNpEnableWithoutNpt, .stuffNextRipAtVcpuRun,
             .interceptGifInsnsWithoutSvme, .exitOnVmcb12MapFailure, .checkCachedVmcb12OnRsm, .checkEferOnSetSregs,
             .ignoreLmaWithoutLmeInL2, .rejectL1LmaWithoutLme, .rejectVnmiWithoutNmiIntercept, .disallowLmsleWhenMbz,
-            .checkEventInj, .npfProgressOnStaleRoot, .requestEventOnlyForPendingNmi], 22,
+            .checkEventInj, .npfProgressOnStaleRoot, .requestEventOnlyForPendingNmi, .interceptVmmcallInL2], 22,
             "Debian 12 linux-image-6.1.0-57-amd64 (6.1.192-3)")
         case .linux612: return Self.kernel(without: [.keepGifOnSvmeClear, .allowGifClearWithoutSvme,
             .ignoreNpEnableWithoutNpt, .stuffNextRipAtVcpuRun, .interceptGifInsnsWithoutSvme,

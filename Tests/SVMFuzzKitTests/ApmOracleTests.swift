@@ -202,10 +202,16 @@ final class ApmOracleTests: XCTestCase {
 
     // MARK: silent on the corpus
 
-    /// Every program of corpus/ (CorpusFirings): none of the three invariants fires at any step.
+    /// Every program of corpus/ (CorpusFirings): none of the three invariants fires at any step, except
+    /// where a kernel really breaks the rule: 6.1's endless VMMCALL of L2 (linux-6.1 lacks
+    /// intercept-vmmcall-in-l2, so the APM's #UD never comes; real 6.1.192 agrees).
     func testSilentOnEveryCorpusProgram() throws {
         let r = try CorpusFirings.of([.exitRouting, .svmInsnOutcome, .l2EntryOvertaken])
         XCTAssertGreaterThanOrEqual(r.programs, 60)
-        XCTAssertEqual(r.firings, [])
+        let vmmcallLoop = r.firings.filter {
+            $0.hasPrefix("oracle-confirm/l2-vmmcall-unintercepted.svm linux-6.1") && $0.contains("svm-insn-outcome")
+        }
+        XCTAssertEqual(vmmcallLoop.count, 2, "on linux-6.1, with and without the TCG host")
+        XCTAssertEqual(r.firings.filter { !vmmcallLoop.contains($0) }, [])
     }
 }

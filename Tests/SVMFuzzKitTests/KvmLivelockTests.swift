@@ -93,6 +93,25 @@ final class KvmLivelockTests: XCTestCase {
         XCTAssertFalse(try exits(pgd, .linux61).contains(.hang))
     }
 
+    /// L2's VMMCALL that L1 does not intercept: #UD in L2 with intercept-vmmcall-in-l2 (6.12), the
+    /// hypercall-patching loop without it (6.1, corpus/oracle-confirm/l2-vmmcall-unintercepted.svm),
+    /// through the forced-emulation door too (emulated-svm-insns-l2-unintercepted.svm).
+    func testUninterceptedL2VmmcallLoopsOnlyOn61() throws {
+        // The native VMMCALL is judged by svm-insn-outcome first (the APM's #UD never comes); the
+        // instruction checkpoint does not judge the forced-emulation door, so kvm-livelock reports that one.
+        for (insn, first) in [("vmmcall", "svm-insn-outcome"), ("emulate vmmcall", "kvm-livelock")] {
+            let p = "config fep=1\nwrmsr efer 0x1d01\nwrmsr hsave_pa 0x40000\nvmcb 0x10000 intercepts=vmrun\nvmrun 0x10000\n\(insn)\n"
+            let r61 = try run(p, .linux61)
+            XCTAssertEqual(r61.violation?.code.description, first, insn)
+            XCTAssertEqual(r61.lastRecord?.exit, .hang, insn)
+            XCTAssertEqual(r61.finalState.vcpu.mode, .l2, insn)
+            let r612 = try run(p, .linux612)
+            XCTAssertNil(r612.violation, insn)
+            XCTAssertNil(r612.lastRecord?.exit ?? nil, insn)
+            XCTAssertEqual(r612.lastRecord?.injected, 6, "\(insn): #UD in L2")
+        }
+    }
+
     func testTheIdParses() {
         XCTAssertEqual(InvariantID("kvm-livelock"), .kvmLivelock)
         XCTAssertEqual(InvariantID.kvmLivelock.description, "kvm-livelock")
