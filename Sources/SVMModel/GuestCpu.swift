@@ -12,6 +12,14 @@ public struct GuestCpu: Hashable, Sendable {
     /// (svm_direct_access_msrs), #GPs a non-canonical address. QEMU 7.2's TCG stores it unchecked
     /// (helper_wrmsr): real 6.1.192 and 6.12.117 under TCG keep 0x8000000000000000 (oracle campaigns).
     public var checksCanonicalBases: Bool = true
+    /// VMRUN checks EVENTINJ as APM 15.20 lists it (a defined type; for the exception type, a vector
+    /// that is an exception). QEMU 7.2's helper_vmrun refuses only an undefined type and, for the
+    /// exception type, vector 2 or a vector from 31 up.
+    public var checksEventInjLikeTheApm: Bool = true
+    /// The exit code a failed VMRUN writes: VMEXIT_INVALID, -1 in all 64 bits. QEMU 7.2's cpu_vmexit
+    /// takes a 32-bit code and writes 0xffffffff (real 6.1.192 under TCG shows that in vmcb12, since
+    /// nested_svm_vmexit copies both halves from vmcb02).
+    public var vmrunFailureExitCode: UInt64 = SVMExit.err
 
     /// The modeled host, an AMD EPYC (Zen 3 on): 48-bit physical addresses, FSGSBASE, PCID, XSAVE,
     /// SMEP and SMAP.
@@ -23,7 +31,22 @@ public struct GuestCpu: Hashable, Sendable {
     public static let qemu64 = GuestCpu(
         maxPhyAddr: 40,
         cr4Allowed: CR4.supported & ~(CR4.fsgsbase | CR4.pcide | CR4.osxsave | CR4.smep | CR4.smap),
-        checksCanonicalBases: false)
+        checksCanonicalBases: false,
+        checksEventInjLikeTheApm: false,
+        vmrunFailureExitCode: 0xffff_ffff)
+
+    /// Whether the CPU's VMRUN refuses this EVENTINJ (VMEXIT_INVALID, SVM_EXIT_ERR to the hypervisor
+    /// that ran it): what KVM leaves to the CPU when it does not check vmcb12's EVENTINJ itself.
+    public func vmrunRefusesEventInj(_ e: UInt32) -> Bool {
+        guard e & EventInj.valid != 0 else { return false }
+        switch e & EventInj.typeMask {
+        case EventInj.typeIntr, EventInj.typeNmi, EventInj.typeSoft: return false
+        case EventInj.typeExept:
+            let v = UInt8(e & EventInj.vectorMask)
+            return checksEventInjLikeTheApm ? !Vector.isDefinedException(v) : v == Vector.nmi || v >= 31
+        default: return true
+        }
+    }
 
     /// kvm_vcpu_is_legal_gpa (arch/x86/kvm/cpuid.h)
     @inline(__always) public func isLegalGpa(_ gpa: UInt64) -> Bool { gpa >> UInt64(maxPhyAddr) == 0 }

@@ -93,13 +93,14 @@ extension Vcpu {
             // (svm_complete_interrupts), so none is ever delivered.
             if vmcbRootStale && !guestMode && !requests.contains(.loadMmuPgd) && !has(.npfProgressOnStaleRoot) {
                 let queued = exception
-                svmVcpuRun()
+                _ = svmVcpuRun()
                 exception = queued
                 lastInjected = nil
                 svmSyncCrsFromVmcb()
                 return .livelock(mode)
             }
-            svmVcpuRun()
+            // The CPU refused vmcb02 and KVM made L1's #VMEXIT(INVALID) of it: enter L1 instead.
+            if !svmVcpuRun() { continue }
             // Blocked events asked for an immediate exit, with KVM_REQ_EVENT set again after the
             // requests were consumed: service them before the guest runs.
             if !unblocked { makeRequest(.event) }
@@ -108,8 +109,9 @@ extension Vcpu {
         }
     }
 
-    /// svm_vcpu_run (arch/x86/kvm/svm/svm.c): sync the register caches into the VMCB and VMRUN.
-    mutating func svmVcpuRun() {
+    /// svm_vcpu_run (arch/x86/kvm/svm/svm.c): sync the register caches into the VMCB and VMRUN. False
+    /// when the CPU's VMRUN of vmcb02 failed and KVM reflected it to L1 (svm_handle_exit).
+    mutating func svmVcpuRun() -> Bool {
         // One write of the current VMCB's save area: every `vmcb` access is a call (its accessor
         // picks vmcb01 or vmcb02), and entries are the fuzz target's most frequent event.
         var save = vmcb.save
@@ -129,16 +131,26 @@ extension Vcpu {
         exception = nil
         // vcpu_enter_guest consumed these before entering.
         requests.remove([.event, .recalcIntercepts, .apicvUpdate, .mmuSync, .tlbFlushCurrent, .tlbFlushGuest, .loadMmuPgd])
-        guard guestMode else { return }
+        guard guestMode else { return true }
         // pre_svm_run (arch/x86/kvm/svm/svm.c): an L1 without NRIPS advanced L2's RIP before VMRUN,
         // so the CPU must push L2's current RIP, known only now that userspace cannot change it
         // (only a host CPU with NRIPS reads NextRIP at all).
         if nestedRunPending != 0 && !config.nripsEnabled && config.hostNrips && has(.stuffNextRipAtVcpuRun) {
             vmcb02.control.nextRip = rip
         }
+        // Without nested_svm_check_event_inj KVM leaves vmcb12's EVENTINJ to the CPU, whose VMRUN of
+        // vmcb02 then fails (SVM_EXIT_ERR); svm_handle_exit hands that to L1 as #VMEXIT(INVALID)
+        // (nested_svm_intercept). Real 6.1.192 under TCG: vmcb12 exit 0xffffffff for vector 32.
+        let e = vmcb02.control.eventInj
+        if config.cpu.vmrunRefusesEventInj(e) {
+            nestedRunPending = 0
+            pendingL2Entry = nil                   // the CPU tried it: not overtaken by KVM
+            nestedSyncControlFromVmcb02()
+            nestedSvmSimpleVmexit(config.cpu.vmrunFailureExitCode)
+            return false
+        }
         // VMRUN delivers EVENTINJ; a software interrupt pushes NextRIP on a host CPU with NRIPS, the
         // current RIP on one without (L1 advanced it).
-        let e = vmcb02.control.eventInj
         if e & EventInj.valid != 0 {
             let soft = Vcpu.isEvtinjSoft(e) && config.hostNrips
             lastDelivered = DeliveredEvent(eventInj: e, returnRip: soft ? vmcb02.control.nextRip : rip)
@@ -147,6 +159,7 @@ extension Vcpu {
         nestedRunPending = 0
         pendingL2Entry = nil                       // the CPU entered L2
         svmSyncAfterL2Run()
+        return true
     }
 
     /// The tail of svm_vcpu_run after L2 ran (arch/x86/kvm/svm/svm.c): the NextRIP sync and

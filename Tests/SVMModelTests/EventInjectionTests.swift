@@ -26,6 +26,35 @@ final class EventInjectionTests: XCTestCase {
         XCTAssertEqual(exec(&v, .vmrun(gpa: Layout.vmcb12)), .entered(.l2))
     }
 
+    /// Without check-event-inj (Debian's kernels) KVM leaves EVENTINJ to the CPU: its VMRUN of vmcb02
+    /// fails and KVM hands L1 #VMEXIT(INVALID) (nested_svm_intercept's SVM_EXIT_ERR), with the exit code
+    /// the CPU wrote. Silicon checks as the APM lists; QEMU's TCG (the oracle's CPU) refuses only
+    /// vector 2 and vectors from 31 up, and writes a 32-bit code (real 6.1.192: 0xffffffff for vector 32).
+    func testWithoutKvmsCheckTheCpuRefusesTheEntry() {
+        for (cpu, code) in [(GuestCpu.epyc, SVMExit.err), (.qemu64, UInt64(0xffff_ffff))] {
+            var v = makeL1(.linux61, cpu: cpu)
+            prepareVmrun(&v, vmcb12: vmcb12(eventInj: 0x8000_0320))       // exception type, vector 32
+            XCTAssertEqual(exec(&v, .vmrun(gpa: Layout.vmcb12)), .entered(.l1))
+            XCTAssertEqual(v.vmcb12InMemory.control.exitCode, code)
+            XCTAssertFalse(v.gif)
+            XCTAssertEqual(v.nestedRunPending, 0)
+            XCTAssertNil(v.l2EntryOvertaken, "the CPU tried the entry: KVM overtook nothing")
+        }
+        // Vector 15 is reserved: silicon refuses it, TCG delivers it to L2.
+        var silicon = makeL1(.linux61, cpu: .epyc)
+        prepareVmrun(&silicon, vmcb12: vmcb12(eventInj: 0x8000_030f))
+        XCTAssertEqual(exec(&silicon, .vmrun(gpa: Layout.vmcb12)), .entered(.l1))
+        var tcg = makeL1(.linux61, cpu: .qemu64)
+        prepareVmrun(&tcg, vmcb12: vmcb12(eventInj: 0x8000_030f))
+        XCTAssertEqual(exec(&tcg, .vmrun(gpa: Layout.vmcb12)), .entered(.l2))
+        XCTAssertEqual(tcg.lastDelivered?.eventInj, 0x8000_030f)
+        // With the fix KVM refuses it at VMRUN, before any entry.
+        var merged = makeL1(.merged, cpu: .qemu64)
+        prepareVmrun(&merged, vmcb12: vmcb12(eventInj: 0x8000_0320))
+        XCTAssertEqual(exec(&merged, .vmrun(gpa: Layout.vmcb12)), .entered(.l1))
+        XCTAssertEqual(merged.vmcb12InMemory.control.exitCode, SVMExit.err)
+    }
+
     func testSoftInterruptPushesNextRipFromVmcb12WithNrips() {
         var v = makeL1()
         enterL2(&v, vmcb12: vmcb12(eventInj: 0x8000_0480, nextRip: 0x4002))
