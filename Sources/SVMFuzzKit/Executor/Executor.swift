@@ -124,6 +124,9 @@ public struct Executor: Sendable {
         entryInjected = nil
         let warningsBefore = vcpu.warnings
         vcpu.beginStep()
+        // The runner leaves KVM_RUN at the doorbell that ends every step: a signal sent now is pending
+        // when the next KVM_RUN starts, not one that arrives while the guest runs.
+        if readsStateAtEveryStep && inRun { enteredInRun = false }
         perform(op)
         if readsStateAtEveryStep && !vcpu.vmDead {
             let had = vcpu.requests.contains(.event)
