@@ -517,12 +517,11 @@ public struct Executor: Sendable {
     }
 
     /// The runner's reads raised KVM_REQ_EVENT (readsStateAtEveryStep): the runner had left KVM_RUN at
-    /// its doorbell, so the vCPU's next entry is the first of a new KVM_RUN, which services the request
-    /// (and, with a signal pending, then cancels). True when the caller must make that entry.
+    /// its doorbell (an exit), so the vCPU's next entry, the first of a new KVM_RUN, services the
+    /// request before the step's instruction. True when the caller must make that entry.
     private mutating func resumeAfterReads() -> Bool {
         guard readsRaisedEvent, inRun else { return false }
         vcpu.svmKickExit()
-        enteredInRun = false
         return true
     }
 
