@@ -38,14 +38,8 @@ public struct GuestCpu: Hashable, Sendable {
     /// Whether the CPU's VMRUN refuses this EVENTINJ (VMEXIT_INVALID, SVM_EXIT_ERR to the hypervisor
     /// that ran it): what KVM leaves to the CPU when it does not check vmcb12's EVENTINJ itself.
     public func vmrunRefusesEventInj(_ e: UInt32) -> Bool {
-        guard e & EventInj.valid != 0 else { return false }
-        switch e & EventInj.typeMask {
-        case EventInj.typeIntr, EventInj.typeNmi, EventInj.typeSoft: return false
-        case EventInj.typeExept:
-            let v = UInt8(e & EventInj.vectorMask)
-            return checksEventInjLikeTheApm ? !Vector.isDefinedException(v) : v == Vector.nmi || v >= 31
-        default: return true
-        }
+        let apm = checksEventInjLikeTheApm
+        return !EventInj.isDeliverable(e) { apm ? Vector.isDefinedException($0) : $0 != Vector.nmi && $0 < 31 }
     }
 
     /// kvm_vcpu_is_legal_gpa (arch/x86/kvm/cpuid.h)

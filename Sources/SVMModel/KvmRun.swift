@@ -122,8 +122,9 @@ extension Vcpu {
         // holds L1's CR3 for nested_svm_vmexit to restore (nested_svm_vmrun saves it only without NPT).
         // A pending KVM_REQ_LOAD_MMU_PGD writes CR3 even on a root a forced leave left stale (real 6.12:
         // KVM_SET_NESTED_STATE into L2, then out of it before any entry: L1 runs on L2's CR3).
-        if config.npt && (!mmuRootStale || requests.contains(.loadMmuPgd)) { save.cr3 = cr3 }
-        if requests.contains(.loadMmuPgd) { vmcbRootStale = false }
+        let loadsPgd = requests.contains(.loadMmuPgd)
+        if config.npt && (!mmuRootStale || loadsPgd) { save.cr3 = cr3 }
+        if loadsPgd { vmcbRootStale = false }
         vmcb.save = save
         // The queued exception is delivered by this entry (kvm_inject_exception): the level that runs
         // sees it, which is what the step record's exception reports for a plain KVM_RUN.

@@ -19,6 +19,19 @@ public enum EventInj {
     public static let valid: UInt32 = 1 << 31
     /// Bits 12-30 are reserved; KVM strips them when caching vmcb12.
     public static let reserved: UInt32 = 0x7fff_f000
+
+    /// Whether an EVENTINJ can be delivered: not marked valid, or a defined type whose exception type
+    /// carries a vector `takesException` accepts. KVM's nested_svm_check_event_inj and the CPU's VMRUN
+    /// differ only in that predicate.
+    @inline(__always)
+    static func isDeliverable(_ e: UInt32, takesException: (UInt8) -> Bool) -> Bool {
+        guard e & valid != 0 else { return true }
+        switch e & typeMask {
+        case typeIntr, typeNmi, typeSoft: return true
+        case typeExept: return takesException(UInt8(e & vectorMask))
+        default: return false
+        }
+    }
 }
 
 /// int_state (SVM_INTERRUPT_SHADOW_MASK): the guest is in an STI / MOV SS interrupt shadow.

@@ -46,12 +46,7 @@ extension Vcpu {
 
     /// nested_svm_check_event_inj (arch/x86/kvm/svm/nested.c): an EVENTINJ VMRUN can deliver.
     static func nestedSvmCheckEventInj(_ e: UInt32) -> Bool {
-        guard e & EventInj.valid != 0 else { return true }
-        switch e & EventInj.typeMask {
-        case EventInj.typeIntr, EventInj.typeNmi, EventInj.typeSoft: return true
-        case EventInj.typeExept: return Vector.isDefinedException(UInt8(e & EventInj.vectorMask))
-        default: return false
-        }
+        EventInj.isDeliverable(e, takesException: Vector.isDefinedException)
     }
 
     /// is_evtinj_soft (arch/x86/kvm/svm/nested.c): INTn, or INT3 / INTO injected as exceptions.

@@ -89,18 +89,7 @@ enum Step: Equatable, CustomStringConvertible {
 @discardableResult
 func beginRun(_ v: inout Vcpu) -> Step {
     v.kvmRunBegin()
-    switch v.vcpuEnterGuest() {
-    case .entered(let m): return .entered(m)
-    case .exit(let r):
-        v.kvmRunEnd(r)
-        return .exit(r)
-    case .cancelled:                         // only a signal cancels an entry; these helpers send none
-        v.kvmRunEnd(.intr)
-        return .exit(.intr)
-    case .livelock:                          // the VMM's timer signal ends it
-        v.kvmRunEnd(.hang)
-        return .exit(.hang)
-    }
+    return reenter(&v)
 }
 
 /// Re-enters the guest after a handler asked to resume; an exit ends the run.

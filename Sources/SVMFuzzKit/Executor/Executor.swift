@@ -549,27 +549,22 @@ public struct Executor: Sendable {
         let signalled = signalPending
         signalPending = false
         readsRaisedEvent = false                    // this entry services what the reads raised
-        switch vcpu.vcpuEnterGuest(signalPending: signalled) {
+        let entry = vcpu.vcpuEnterGuest(signalPending: signalled)
+        switch entry {
         case .cancelled:
             kvmRunReturnEarly(.intr, .ok)
             return false
-        case .entered(let mode):
+        case .entered(let mode), .livelock(let mode):
             enteredInRun = true
             if let d = vcpu.lastDelivered { now.record.delivered = d }
             let had = stepViolation != nil
             now.entryMode = mode
             check(.entry)
-            return stopsStepAtViolation && !had && stepViolation != nil
-        case .livelock(let mode):
-            // The entry happened (judged as any other), then KVM never leaves the loop: the VMM's
-            // timer signal ends KVM_RUN and it gives up on the vCPU.
-            enteredInRun = true
-            let had = stepViolation != nil
-            now.entryMode = mode
-            check(.entry)
-            if stopsStepAtViolation && !had && stepViolation != nil { return true }
-            endRun(.hang)
-            return false
+            let stops = stopsStepAtViolation && !had && stepViolation != nil
+            // A livelocked entry is judged as any other, then KVM never leaves the loop: the VMM's timer
+            // signal ends KVM_RUN and it gives up on the vCPU.
+            if case .livelock = entry, !stops { endRun(.hang) }
+            return stops
         case .exit(let reason):
             // KVM_RUN returned for its own reason first; the signal, blocked again outside KVM_RUN,
             // still waits for the next entry.
