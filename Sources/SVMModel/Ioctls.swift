@@ -116,8 +116,9 @@ extension Vcpu {
                       shadow: svmGetInterruptShadow(), exception: exception.flatMap { Vector.isSoft($0.vector) ? nil : $0 })
     }
 
-    /// KVM_GET_VCPU_EVENTS as KVM runs it: process_nmi, then the read (getVcpuEvents). What the VMM and
-    /// the migration check issue; getVcpuEvents alone is the model's own look at the state.
+    /// kvm_vcpu_ioctl_x86_get_vcpu_events (arch/x86/kvm/x86.c) as KVM runs it: process_nmi, then the
+    /// read (getVcpuEvents). What the VMM and the migration check issue; getVcpuEvents alone is the
+    /// model's own look at the state.
     public mutating func kvmVcpuIoctlX86GetVcpuEvents() -> KvmVcpuEvents {
         processNmi()
         return getVcpuEvents()
